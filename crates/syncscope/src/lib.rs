@@ -1,0 +1,16 @@
+//! Syncscope's core: a local realtime sync server for Backbone.js apps over Socket.IO.
+//!
+//! Data flows endpoint → dialect → sync → store (docs/ARCHITECTURE.md). Nothing here
+//! depends on Tauri: the desktop shell starts [`server::start`] in-process.
+
+pub mod assets;
+pub mod dialect;
+pub mod endpoint;
+pub mod error;
+pub mod server;
+pub mod store;
+pub mod sync;
+pub mod url;
+
+pub use server::{start, Config, Running, StartError};
+pub use store::DbLocation;

@@ -1,0 +1,155 @@
+//! Assembles the server: store, Socket.IO endpoint, browser files; binds and serves
+//! until told to stop, then stops in an order that loses nothing that was acked.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use socketioxide::SocketIo;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tower_http::cors::CorsLayer;
+
+use crate::store::{DbLocation, Store};
+use crate::sync::Sync;
+use crate::{assets, endpoint};
+
+/// Everything `syncscope serve` can be told.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    pub db: DbLocation,
+    /// The largest `data` a CRUD event may carry, serialised, in bytes.
+    pub max_data: usize,
+    /// How many recent changes the log keeps for `subscribe since`.
+    pub retain_changes: i64,
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            host: "127.0.0.1".into(),
+            port: 4000,
+            db: DbLocation::Memory,
+            max_data: 256 * 1024,
+            retain_changes: 10_000,
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+        }
+    }
+}
+
+/// The largest Engine.IO message, as Node's `maxHttpBufferSize` default.
+pub const MAX_MESSAGE: u64 = 1_000_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{addr} is already in use: stop the program using it, or pass --port with another port (0 picks a free one)")]
+    PortInUse { addr: String },
+    #[error("cannot listen on {addr}: {source}; check --host and --port")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Store(String),
+}
+
+pub struct Running {
+    addr: SocketAddr,
+    store: Arc<Store>,
+    io: SocketIo,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Stops accepting, disconnects every socket, lets the write in progress commit and
+    /// closes the database.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.io.close().await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.task).await;
+        self.store.close().await;
+    }
+}
+
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let addr = format!("{}:{}", config.host, config.port);
+    let listener = match TcpListener::bind(&addr).await {
+        Ok(l) => l,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            return Err(StartError::PortInUse { addr })
+        }
+        Err(source) => return Err(StartError::Bind { addr, source }),
+    };
+    let store = Arc::new(
+        Store::open(config.db.clone(), config.retain_changes)
+            .await
+            .map_err(StartError::Store)?,
+    );
+    let (layer, io) = SocketIo::builder()
+        .ping_interval(config.ping_interval)
+        .ping_timeout(config.ping_timeout)
+        .max_payload(MAX_MESSAGE)
+        .build_layer();
+    let sync = Arc::new(Sync {
+        store: store.clone(),
+        io: io.clone(),
+        max_data: config.max_data,
+    });
+    endpoint::attach(&io, sync);
+
+    let app = Router::new()
+        .route("/", get(landing))
+        .layer(layer)
+        // The app under development usually runs on another origin (its own dev server),
+        // and Socket.IO's polling transport needs CORS for that.
+        .layer(CorsLayer::very_permissive())
+        .layer(axum::middleware::from_fn(assets::serve));
+
+    let local = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: addr.clone(),
+        source,
+    })?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let serving = axum::serve(listener, app).with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
+        if let Err(e) = serving.await {
+            tracing::error!("server stopped with an error: {e}");
+        }
+    });
+    Ok(Running {
+        addr: local,
+        store,
+        io,
+        stop: Some(stop),
+        task,
+    })
+}
+
+async fn landing() -> impl IntoResponse {
+    "Syncscope is running.\n\
+     Socket.IO endpoint: /socket.io/ (client bundle at /socket.io/socket.io.js)\n\
+     Backbone adapter:   /backbone.realtime.js\n\
+     Demo app:           /demo/\n"
+}

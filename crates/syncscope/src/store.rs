@@ -1,0 +1,492 @@
+//! The store: models as JSON per (collection url, id) with a version, and a change log
+//! with one server-wide sequence number, in one SQLite file (WAL).
+//!
+//! Writers are serialised by one lock that the caller holds across the write *and* the
+//! pushes that follow it, so subscribers see a collection's changes in seq order and a
+//! `subscribe since` snapshot cannot interleave with a write. Reads never take it: WAL
+//! gives them a consistent snapshot while a write is in progress.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::error::SyncError;
+use crate::url::Url;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Where the database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbLocation {
+    /// A private in-memory database, gone when the server stops (for tests).
+    Memory,
+    File(PathBuf),
+}
+
+impl DbLocation {
+    /// The default file under the OS data dir, e.g. `~/.local/share/syncscope/syncscope.db`.
+    pub fn default_file() -> Result<DbLocation, String> {
+        let dir = dirs::data_dir()
+            .ok_or("cannot find the OS data directory; pass --db PATH to choose a file")?;
+        Ok(DbLocation::File(dir.join("syncscope").join("syncscope.db")))
+    }
+}
+
+impl FromStr for DbLocation {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "" => Err("--db needs a path, or :memory:".into()),
+            ":memory:" => Ok(DbLocation::Memory),
+            path => Ok(DbLocation::File(PathBuf::from(path))),
+        }
+    }
+}
+
+impl std::fmt::Display for DbLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbLocation::Memory => f.write_str(":memory:"),
+            DbLocation::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Model {
+    pub id: String,
+    pub data: Value,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    Create,
+    Update,
+    Patch,
+    Delete,
+}
+
+impl Op {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Create => "create",
+            Op::Update => "update",
+            Op::Patch => "patch",
+            Op::Delete => "delete",
+        }
+    }
+
+    fn parse(s: &str) -> Op {
+        match s {
+            "create" => Op::Create,
+            "update" => Op::Update,
+            "patch" => Op::Patch,
+            _ => Op::Delete,
+        }
+    }
+}
+
+/// One committed write, as the change log and the pushes carry it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub url: String,
+    pub op: Op,
+    pub id: String,
+    pub data: Value,
+    pub version: i64,
+    pub seq: i64,
+}
+
+/// What a write asks for. Ids are the decoded id from the model url.
+#[derive(Debug, Clone)]
+pub enum Write {
+    Create {
+        data: Map<String, Value>,
+    },
+    Update {
+        id: String,
+        data: Map<String, Value>,
+        version: Option<i64>,
+    },
+    Patch {
+        id: String,
+        data: Map<String, Value>,
+        version: Option<i64>,
+    },
+    Delete {
+        id: String,
+        version: Option<i64>,
+    },
+}
+
+/// The answer to `subscribe since`.
+#[derive(Debug)]
+pub enum Since {
+    Changes(Vec<Change>),
+    /// The log no longer reaches back to `since` (or `since` is in the future).
+    Reset(Vec<Model>),
+}
+
+/// Proof that the caller holds the write lock.
+pub struct WriteLock<'a>(#[allow(dead_code)] MutexGuard<'a, ()>);
+
+pub struct Store {
+    pool: SqlitePool,
+    writer: Mutex<()>,
+    retain: i64,
+    location: DbLocation,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and applies the embedded migrations.
+    pub async fn open(location: DbLocation, retain_changes: i64) -> Result<Store, String> {
+        let (options, pool_options) = match &location {
+            DbLocation::Memory => (
+                SqliteConnectOptions::from_str("sqlite::memory:").map_err(|e| e.to_string())?,
+                // One connection, never recycled: every connection would be its own database.
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None),
+            ),
+            DbLocation::File(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        format!("cannot create the folder {} for the database: {e}; pass --db PATH to use another file", dir.display())
+                    })?;
+                }
+                (
+                    SqliteConnectOptions::new()
+                        .filename(path)
+                        .create_if_missing(true)
+                        .journal_mode(SqliteJournalMode::Wal)
+                        // NORMAL in WAL: a commit survives a crash of the process; only an OS
+                        // crash or power loss can lose the last commits.
+                        .synchronous(SqliteSynchronous::Normal)
+                        .busy_timeout(Duration::from_secs(5)),
+                    SqlitePoolOptions::new().max_connections(4),
+                )
+            }
+        };
+        let pool = pool_options.connect_with(options).await.map_err(|e| {
+            format!("cannot open the database {location}: {e}; pass --db PATH to use another file")
+        })?;
+        MIGRATOR.run(&pool).await.map_err(|e| {
+            format!("cannot prepare the database {location}: {e}; is it a Syncscope database?")
+        })?;
+        Ok(Store {
+            pool,
+            writer: Mutex::new(()),
+            retain: retain_changes.max(1),
+            location,
+        })
+    }
+
+    pub fn location(&self) -> &DbLocation {
+        &self.location
+    }
+
+    /// Waits for the write in progress, if any, and closes the database cleanly.
+    pub async fn close(&self) {
+        let _held = self.writer.lock().await;
+        self.pool.close().await;
+    }
+
+    pub async fn lock(&self) -> WriteLock<'_> {
+        WriteLock(self.writer.lock().await)
+    }
+
+    pub async fn last_seq(&self) -> Result<i64, SyncError> {
+        let seq: i64 = sqlx::query_scalar(
+            "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(seq)
+    }
+
+    /// The collection in creation order, with the last seq of the same snapshot.
+    pub async fn read_collection(&self, collection: &Url) -> Result<(Vec<Model>, i64), SyncError> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "SELECT id, data, version FROM models WHERE collection = ? ORDER BY created_seq",
+        )
+        .bind(collection.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        let seq: i64 = sqlx::query_scalar(
+            "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let models = rows
+            .iter()
+            .map(|row| model_from(row.get(0), row.get(1), row.get(2)))
+            .collect::<Result<_, _>>()?;
+        Ok((models, seq))
+    }
+
+    pub async fn read_model(&self, collection: &Url, id: &str) -> Result<Option<Model>, SyncError> {
+        let row = sqlx::query("SELECT data, version FROM models WHERE collection = ? AND id = ?")
+            .bind(collection.as_str())
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| model_from(id.to_string(), row.get(0), row.get(1)))
+            .transpose()
+    }
+
+    /// Changes of `collection` after `since`, or the whole collection when the log no
+    /// longer reaches back that far. Call it holding the write lock, so that no write
+    /// slips between this snapshot and the pushes that follow it.
+    pub async fn since(
+        &self,
+        _lock: &WriteLock<'_>,
+        collection: &Url,
+        since: i64,
+    ) -> Result<Since, SyncError> {
+        let last = self.last_seq().await?;
+        let pruned: i64 = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'pruned_through'")
+            .fetch_one(&self.pool)
+            .await?;
+        if since > last || since < pruned {
+            return Ok(Since::Reset(self.read_collection(collection).await?.0));
+        }
+        let rows = sqlx::query(
+            "SELECT seq, id, op, data, version FROM changes WHERE collection = ? AND seq > ? ORDER BY seq",
+        )
+        .bind(collection.as_str())
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        let changes = rows
+            .iter()
+            .map(|row| {
+                Ok(Change {
+                    url: collection.to_string(),
+                    seq: row.get(0),
+                    id: row.get(1),
+                    op: Op::parse(row.get::<&str, _>(2)),
+                    data: parse_json(row.get(3))?,
+                    version: row.get(4),
+                })
+            })
+            .collect::<Result<_, SyncError>>()?;
+        Ok(Since::Changes(changes))
+    }
+
+    /// Applies one write in one transaction. Nothing is written when it fails.
+    pub async fn write(
+        &self,
+        _lock: &WriteLock<'_>,
+        collection: &Url,
+        write: Write,
+    ) -> Result<Change, SyncError> {
+        let mut tx = self.pool.begin().await?;
+        let (id, op, data, version, deleting) = {
+            let id = match &write {
+                Write::Create { data } => create_id(data)?,
+                Write::Update { id, .. } | Write::Patch { id, .. } | Write::Delete { id, .. } => {
+                    id.clone()
+                }
+            };
+            let current =
+                sqlx::query("SELECT data, version FROM models WHERE collection = ? AND id = ?")
+                    .bind(collection.as_str())
+                    .bind(&id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .map(|row| model_from(id.clone(), row.get(0), row.get(1)))
+                    .transpose()?;
+            let not_found = || SyncError::NotFound {
+                url: collection.model_url(&id),
+            };
+            let conflict = |current: &Model, message: String| SyncError::Conflict {
+                message,
+                data: current.data.clone(),
+                version: current.version,
+            };
+            let check = |current: &Model, expected: Option<i64>| match expected {
+                Some(v) if v != current.version => Err(conflict(
+                    current,
+                    format!(
+                        "{} is at version {}, not {v}; someone else changed it",
+                        collection.model_url(&id),
+                        current.version
+                    ),
+                )),
+                _ => Ok(()),
+            };
+            match (write, current) {
+                (Write::Create { .. }, Some(current)) => {
+                    return Err(conflict(
+                        &current,
+                        format!("{} already exists", collection.model_url(&id)),
+                    ))
+                }
+                (Write::Create { mut data }, None) => {
+                    data.entry("id")
+                        .or_insert_with(|| Value::String(id.clone()));
+                    (id, Op::Create, Value::Object(data), 1, false)
+                }
+                (Write::Update { data, version, .. }, None) => match version {
+                    Some(_) => return Err(not_found()),
+                    None => {
+                        let data = with_id(data, &id, None)?;
+                        (id, Op::Create, data, 1, false)
+                    }
+                },
+                (Write::Update { data, version, .. }, Some(current)) => {
+                    check(&current, version)?;
+                    let data = with_id(data, &id, current.data.get("id"))?;
+                    (id, Op::Update, data, current.version + 1, false)
+                }
+                (Write::Patch { .. }, None) | (Write::Delete { .. }, None) => {
+                    return Err(not_found())
+                }
+                (Write::Patch { data, version, .. }, Some(current)) => {
+                    check(&current, version)?;
+                    let mut merged = current.data.as_object().cloned().unwrap_or_default();
+                    merged.extend(data);
+                    let data = with_id(merged, &id, current.data.get("id"))?;
+                    (id, Op::Patch, data, current.version + 1, false)
+                }
+                (Write::Delete { version, .. }, Some(current)) => {
+                    check(&current, version)?;
+                    (id, Op::Delete, current.data, current.version + 1, true)
+                }
+            }
+        };
+        let text = data.to_string();
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO changes (collection, id, op, data, version, at_ms) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
+        )
+        .bind(collection.as_str())
+        .bind(&id)
+        .bind(op.as_str())
+        .bind(&text)
+        .bind(version)
+        .bind(now_ms())
+        .fetch_one(&mut *tx)
+        .await?;
+        if deleting {
+            sqlx::query("DELETE FROM models WHERE collection = ? AND id = ?")
+                .bind(collection.as_str())
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+        } else {
+            sqlx::query(
+                "INSERT INTO models (collection, id, data, version, created_seq) VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (collection, id) DO UPDATE SET data = excluded.data, version = excluded.version",
+            )
+            .bind(collection.as_str())
+            .bind(&id)
+            .bind(&text)
+            .bind(version)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let cutoff = seq - self.retain;
+        if cutoff > 0 {
+            sqlx::query("DELETE FROM changes WHERE seq <= ?")
+                .bind(cutoff)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE meta SET value = MAX(value, ?) WHERE key = 'pruned_through'")
+                .bind(cutoff)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Change {
+            url: collection.to_string(),
+            op,
+            id,
+            data,
+            version,
+            seq,
+        })
+    }
+}
+
+/// The id a create stores under: the client's (string or number), or a new UUIDv7.
+fn create_id(data: &Map<String, Value>) -> Result<String, SyncError> {
+    match data.get("id") {
+        None | Some(Value::Null) => Ok(uuid::Uuid::now_v7().simple().to_string()),
+        Some(value) => id_text(value),
+    }
+}
+
+fn id_text(value: &Value) -> Result<String, SyncError> {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => {
+            return Err(SyncError::bad_request(
+                "data.id",
+                "data.id must be a string or a number",
+            ))
+        }
+    };
+    if text.is_empty() || text.chars().any(char::is_control) || text.len() > 256 {
+        return Err(SyncError::bad_request(
+            "data.id",
+            "data.id must be 1 to 256 characters without control characters",
+        ));
+    }
+    Ok(text)
+}
+
+/// Sets `id` on written attributes, refusing a body whose id contradicts the url.
+fn with_id(
+    mut data: Map<String, Value>,
+    id: &str,
+    stored: Option<&Value>,
+) -> Result<Value, SyncError> {
+    if let Some(given) = data.get("id").filter(|v| !v.is_null()) {
+        if id_text(given)? != id {
+            return Err(SyncError::bad_request(
+                "data.id",
+                format!("data.id {given} does not match the id {id:?} in the url"),
+            ));
+        }
+    }
+    let value = stored
+        .cloned()
+        .or_else(|| data.get("id").filter(|v| !v.is_null()).cloned())
+        .unwrap_or_else(|| Value::String(id.to_string()));
+    data.insert("id".into(), value);
+    Ok(Value::Object(data))
+}
+
+fn model_from(id: String, data: String, version: i64) -> Result<Model, SyncError> {
+    Ok(Model {
+        id,
+        data: parse_json(data)?,
+        version,
+    })
+}
+
+fn parse_json(text: String) -> Result<Value, SyncError> {
+    serde_json::from_str(&text)
+        .map_err(|e| SyncError::Internal(format!("stored JSON is corrupt: {e}")))
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
