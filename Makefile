@@ -1,0 +1,43 @@
+# Syncscope — the two commands of the README, plus a few shortcuts.
+#   make app    build and run the server on http://127.0.0.1:4000 (demo at /demo/)
+#   make test   every check and test, as CI runs them
+# Both install whatever is missing first (scripts/setup.sh).
+
+SHELL := /usr/bin/env bash
+
+# Build outside the clone, so every checkout on this machine (and CI) shares
+# one incremental build.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/syncscope/target
+export SYNCSCOPE_BIN ?= $(CARGO_TARGET_DIR)/debug/syncscope
+
+.DEFAULT_GOAL := help
+.PHONY: help app test setup build fmt test-rust test-js
+
+help:
+	@echo "make app    build and run Syncscope on http://127.0.0.1:4000 (ARGS='--db :memory:' to pass options)"
+	@echo "make test   run every check and test (what CI runs)"
+	@echo "make setup  install what is missing (Debian packages, npm packages, Rust tools)"
+	@echo "make build  cargo build -p syncscope"
+	@echo "make fmt    cargo fmt --all"
+	@echo "make test-rust / make test-js   only the Rust tests / only the JavaScript tests"
+
+app:
+	@scripts/app.sh $(ARGS)
+
+test:
+	@scripts/test.sh
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	cargo build -p syncscope
+
+fmt:
+	cargo fmt --all
+
+test-rust: build
+	cargo nextest run --workspace
+
+test-js: build
+	node --test --test-reporter=spec $$(find tests/e2e client/test tests/browser -name '*.test.js' -not -path '*/node_modules/*' 2>/dev/null | sort)

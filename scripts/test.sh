@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs every check and test of Syncscope, in order, stopping at the first
+# step that fails. `make test` and .ci/run call this.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/syncscope/target}"
+export SYNCSCOPE_BIN="${SYNCSCOPE_BIN:-$CARGO_TARGET_DIR/debug/syncscope}"
+[ -d "$HOME/.cargo/bin" ] && export PATH="$HOME/.cargo/bin:$PATH"
+
+started=$SECONDS
+
+# step NAME COMMAND...: prints "==> NAME", runs COMMAND, and on failure names
+# the step and exits with its status.
+step() {
+  local name=$1; shift
+  local t0=$SECONDS
+  echo "==> $name"
+  local rc=0
+  "$@" || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo >&2
+    echo "make test: FAILED at step '$name' (exit status $rc)" >&2
+    exit "$rc"
+  fi
+  echo "    ok: $name ($((SECONDS - t0))s)"
+}
+
+# The JavaScript test files: every *.test.js under the directories that exist.
+js_test_files() {
+  local dir
+  for dir in tests/e2e client/test tests/browser; do
+    [ -d "$dir" ] || continue
+    find "$dir" -name '*.test.js' -not -path '*/node_modules/*' | sort
+  done
+}
+
+node_tests() {
+  local files=()
+  mapfile -t files < <(js_test_files)
+  if [ "${#files[@]}" -eq 0 ]; then
+    echo "    no *.test.js files found"
+    return 0
+  fi
+  [ -x "$SYNCSCOPE_BIN" ] || { echo "syncscope binary missing at $SYNCSCOPE_BIN" >&2; return 1; }
+  node --test --test-reporter=spec "${files[@]}"
+}
+
+step "setup (install what is missing)" scripts/setup.sh
+step "cargo fmt --all -- --check" cargo fmt --all -- --check
+step "cargo clippy --workspace --all-targets -- -D warnings" \
+  cargo clippy --workspace --all-targets -- -D warnings
+step "cargo build -p syncscope" cargo build -p syncscope
+step "cargo nextest run --workspace" cargo nextest run --workspace
+step "node --test (JavaScript and end-to-end tests)" node_tests
+
+echo "==> all tests passed in $((SECONDS - started))s"
