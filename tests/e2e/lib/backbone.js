@@ -9,7 +9,7 @@ const { jQueryFactory } = require('jquery/factory');
 const { withTimeout } = require('./clients');
 
 const SCRIPTS = [
-  require.resolve('underscore'),
+  require.resolve('underscore/underscore-umd.js'),
   require.resolve('backbone'),
   require.resolve('backbone.iobind/dist/backbone.iosync.js'),
   require.resolve('backbone.iobind/dist/backbone.iobind.js'),
