@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use socketioxide::adapter::LocalAdapter;
 use socketioxide::extract::{AckSender, Event, SocketRef, TryData};
-use socketioxide::handler::{FromMessageParts, MessageHandler};
+use socketioxide::handler::{ConnectHandler, FromMessageParts, MessageHandler};
 use socketioxide::socket::{DisconnectReason, Socket};
 use socketioxide::SocketIo;
 use tokio::sync::mpsc;
@@ -67,18 +67,29 @@ impl MessageHandler<LocalAdapter, ()> for Enqueue {
 }
 
 pub fn attach(io: &SocketIo, sync: Arc<Sync>) {
-    io.ns("/", move |socket: SocketRef| {
+    // Handlers are installed in a connect *middleware*: socketioxide sends the CONNECT
+    // packet after the middleware and before the connect handler's body runs, so a
+    // client that emits right after connecting would otherwise race the installation
+    // and lose its first events.
+    let install = move |socket: SocketRef| {
         let sync = sync.clone();
         async move {
-            tracing::info!(sid = %socket.id, transport = ?socket.transport_type(), protocol = ?socket.protocol(), "socket connected");
             let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
             socket.on_fallback(Enqueue(tx));
             socket.on_disconnect(async |socket: SocketRef, reason: DisconnectReason| {
                 tracing::info!(sid = %socket.id, ?reason, "socket disconnected");
             });
             tokio::spawn(drain(rx, sync));
+            Ok::<(), std::convert::Infallible>(())
         }
-    });
+    };
+    io.ns(
+        "/",
+        (async |socket: SocketRef| {
+            tracing::info!(sid = %socket.id, transport = ?socket.transport_type(), protocol = ?socket.protocol(), "socket connected");
+        })
+        .with(install),
+    );
 }
 
 async fn drain(mut rx: mpsc::Receiver<Incoming>, sync: Arc<Sync>) {

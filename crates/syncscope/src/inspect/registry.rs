@@ -1,0 +1,213 @@
+//! The live registry: the sockets connected now and the channels they listen to.
+//!
+//! It is kept up to date by the bus, record by record, so a snapshot costs O(live
+//! state) and never reads history.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use super::types::{Body, ChannelInfo, Record, SocketInfo, Target};
+
+#[derive(Default)]
+pub struct Registry {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    sockets: HashMap<String, Entry>,
+    channels: BTreeMap<String, Channel>,
+}
+
+struct Entry {
+    info: SocketInfo,
+    dialects: BTreeSet<String>,
+    channels: BTreeSet<String>,
+}
+
+#[derive(Default)]
+struct Channel {
+    members: BTreeSet<String>,
+    changes: u64,
+    last_change_at_us: Option<u64>,
+}
+
+impl Registry {
+    /// Folds one record into the live state. Called by the bus for every record.
+    pub fn apply(&self, record: &Record) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let inner = &mut *inner;
+        let sid = record.socket.as_deref();
+        match &record.body {
+            Body::Connect {
+                transport,
+                protocol,
+                remote_addr,
+                user_agent,
+                http_origin,
+                auth,
+                ..
+            } => {
+                if let Some(sid) = sid {
+                    inner.sockets.insert(
+                        sid.to_string(),
+                        Entry {
+                            info: SocketInfo {
+                                id: sid.to_string(),
+                                transport: transport.clone(),
+                                protocol: protocol.clone(),
+                                remote_addr: remote_addr.clone(),
+                                user_agent: user_agent.clone(),
+                                http_origin: http_origin.clone(),
+                                auth: auth.clone(),
+                                connected_at_us: record.at_us,
+                                dialects: vec![],
+                                channels: vec![],
+                                events_in: 0,
+                                acks_out: 0,
+                                error_acks: 0,
+                                pushes_in: 0,
+                                last_activity_us: record.at_us,
+                            },
+                            dialects: BTreeSet::new(),
+                            channels: BTreeSet::new(),
+                        },
+                    );
+                }
+            }
+            Body::Disconnect { .. } => {
+                if let Some(entry) = sid.and_then(|sid| inner.sockets.remove(sid)) {
+                    for url in entry.channels {
+                        if let Some(channel) = inner.channels.get_mut(&url) {
+                            channel.members.remove(&entry.info.id);
+                            if channel.members.is_empty() && channel.changes == 0 {
+                                inner.channels.remove(&url);
+                            }
+                        }
+                    }
+                }
+            }
+            Body::Upgrade { to, .. } => {
+                if let Some(entry) = sid.and_then(|sid| inner.sockets.get_mut(sid)) {
+                    entry.info.transport = to.clone();
+                }
+            }
+            Body::EventIn { .. } => {
+                if let Some(entry) = sid.and_then(|sid| inner.sockets.get_mut(sid)) {
+                    entry.info.events_in += 1;
+                    entry.info.last_activity_us = record.at_us;
+                }
+            }
+            Body::AckOut { dialect, error, .. } => {
+                if let Some(entry) = sid.and_then(|sid| inner.sockets.get_mut(sid)) {
+                    entry.info.acks_out += 1;
+                    if error.is_some() {
+                        entry.info.error_acks += 1;
+                    }
+                    if let Some(dialect) = dialect {
+                        entry.dialects.insert(dialect.clone());
+                    }
+                    entry.info.last_activity_us = record.at_us;
+                }
+            }
+            Body::PushOut { event, target, .. } => match target {
+                Target::Socket { id } => {
+                    if let Some(entry) = inner.sockets.get_mut(id) {
+                        entry.info.pushes_in += 1;
+                    }
+                }
+                Target::All => {
+                    for entry in inner.sockets.values_mut() {
+                        entry.info.pushes_in += 1;
+                    }
+                }
+                Target::Channel { url } => {
+                    let channel = inner.channels.entry(url.clone()).or_default();
+                    if event == "change" {
+                        channel.changes += 1;
+                        channel.last_change_at_us = Some(record.at_us);
+                    }
+                    for member in &channel.members {
+                        if Some(member.as_str()) != sid {
+                            if let Some(entry) = inner.sockets.get_mut(member) {
+                                entry.info.pushes_in += 1;
+                            }
+                        }
+                    }
+                }
+            },
+            Body::Subscribe { channel } => {
+                if let Some(entry) = sid.and_then(|sid| inner.sockets.get_mut(sid)) {
+                    entry.channels.insert(channel.clone());
+                    inner
+                        .channels
+                        .entry(channel.clone())
+                        .or_default()
+                        .members
+                        .insert(entry.info.id.clone());
+                }
+            }
+            Body::Unsubscribe { channel } => {
+                if let Some(entry) = sid.and_then(|sid| inner.sockets.get_mut(sid)) {
+                    entry.channels.remove(channel);
+                }
+                if let (Some(sid), Some(ch)) = (sid, inner.channels.get_mut(channel)) {
+                    ch.members.remove(sid);
+                }
+            }
+            Body::ProtocolError { .. } => {}
+        }
+    }
+
+    /// How many members of `url` a push from `except` reaches.
+    pub fn recipients(&self, target: &Target, except: Option<&str>) -> u32 {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let n = match target {
+            Target::Socket { id } => usize::from(inner.sockets.contains_key(id)),
+            Target::All => inner.sockets.len(),
+            Target::Channel { url } => inner.channels.get(url).map_or(0, |c| {
+                c.members.len() - usize::from(except.is_some_and(|e| c.members.contains(e)))
+            }),
+        };
+        n as u32
+    }
+
+    pub fn transport_of(&self, sid: &str) -> Option<String> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.sockets.get(sid).map(|e| e.info.transport.clone())
+    }
+
+    pub fn sockets(&self) -> Vec<SocketInfo> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut list: Vec<SocketInfo> = inner
+            .sockets
+            .values()
+            .map(|e| SocketInfo {
+                dialects: e.dialects.iter().cloned().collect(),
+                channels: e.channels.iter().cloned().collect(),
+                ..e.info.clone()
+            })
+            .collect();
+        list.sort_by(|a, b| a.connected_at_us.cmp(&b.connected_at_us).then(a.id.cmp(&b.id)));
+        list
+    }
+
+    pub fn channels(&self) -> Vec<ChannelInfo> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner
+            .channels
+            .iter()
+            .map(|(url, c)| ChannelInfo {
+                url: url.clone(),
+                members: c.members.iter().cloned().collect(),
+                changes: c.changes,
+                last_change_at_us: c.last_change_at_us,
+            })
+            .collect()
+    }
+
+    pub fn counts(&self) -> (u64, u64) {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        (inner.sockets.len() as u64, inner.channels.len() as u64)
+    }
+}

@@ -1,0 +1,429 @@
+//! Every record of the bus and every message of the control API, as Rust types that
+//! are exported to TypeScript (ui/src/bindings/) with ts-rs. Integers are exported as
+//! `number`: they are JSON numbers on the wire and stay far below 2^53.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use ts_rs::TS;
+
+/// Who caused a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// A Socket.IO client of the app under development.
+    Client,
+    /// The sync server itself (acks, pushes after a write).
+    Server,
+    /// A command of the control API (UI, CLI, script).
+    Inspector,
+    /// An injected fault.
+    Fault,
+    /// A recorded session being replayed.
+    Replay,
+}
+
+/// One observed thing, as the bus carries it, the recorder stores it and watchers get it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct Record {
+    /// Monotonic within one launch of the server; gives the order of records.
+    pub seq: u64,
+    /// Unix time in microseconds.
+    pub at_us: u64,
+    /// The Socket.IO socket id concerned, if any.
+    pub socket: Option<String>,
+    pub origin: Origin,
+    /// The Backbone url concerned (collection or model url), when there is one.
+    pub url: Option<String>,
+    #[serde(flatten)]
+    pub body: Body,
+}
+
+/// What happened; `kind` names it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Body {
+    Connect {
+        /// `polling` or `websocket`.
+        transport: String,
+        /// `EIO3` or `EIO4`.
+        protocol: String,
+        remote_addr: Option<String>,
+        user_agent: Option<String>,
+        /// The HTTP `Origin` header of the handshake.
+        http_origin: Option<String>,
+        /// The Socket.IO `auth` payload of the CONNECT packet (null when none).
+        auth: Value,
+        /// The handshake's query string.
+        query: Option<String>,
+    },
+    Disconnect {
+        /// Why, in words (socketioxide's reason, or the inspector's).
+        reason: String,
+    },
+    Upgrade {
+        from: String,
+        to: String,
+    },
+    EventIn {
+        event: String,
+        /// The event's argument as received (null when it could not be read).
+        args: Value,
+        /// The Socket.IO ack id, when the client waits for an ack.
+        ack_id: Option<i64>,
+    },
+    AckOut {
+        /// The `seq` of the `event_in` record this ack answers.
+        request_seq: u64,
+        event: String,
+        /// `native` or `iobind:<ns>`, when the request could be read.
+        dialect: Option<String>,
+        /// From receiving the event to handing the ack to the transport.
+        latency_us: u64,
+        /// The error code when the ack is an error.
+        error: Option<String>,
+        /// The ack's arguments, as sent.
+        args: Vec<Value>,
+    },
+    PushOut {
+        event: String,
+        target: Target,
+        /// How many sockets it was sent to.
+        recipients: u32,
+        args: Vec<Value>,
+    },
+    Subscribe {
+        channel: String,
+    },
+    Unsubscribe {
+        channel: String,
+    },
+    ProtocolError {
+        message: String,
+        event: Option<String>,
+    },
+}
+
+impl Body {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Body::Connect { .. } => "connect",
+            Body::Disconnect { .. } => "disconnect",
+            Body::Upgrade { .. } => "upgrade",
+            Body::EventIn { .. } => "event_in",
+            Body::AckOut { .. } => "ack_out",
+            Body::PushOut { .. } => "push_out",
+            Body::Subscribe { .. } => "subscribe",
+            Body::Unsubscribe { .. } => "unsubscribe",
+            Body::ProtocolError { .. } => "protocol_error",
+        }
+    }
+
+    /// The event name of event_in, ack_out and push_out records.
+    pub fn event(&self) -> Option<&str> {
+        match self {
+            Body::EventIn { event, .. }
+            | Body::AckOut { event, .. }
+            | Body::PushOut { event, .. } => Some(event),
+            Body::ProtocolError { event, .. } => event.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub fn is_error(&self) -> bool {
+        matches!(
+            self,
+            Body::AckOut { error: Some(_), .. } | Body::ProtocolError { .. }
+        )
+    }
+}
+
+/// Whom an emit goes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "to", rename_all = "snake_case")]
+pub enum Target {
+    Socket { id: String },
+    Channel { url: String },
+    All,
+}
+
+/// Which records a watcher or a query wants. Every field narrows; none means all.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(default)]
+pub struct Filter {
+    #[ts(optional)]
+    pub socket: Option<String>,
+    /// A collection url: matches records on it and on its models' urls.
+    #[ts(optional)]
+    pub channel: Option<String>,
+    #[ts(optional)]
+    pub event: Option<String>,
+    /// Record kinds (`connect`, `ack_out`, …).
+    #[ts(optional)]
+    pub kinds: Option<Vec<String>>,
+    #[ts(optional)]
+    pub origin: Option<Origin>,
+    /// Only error acks and protocol errors.
+    #[ts(optional)]
+    pub errors_only: Option<bool>,
+    /// Text that must appear in the record's JSON.
+    #[ts(optional)]
+    pub text: Option<String>,
+}
+
+impl Filter {
+    pub fn matches(&self, record: &Record) -> bool {
+        if let Some(socket) = &self.socket {
+            if record.socket.as_deref() != Some(socket) {
+                return false;
+            }
+        }
+        if let Some(channel) = &self.channel {
+            let on = |url: &str| {
+                url == channel
+                    || url
+                        .strip_prefix(channel.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            };
+            if !record.url.as_deref().is_some_and(on) {
+                return false;
+            }
+        }
+        if let Some(event) = &self.event {
+            if record.body.event() != Some(event) {
+                return false;
+            }
+        }
+        if let Some(kinds) = &self.kinds {
+            if !kinds.iter().any(|k| k == record.body.kind()) {
+                return false;
+            }
+        }
+        if let Some(origin) = self.origin {
+            if record.origin != origin {
+                return false;
+            }
+        }
+        if self.errors_only == Some(true) && !record.body.is_error() {
+            return false;
+        }
+        if let Some(text) = &self.text {
+            let json = serde_json::to_string(record).unwrap_or_default();
+            if !json.contains(text.as_str()) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// A live socket, as the registry knows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct SocketInfo {
+    pub id: String,
+    pub transport: String,
+    pub protocol: String,
+    pub remote_addr: Option<String>,
+    pub user_agent: Option<String>,
+    pub http_origin: Option<String>,
+    pub auth: Value,
+    pub connected_at_us: u64,
+    /// Dialects it has spoken so far (`native`, `iobind:<ns>`).
+    pub dialects: Vec<String>,
+    /// Channels (collection urls) it is subscribed to.
+    pub channels: Vec<String>,
+    pub events_in: u64,
+    pub acks_out: u64,
+    pub error_acks: u64,
+    /// Pushes sent to it (through its channels, directly or to everyone).
+    pub pushes_in: u64,
+    pub last_activity_us: u64,
+}
+
+/// A channel with at least one member, or that has had changes since launch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ChannelInfo {
+    pub url: String,
+    pub members: Vec<String>,
+    /// `change` pushes sent on it since launch.
+    pub changes: u64,
+    pub last_change_at_us: Option<u64>,
+}
+
+/// A recording session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct SessionInfo {
+    pub id: i64,
+    pub name: Option<String>,
+    pub started_at_us: u64,
+    pub stopped_at_us: Option<u64>,
+    /// Records written to the database.
+    pub recorded: u64,
+    /// Records dropped because the writer fell behind.
+    pub lost: u64,
+}
+
+/// The state of the bus and the recorder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct Stats {
+    /// The seq of the last record published.
+    pub last_seq: u64,
+    /// The session being recorded, if any.
+    pub recording: Option<SessionInfo>,
+    /// Records waiting for the writer now.
+    pub recorder_queued: u64,
+    /// How many records may wait before new ones are dropped (and counted as lost).
+    pub recorder_capacity: u64,
+    /// Records dropped by the recorder since launch, all sessions together.
+    pub recorder_lost: u64,
+    pub sockets: u64,
+    pub channels: u64,
+}
+
+/// One page of recorded records, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct EventsPage {
+    pub session: i64,
+    pub records: Vec<Record>,
+    /// Pass as `after` to get the next page; null when this page is the last so far.
+    pub next: Option<u64>,
+}
+
+/// Ack latency over a session, in microseconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct Latency {
+    pub session: i64,
+    pub count: u64,
+    pub p50_us: Option<u64>,
+    pub p90_us: Option<u64>,
+    pub p99_us: Option<u64>,
+    pub max_us: Option<u64>,
+}
+
+/// One collection in the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct CollectionInfo {
+    pub url: String,
+    pub models: u64,
+}
+
+/// A stored model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ModelInfo {
+    pub id: String,
+    pub data: Value,
+    pub version: i64,
+}
+
+/// `GET /_syncscope/store`: the collections, or with `?url=` one collection's models.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct StoreSnapshot {
+    pub collections: Vec<CollectionInfo>,
+    /// The models of `url`, when asked for.
+    pub models: Option<Vec<ModelInfo>>,
+    /// The last change seq committed.
+    pub seq: i64,
+}
+
+/// The write methods the inspector can apply to the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelOp {
+    Create,
+    Update,
+    Patch,
+    Delete,
+}
+
+/// What the control API can be told to do (HTTP `POST /_syncscope/command`, or a
+/// `command` message on the WebSocket).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// Cut one socket off. The client sees the reason `io server disconnect`.
+    Disconnect {
+        socket: String,
+        #[serde(default)]
+        #[ts(optional)]
+        reason: Option<String>,
+    },
+    /// Send any event with any arguments.
+    Emit {
+        target: Target,
+        event: String,
+        #[serde(default)]
+        args: Vec<Value>,
+    },
+    /// Write to the store as the inspector: subscribers get the change like any write.
+    Model {
+        op: ModelOp,
+        /// The collection url for create; the model url otherwise.
+        url: String,
+        #[serde(default)]
+        #[ts(optional)]
+        data: Option<Value>,
+        #[serde(default)]
+        #[ts(optional)]
+        version: Option<i64>,
+    },
+    /// Start a new recording session (ending the current one).
+    RecordStart {
+        #[serde(default)]
+        #[ts(optional)]
+        name: Option<String>,
+    },
+    /// Stop recording.
+    RecordStop,
+}
+
+/// The answer to a command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum CommandResult {
+    Ok {
+        /// What the command produced: the ack result of a model write, the session
+        /// started, the number of recipients of an emit…
+        value: Value,
+    },
+    Error {
+        /// A stable code (`bad_request`, `not_found`, `conflict`, …).
+        code: String,
+        message: String,
+        /// The sync error object, for model writes.
+        #[ts(optional)]
+        detail: Option<Value>,
+    },
+}
+
+/// Messages a control WebSocket client sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// Choose which live records to receive (replaces the previous filter).
+    Watch { filter: Filter },
+    /// Stop receiving live records.
+    Unwatch,
+    /// Run a command; the reply carries the same `id`.
+    Command { id: u64, command: Command },
+}
+
+/// Messages the control WebSocket sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// First message: the state at connection time.
+    Hello {
+        stats: Stats,
+        sockets: Vec<SocketInfo>,
+        channels: Vec<ChannelInfo>,
+    },
+    /// Live records that match the filter, at most one batch per ~50 ms.
+    Batch {
+        records: Vec<Record>,
+        /// Records this watcher missed because it read too slowly (0 normally).
+        missed: u64,
+        stats: Stats,
+    },
+    Reply { id: u64, result: CommandResult },
+    /// A message that could not be understood.
+    Error { message: String },
+}
