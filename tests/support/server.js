@@ -11,7 +11,8 @@
 //
 // The binary is $SYNCSCOPE_BIN, else ~/.cache/syncscope/target/debug/syncscope
 // (the Makefile exports SYNCSCOPE_BIN). It is started as
-// `syncscope serve --port 0 --db :memory:` followed by `args`, and the promise
+// `syncscope serve --port 0 --db :memory:` followed by `args` (a `--port` or
+// `--db` in `args` replaces the default one), and the promise
 // resolves when stdout prints `Syncscope listening on http://HOST:PORT (db: …)`.
 
 const { spawn } = require('node:child_process');
@@ -42,7 +43,14 @@ function startServer({ args = [], env = {} } = {}) {
       `syncscope binary not found at ${bin}; build it with ` +
       '`cargo build -p syncscope` (make test does) or set SYNCSCOPE_BIN'));
   }
-  const argv = ['serve', '--port', '0', '--db', ':memory:', ...args];
+  // `--port` and `--db` in `args` replace the defaults (the CLI refuses a
+  // flag given twice): a restart on the same port and db file reconnects
+  // existing clients.
+  const has = (flag) => args.some((a) => a === flag || a.startsWith(`${flag}=`));
+  const argv = ['serve',
+    ...(has('--port') ? [] : ['--port', '0']),
+    ...(has('--db') ? [] : ['--db', ':memory:']),
+    ...args];
   const proc = spawn(bin, argv, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,839 @@
+//     backbone.realtime.js 0.1.0
+//     (c) the Syncscope authors
+//     Syncs Backbone models and collections over a Socket.IO connection,
+//     speaking the native dialect of the Syncscope server (docs/PROTOCOL.md).
+//     Opt-in per object: only models and collections with `realtime: true`
+//     leave the original `Backbone.sync`.
+
+(function(factory) {
+
+  // Establish the root object, `window` (`self`) in the browser, or `global`
+  // on the server. `globalThis` first, because an ES module import of this
+  // file runs it with `this` undefined.
+  var root = typeof globalThis === 'object' && globalThis ||
+             typeof self === 'object' && self.self === self && self ||
+             typeof global === 'object' && global.global === global && global;
+
+  // Remember the script's own origin now: `document.currentScript` is only
+  // set while the script runs, and the socket is created later, on first use.
+  var origin = scriptOrigin(root);
+
+  // AMD: Backbone and Underscore are modules; socket.io-client is optional
+  // there, as the global `io` of its own script tag is the common setup.
+  if (typeof define === 'function' && define.amd) {
+    define(['backbone', 'underscore'], function(Backbone, _) {
+      return factory(root, Backbone, _, root.io, origin);
+    });
+
+  // CommonJS (Node, bundlers). socket.io-client is optional: an app that
+  // hands the adapter its own socket needs no `io` at all.
+  } else if (typeof module === 'object' && module.exports) {
+    var io;
+    try { io = require('socket.io-client'); } catch (e) { io = root.io; }
+    module.exports = factory(root, require('backbone'), require('underscore'), io, origin);
+
+  // Plain script tag (and a side-effect ES module import in a browser):
+  // globals `Backbone`, `_` and `io`.
+  } else {
+    factory(root, root.Backbone, root._, root.io, origin);
+  }
+
+  function scriptOrigin(root) {
+    var doc = root && root.document;
+    if (!doc) return null;
+    var script = doc.currentScript;
+    if (!script || !script.src) {
+      var scripts = doc.getElementsByTagName('script');
+      for (var i = scripts.length - 1; i >= 0; i--) {
+        if (/backbone\.realtime(\.min)?\.m?js/.test(scripts[i].src)) { script = scripts[i]; break; }
+      }
+    }
+    var src = script && script.src;
+    var match = src && /^(https?:\/\/[^\/?#]+)/i.exec(src);
+    if (match) return match[1];
+    return root.location && root.location.origin || null;
+  }
+
+})(function(root, Backbone, _, io, scriptOrigin) {
+  'use strict';
+
+  if (!Backbone || !_) throw new Error('backbone.realtime.js needs Backbone and Underscore loaded first');
+  // Loaded twice (a script tag and a bundle): keep the first, which owns the
+  // sockets and the state of every subscription.
+  if (Backbone.realtime && Backbone.realtime.VERSION) return Backbone.realtime;
+
+  // Backbone.realtime
+  // -----------------
+
+  // The namespace is also an event bus: the app listens to 'connect',
+  // 'disconnect', 'resync', 'push' and 'error' on it, e.g. to show "offline".
+  var realtime = Backbone.realtime = _.extend({}, Backbone.Events, {
+    VERSION: '0.1.0',
+
+    // The `Backbone.sync` that was installed before us, usually the REST one.
+    // Objects that are not realtime keep using it, and the `fallback: 'ajax'`
+    // option sends there while the socket is offline.
+    ajaxSync: Backbone.sync,
+
+    // The shared socket. Set it to use your own; otherwise one is created on
+    // first use, connected to `realtime.url`, or to the origin that served
+    // this script (Syncscope serves it next to `/socket.io/socket.io.js`).
+    socket: null,
+    url: null,
+    socketOptions: null,
+    io: io || null,
+
+    // Defaults of every per-call / per-object option (see docs/ADAPTER.md).
+    defaults: {
+      timeout: 10000,     // ms before an unanswered request fails with `timeout`
+      queue: true,        // queue requests while offline, else fail with `offline`
+      fallback: null,     // 'ajax': while offline, use `ajaxSync` instead
+      onConflict: null    // null | 'theirs' | 'ours' | function(error, model, options)
+    }
+  });
+
+  var ajaxSync = realtime.ajaxSync;
+  var methods = ['create', 'read', 'update', 'patch', 'delete'];
+  var optionNames = ['socket', 'timeout', 'queue', 'fallback', 'onConflict'];
+
+  // Helpers
+  // -------
+
+  function isCollection(obj) {
+    return obj instanceof Backbone.Collection ||
+      !!(obj && _.isArray(obj.models) && typeof obj.add === 'function');
+  }
+
+  // An error shaped like the server's, so apps branch on `code` alone.
+  function localError(code, message, extra) {
+    return _.extend({code: code, message: message}, extra);
+  }
+
+  // Urls are compared the way the server normalises them: a leading `/`,
+  // no trailing `/`. An absolute url loses its origin: the socket decides
+  // where requests go, and the server only wants the path.
+  function normalizeUrl(url) {
+    url = String(url).replace(/^[a-z][a-z0-9+.\-]*:\/\/[^\/]*/i, '');
+    if (url.charAt(0) !== '/') url = '/' + url;
+    return url.replace(/\/+$/, '') || '/';
+  }
+
+  function modelKey(collectionUrl, id) {
+    return normalizeUrl(collectionUrl) + '/' + encodeURIComponent(id);
+  }
+
+  // Is this object synced over the socket? A per-call `realtime` option wins,
+  // then the object's own `realtime` (property or constructor option), then,
+  // for a model, the collection it belongs to.
+  function isRealtime(obj, options) {
+    if (options && options.realtime != null) return !!options.realtime;
+    if (!obj) return false;
+    var own = _.result(obj, 'realtime');
+    if (own != null) return !!own;
+    if (obj.collection) return isRealtime(obj.collection);
+    return false;
+  }
+
+  // An option is looked up on the call, the object, its collection, then
+  // `realtime.defaults`.
+  function option(name, obj, options) {
+    if (options && options[name] !== undefined) return options[name];
+    for (var o = obj; o; o = o.collection) {
+      if (o[name] !== undefined) return o[name];
+      if (o === o.collection) break;
+    }
+    return realtime.defaults[name];
+  }
+
+  // Keep an exception thrown by the app's callbacks from unwinding into
+  // socket.io's packet handling, yet let it surface (console, test runner).
+  function safely(fn) {
+    try { fn(); } catch (e) { setTimeout(function() { throw e; }, 0); }
+  }
+
+  // A Promise that jQuery-era code can also call `done`/`fail`/`always` on,
+  // since `save` and `fetch` return whatever sync returns. It never reports
+  // an unhandled rejection by itself: `options.error` is the primary channel,
+  // as with jqXHR.
+  function makeThenable() {
+    var settle = {};
+    var promise = new Promise(function(resolve, reject) {
+      settle.resolve = resolve; settle.reject = reject;
+    });
+    promise['catch'](function() {});
+    promise.done = function(fn) { promise.then(fn, function() {}); return promise; };
+    promise.fail = function(fn) { promise.then(null, fn); return promise; };
+    promise.always = function(fn) { promise.then(fn, fn); return promise; };
+    settle.promise = promise;
+    return settle;
+  }
+
+  // Versions and sequence numbers
+  // -----------------------------
+
+  // What the adapter knows of each stored model, keyed by its normalised
+  // model url: the `version` to send with the next write (optimistic
+  // concurrency) and the `seq` of the last change it reflects, so that a
+  // change seen twice — a push that races a read, a missed change that was
+  // our own write — is applied once.
+  var known = {};
+
+  function remember(key, version, seq) {
+    var entry = known[key] || (known[key] = {version: null, seq: -1});
+    if (version != null) entry.version = version;
+    if (seq != null && seq > entry.seq) entry.seq = seq;
+    return entry;
+  }
+
+  // The version the adapter would send for a model, or undefined.
+  realtime.version = function(model) {
+    var url;
+    try { url = _.result(model, 'url'); } catch (e) { return undefined; }
+    var entry = url && known[normalizeUrl(url)];
+    return entry && entry.version != null ? entry.version : undefined;
+  };
+
+  // Links: one per socket
+  // ---------------------
+
+  // A link wraps one socket: its queue of requests waiting for a connection,
+  // the requests waiting for an ack, and its channels (collection urls this
+  // client listens to), which it resubscribes after every reconnect.
+  var links = [];
+
+  function Link(socket) {
+    this.socket = socket;
+    this.queue = [];
+    this.inflight = [];
+    this.channels = {};
+    this.everConnected = !!socket.connected;
+    var link = this;
+    socket.on('connect', function() { link.onConnect(); });
+    socket.on('disconnect', function(reason) { link.onDisconnect(reason); });
+    socket.on('change', function(change) { link.onChange(change); });
+  }
+
+  function linkFor(socket) {
+    for (var i = 0; i < links.length; i++) if (links[i].socket === socket) return links[i];
+    var link = new Link(socket);
+    links.push(link);
+    return link;
+  }
+
+  // The socket of an object: its own (property or constructor option), its
+  // collection's, the shared `realtime.socket`, or a new shared one.
+  function socketFor(obj, options) {
+    var socket = options && options.socket;
+    for (var o = obj; !socket && o; o = o.collection) {
+      socket = _.result(o, 'socket');
+      if (o === o.collection) break;
+    }
+    return socket || realtime.connect();
+  }
+
+  // Create (once) and return the shared socket.
+  realtime.connect = function() {
+    if (realtime.socket) return realtime.socket;
+    var ioFn = realtime.io || root.io;
+    if (!ioFn) throw new Error('backbone.realtime: no socket.io client; load /socket.io/socket.io.js first or set Backbone.realtime.socket');
+    var url = realtime.url || scriptOrigin;
+    if (!url) throw new Error('backbone.realtime: no server url; set Backbone.realtime.url or Backbone.realtime.socket');
+    realtime.socket = ioFn(url, _.extend({}, realtime.socketOptions));
+    linkFor(realtime.socket);
+    return realtime.socket;
+  };
+
+  realtime.isConnected = function(socket) {
+    socket = socket || realtime.socket;
+    return !!(socket && socket.connected);
+  };
+
+  _.extend(Link.prototype, {
+
+    // Send a request now when connected; otherwise keep it for the next
+    // connection, unless the app opted out of queueing. A socket that never
+    // connected yet is still "connecting", not offline: the request waits
+    // for it, bounded by its timeout.
+    request: function(req) {
+      if (this.socket.connected) {
+        this.flush();
+        return this.send(req);
+      }
+      if (!req.queue) {
+        if (this.everConnected) {
+          return req.fail(localError('offline', 'The realtime connection is offline and this request was not queued.'));
+        }
+        req.startTimer(this);
+      }
+      this.queue.push(req);
+    },
+
+    send: function(req) {
+      var link = this;
+      if (req.done) return;
+      this.inflight.push(req);
+      req.startTimer(this);
+      this.socket.emit(req.method, req.payload, function(err, result) {
+        link.forget(req);
+        if (req.done) {
+          // Too late: the app was told `timeout`. Still learn the version, so
+          // the next write of this model does not conflict with ourselves.
+          if (!err && result) req.learn(result);
+          return;
+        }
+        req.answer(err, result);
+      });
+    },
+
+    forget: function(req) {
+      var i = _.indexOf(this.inflight, req);
+      if (i >= 0) this.inflight.splice(i, 1);
+      i = _.indexOf(this.queue, req);
+      if (i >= 0) this.queue.splice(i, 1);
+    },
+
+    // On (re)connect: first rejoin every channel, with `since` so the server
+    // sends what we missed, then send the queued requests in their order.
+    // The server handles one socket's events in order, so catch-up changes
+    // reflect the state before our queued writes, whose acks follow.
+    onConnect: function() {
+      var reconnect = this.everConnected;
+      this.everConnected = true;
+      _.each(this.channels, function(channel) { channel.subscribe(); });
+      this.flush();
+      realtime.trigger('connect', this.socket, {reconnect: reconnect});
+    },
+
+    flush: function() {
+      var queue = this.queue;
+      this.queue = [];
+      for (var i = 0; i < queue.length; i++) this.send(queue[i]);
+    },
+
+    // Requests already sent will never be answered on this connection: the
+    // server sees a new socket after a reconnect. Fail them now; whether a
+    // write was applied shows in the resync that follows.
+    onDisconnect: function(reason) {
+      _.each(this.channels, function(channel) { channel.reset(); });
+      var inflight = this.inflight;
+      this.inflight = [];
+      _.each(inflight, function(req) {
+        req.fail(localError('disconnected', 'The connection closed before the server answered; the request may or may not have been applied.', {reason: reason}));
+      });
+      realtime.trigger('disconnect', reason, this.socket);
+    },
+
+    onChange: function(change) {
+      if (!change || change.url == null) return;
+      var channel = this.channels[normalizeUrl(change.url)];
+      if (channel) channel.push(change);
+    },
+
+    channel: function(url) {
+      var key = normalizeUrl(url);
+      return this.channels[key] || (this.channels[key] = new Channel(this, key));
+    }
+  });
+
+  // Requests
+  // --------
+
+  // One CRUD request of `Backbone.sync`, from the call until the app hears
+  // of its outcome through `options.success` or `options.error` (never both,
+  // never twice) and the returned promise.
+  function Request(method, model, options) {
+    this.method = method;
+    this.model = model;
+    this.options = options;
+    this.collection = isCollection(model) ? model : model.collection;
+    this.timeout = option('timeout', model, options);
+    this.queue = !!option('queue', model, options);
+    this.attempts = 0;
+    this.done = false;
+    this.timer = null;
+
+    var url = options.url || _.result(model, 'url');
+    if (!url) throw new Error('A "url" property or function must be specified');
+    this.url = normalizeUrl(url);
+
+    // Serialise now: `save({..}, {wait: true})` only shows the new
+    // attributes on the model during this call.
+    var payload = {url: this.url};
+    if (method === 'create' || method === 'update' || method === 'patch') {
+      payload.data = options.attrs || model.toJSON(options);
+    } else if (method === 'read' && !isCollection(model) && model.id != null) {
+      payload.data = {id: model.id};
+    }
+    if (method === 'update' || method === 'patch' || method === 'delete') {
+      var entry = known[this.url];
+      if (entry && entry.version != null) payload.version = entry.version;
+    }
+    this.payload = payload;
+    this.settle = makeThenable();
+  }
+
+  _.extend(Request.prototype, {
+
+    startTimer: function(link) {
+      var req = this;
+      if (this.timer || !(this.timeout > 0) || this.timeout === Infinity) return;
+      this.timer = setTimeout(function() {
+        link.forget(req);
+        req.fail(localError('timeout', 'The server did not answer ' + req.method + ' ' + req.url +
+          ' within ' + req.timeout + ' ms.', {timeout: req.timeout}));
+      }, this.timeout);
+    },
+
+    // Record what an ack teaches about versions and seqs.
+    learn: function(result) {
+      var method = this.method, model = this.model;
+      if (method === 'read' && isCollection(model)) {
+        var base = this.url;
+        _.each(result.versions || {}, function(version, id) {
+          remember(modelKey(base, id), version, result.seq);
+        });
+        return;
+      }
+      var key = this.url;
+      if (method === 'create') {
+        var id = result.data && result.data.id;
+        if (id == null) return;
+        key = modelKey(this.url, id);
+      }
+      remember(key, result.version, result.seq);
+    },
+
+    // The error-first ack.
+    answer: function(err, result) {
+      if (err) {
+        if (err.code === 'conflict') return this.conflict(err);
+        return this.fail(err);
+      }
+      result = result || {};
+      this.learn(result);
+      var req = this;
+      this.finish(function() {
+        if (req.options.success) req.options.success(result.data);
+        req.settle.resolve(result.data);
+      });
+      if (this.hold) this.hold.release(result.seq);
+      if (isCollection(this.model)) return;
+      if (this.method === 'delete') this.model.stopRealtime();
+      else autoStart(this.model);
+    },
+
+    fail: function(err) {
+      var req = this;
+      if (this.hold) this.hold.release();
+      this.finish(function() {
+        if (req.options.error) req.options.error(err);
+        req.settle.reject(err);
+      });
+    },
+
+    finish: function(fn) {
+      if (this.done) return;
+      this.done = true;
+      clearTimeout(this.timer);
+      safely(fn);
+    },
+
+    // A stale `version`. Without a policy the app gets the error, whose
+    // `current` holds the server's model; `fetch()` takes theirs and a retry
+    // with `{onConflict: 'ours'}` forces ours. With a policy we resolve it.
+    conflict: function(err) {
+      var req = this;
+      var policy = option('onConflict', this.model, this.options);
+      var decision = typeof policy === 'function' ?
+        policy.call(this.model, err, this.model, this.options) : policy;
+      Promise.resolve(decision).then(function(decision) {
+        req.resolve(err, decision);
+      }, function(e) {
+        req.fail(err);
+        setTimeout(function() { throw e; }, 0);
+      });
+    },
+
+    resolve: function(err, decision) {
+      var current = err.current;
+      var model = this.model;
+      var write = this.method === 'update' || this.method === 'patch' || this.method === 'delete';
+      if (current && current.version != null && this.attempts < 3 && write &&
+          (decision === 'ours' || (_.isObject(decision) && !_.isFunction(decision)))) {
+        // Ours, or a merge the app computed: write again over the server's
+        // version.
+        this.attempts++;
+        this.payload = _.extend({}, this.payload, {version: current.version});
+        if (_.isObject(decision) && decision !== 'ours' && this.method !== 'delete') {
+          this.payload.data = decision;
+        }
+        remember(this.url, current.version);
+        this.done = false;
+        clearTimeout(this.timer);
+        this.timer = null;
+        return this.link.request(this);
+      }
+      if (decision === 'theirs' && current && !isCollection(model)) {
+        // Theirs: the model shows the server's state and learns its version.
+        // The write did not happen, so the app still hears of the conflict.
+        var key = this.method === 'create' && current.data && current.data.id != null ?
+          modelKey(this.url, current.data.id) : this.url;
+        remember(key, current.version);
+        var opts = {realtime: true, conflict: err};
+        if (current.data) model.set(model.parse(current.data, opts), opts);
+        if (this.method === 'delete' && this.collection && !this.collection.get(model)) {
+          this.collection.add(model, opts);
+        }
+      }
+      this.fail(err);
+    }
+  });
+
+  // Channels
+  // --------
+
+  // A channel is a collection url this client listens to, with the
+  // collections and models that apply its changes. It remembers the last
+  // `seq` it saw, the `since` of the next subscribe.
+  function Channel(link, url) {
+    this.link = link;
+    this.url = url;
+    this.listeners = [];
+    this.seq = null;
+    this.subscribed = false;
+    this.subscribing = false;
+    this.epoch = 0;
+    this.holds = 0;
+    this.held = [];
+  }
+
+  _.extend(Channel.prototype, {
+
+    add: function(listener) {
+      if (_.indexOf(this.listeners, listener) < 0) this.listeners.push(listener);
+      if (!this.subscribed && !this.subscribing && this.link.socket.connected) this.subscribe();
+    },
+
+    remove: function(listener) {
+      this.listeners = _.without(this.listeners, listener);
+      if (this.listeners.length) return;
+      delete this.link.channels[this.url];
+      if (this.link.socket.connected && (this.subscribed || this.subscribing)) {
+        this.link.socket.emit('unsubscribe', {url: this.url}, function() {});
+      }
+      this.subscribed = false;
+    },
+
+    // While a subscribe or a collection read is answered, pushes wait: the
+    // ack's snapshot may be older than a push that overtook it, and must not
+    // undo it. They are applied after, minus those the snapshot holds. A
+    // hold belongs to one connection: a disconnect drops them all.
+    hold: function() {
+      var channel = this, epoch = this.epoch, released = false;
+      this.holds++;
+      return {
+        release: function(snapshotSeq) {
+          if (released || epoch !== channel.epoch) return;
+          released = true;
+          if (snapshotSeq != null) {
+            channel.held = _.filter(channel.held, function(change) {
+              return !(change.seq != null && change.seq <= snapshotSeq);
+            });
+          }
+          channel.holds--;
+          if (!channel.holds) channel.flushHeld();
+        }
+      };
+    },
+
+    flushHeld: function() {
+      var held = this.held;
+      this.held = [];
+      for (var i = 0; i < held.length; i++) this.push(held[i]);
+    },
+
+    // The connection is gone: its subscription and holds with it.
+    reset: function() {
+      this.epoch++;
+      this.subscribed = this.subscribing = false;
+      this.holds = 0;
+      this.flushHeld();
+    },
+
+    subscribe: function() {
+      var channel = this, link = this.link;
+      var since = this.seq;
+      var payload = {url: this.url};
+      if (since != null) payload.since = since;
+      this.subscribing = true;
+      var hold = this.hold();
+      var epoch = this.epoch;
+      var timer = null, answered = false;
+      var timeout = realtime.defaults.timeout;
+      var socket = link.socket;
+      if (timeout > 0 && timeout !== Infinity) {
+        timer = setTimeout(function() {
+          answered = true;
+          if (epoch !== channel.epoch) return;
+          channel.subscribing = false;
+          hold.release();
+          realtime.trigger('error', localError('timeout', 'The server did not answer subscribe ' + channel.url + '.'), {url: channel.url});
+        }, timeout);
+      }
+      socket.emit('subscribe', payload, function(err, result) {
+        if (answered) return;
+        answered = true;
+        clearTimeout(timer);
+        if (epoch !== channel.epoch) return;
+        channel.subscribing = false;
+        if (err) {
+          hold.release();
+          realtime.trigger('error', err, {url: channel.url});
+          return;
+        }
+        result = result || {};
+        channel.subscribed = true;
+        channel.caughtUp(since, result);
+        hold.release(result.reset ? result.seq : null);
+      });
+    },
+
+    // The subscribe ack: nothing to do the first time; after a reconnect,
+    // apply the changes we missed, or replace our state with the server's
+    // when our `since` is out of its change log.
+    caughtUp: function(since, result) {
+      var channel = this;
+      if (since == null) {
+        if (result.seq != null) this.seen(result.seq);
+        return;
+      }
+      var info = {url: this.url, since: since, seq: result.seq, reset: !!result.reset, changes: []};
+      if (result.reset) {
+        _.each(result.versions || {}, function(version, id) {
+          // The server's state replaces ours whole, seqs included.
+          known[modelKey(channel.url, id)] = {version: version, seq: result.seq};
+        });
+        _.each(this.listeners, function(listener) {
+          safely(function() { listener.realtimeReset(result.data || [], {realtime: true, resync: info}); });
+        });
+      } else {
+        _.each(result.changes || [], function(change) {
+          if (channel.apply(change, {realtime: true, resync: info})) info.changes.push(change);
+        });
+      }
+      if (result.seq != null) this.seq = result.seq;
+      _.each(this.listeners, function(listener) {
+        if (isCollection(listener)) listener.trigger('resync', listener, info);
+      });
+      realtime.trigger('resync', info);
+    },
+
+    seen: function(seq) {
+      if (seq != null && (this.seq == null || seq > this.seq)) this.seq = seq;
+    },
+
+    // A pushed change.
+    push: function(change) {
+      if (this.holds) return this.held.push(change);
+      if (this.apply(change, {realtime: true, push: change})) realtime.trigger('push', change);
+    },
+
+    // Apply a change once: skip it when this client already reflects it
+    // (its own write, a read that came later). Returns whether it applied.
+    apply: function(change, options) {
+      this.seen(change.seq);
+      if (change.id == null) return false;
+      var key = modelKey(this.url, change.id);
+      var entry = known[key];
+      if (entry && change.seq != null && change.seq <= entry.seq) return false;
+      remember(key, change.version, change.seq);
+      _.each(this.listeners, function(listener) {
+        safely(function() { listener.realtimeApply(change, options); });
+      });
+      return true;
+    }
+  });
+
+  // Start listening to pushes of the model's collection url once a realtime
+  // model outside a realtime collection has been synced.
+  function autoStart(model) {
+    if (model._realtimeStopped || model._realtimeChannel) return;
+    if (model.collection && isRealtime(model.collection)) return;
+    if (!isRealtime(model) || model.isNew()) return;
+    model.startRealtime();
+  }
+
+  // The sync
+  // --------
+
+  // The one `Backbone.sync`: realtime objects go over the socket, every
+  // other object to the sync that was there before.
+  realtime.sync = function(method, model, options) {
+    options = options || {};
+    if (!isRealtime(model, options)) return ajaxSync.apply(this, arguments);
+    return realtime.socketSync(method, model, options);
+  };
+
+  // Always over the socket; usable as a `sync` of your own objects.
+  realtime.socketSync = function(method, model, options) {
+    options = options || {};
+    if (!_.contains(methods, method)) throw new Error('backbone.realtime: unknown sync method ' + method);
+    var socket = socketFor(model, options);
+    var link = linkFor(socket);
+    if (!socket.connected && link.everConnected && option('fallback', model, options) === 'ajax') {
+      return ajaxSync.call(this, method, model, options);
+    }
+    var req = new Request(method, model, options);
+    req.link = link;
+
+    // A collection's first fetch starts its subscription, sent before the
+    // read so that no change falls between the two; pushes then wait for
+    // the read's answer.
+    if (method === 'read' && isCollection(model)) {
+      if (!model._realtimeStopped && !model._realtimeChannel) model.startRealtime({socket: socket});
+      var channel = model._realtimeChannel;
+      if (channel && channel.link === link && channel.url === req.url) req.hold = channel.hold();
+    }
+
+    var promise = req.settle.promise;
+    options.xhr = promise;
+    model.trigger('request', model, promise, options);
+    link.request(req);
+    return promise;
+  };
+
+  Backbone.sync = realtime.sync;
+
+  // Collections
+  // -----------
+
+  var CollectionProto = Backbone.Collection.prototype;
+  var ModelProto = Backbone.Model.prototype;
+
+  // Constructor options: `new Todos([], {realtime: true, socket: s})`.
+  // Backbone keeps no unknown options, so pick ours before `initialize`.
+  // (A class that defines its own `preinitialize` should call this one.)
+  function pickOptions(obj, options) {
+    if (!options) return;
+    if (options.realtime != null) obj.realtime = options.realtime;
+    for (var i = 0; i < optionNames.length; i++) {
+      var name = optionNames[i];
+      if (options[name] !== undefined) obj[name] = options[name];
+    }
+  }
+
+  var collectionPreinitialize = CollectionProto.preinitialize;
+  CollectionProto.preinitialize = function(models, options) {
+    pickOptions(this, options);
+    if (collectionPreinitialize) return collectionPreinitialize.apply(this, arguments);
+  };
+
+  var modelPreinitialize = ModelProto.preinitialize;
+  ModelProto.preinitialize = function(attrs, options) {
+    pickOptions(this, options);
+    if (modelPreinitialize) return modelPreinitialize.apply(this, arguments);
+  };
+
+  _.extend(CollectionProto, {
+
+    // Listen to the pushes of this collection's url. Called by the first
+    // fetch; call it yourself for a collection that is never fetched (e.g.
+    // bootstrapped from the page). Collections derived from a realtime one
+    // (`new Todos(todos.where({done: true}))`) do not subscribe until asked.
+    startRealtime: function(options) {
+      delete this._realtimeStopped;
+      if (this._realtimeChannel) return this;
+      var url = _.result(this, 'url');
+      if (!url) throw new Error('A "url" property or function must be specified');
+      var link = linkFor(socketFor(this, options));
+      this._realtimeChannel = link.channel(url);
+      this._realtimeChannel.add(this);
+      return this;
+    },
+
+    // Leave the channel: pushes stop; syncing still goes over the socket.
+    stopRealtime: function() {
+      this._realtimeStopped = true;
+      if (this._realtimeChannel) this._realtimeChannel.remove(this);
+      delete this._realtimeChannel;
+      return this;
+    },
+
+    realtimeApply: function(change, options) {
+      var existing = this.get(change.id);
+      if (change.op === 'delete') {
+        if (!existing) return;
+        // As `model.destroy()` does locally, so that views bound to the
+        // model's 'destroy' remove themselves.
+        existing.stopListening();
+        existing.trigger('destroy', existing, this, options);
+        return;
+      }
+      // `parse` is the model's: a change carries one model, not a
+      // collection response.
+      if (existing) {
+        this.add(existing.parse(change.data, options), _.extend({merge: true}, options));
+      } else {
+        var model = this._prepareModel(change.data, _.extend({parse: true}, options));
+        if (model) this.add(model, options);
+      }
+    },
+
+    realtimeReset: function(data, options) {
+      this.reset(data, _.extend({parse: true}, options));
+    }
+  });
+
+  // Models
+  // ------
+
+  _.extend(ModelProto, {
+
+    // Listen to the pushes of this model alone (outside a realtime
+    // collection): started after its first sync.
+    startRealtime: function(options) {
+      delete this._realtimeStopped;
+      if (this._realtimeChannel || this.isNew()) return this;
+      var link = linkFor(socketFor(this, options));
+      this._realtimeChannel = link.channel(collectionUrlOf(this));
+      this._realtimeChannel.add(this);
+      return this;
+    },
+
+    stopRealtime: function() {
+      this._realtimeStopped = true;
+      if (this._realtimeChannel) this._realtimeChannel.remove(this);
+      delete this._realtimeChannel;
+      return this;
+    },
+
+    realtimeApply: function(change, options) {
+      if (String(change.id) !== String(this.id)) return;
+      if (change.op === 'delete') {
+        this.stopRealtime();
+        this.stopListening();
+        this.trigger('destroy', this, this.collection, options);
+        return;
+      }
+      this.set(this.parse(change.data, options), options);
+    },
+
+    realtimeReset: function(data, options) {
+      var self = this;
+      var mine = _.find(data, function(attrs) { return attrs && String(attrs.id) === String(self.id); });
+      if (mine) this.set(this.parse(mine, options), options);
+    }
+  });
+
+  function collectionUrlOf(model) {
+    var base = _.result(model, 'urlRoot') || (model.collection && _.result(model.collection, 'url'));
+    if (base) return base;
+    return normalizeUrl(_.result(model, 'url')).replace(/\/[^\/]*$/, '');
+  }
+
+  realtime.normalizeUrl = normalizeUrl;
+  // For tests and tools: forget what is known of versions.
+  realtime._known = known;
+
+  return realtime;
+});

@@ -1,0 +1,152 @@
+'use strict';
+// Helpers of the adapter tests: a fresh Backbone + adapter per simulated
+// browser tab, a real socket.io-client to the real server, plain sockets to
+// look at the server's state, and small waiting helpers.
+
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const ioV4 = require('socket.io-client');
+const { startServer } = require('../../tests/support/server');
+
+const ADAPTER = require.resolve('../backbone.realtime.js');
+const WAIT_MS = 5000;
+
+// A new Backbone and a new adapter, as a separate browser tab would have:
+// nothing (sockets, versions, subscriptions) is shared with other "tabs".
+function freshBackbone() {
+  for (const key of Object.keys(require.cache)) {
+    if (key === ADAPTER || key.includes(`${path.sep}node_modules${path.sep}backbone${path.sep}`)) {
+      delete require.cache[key];
+    }
+  }
+  const Backbone = require('backbone');
+  const realtime = require(ADAPTER);
+  return { Backbone, realtime };
+}
+
+// A "tab": Backbone + adapter whose shared socket connects to `server`.
+// Reconnection is fast so that reconnect tests do not wait for socket.io's
+// default back-off.
+function tab(server, { io = ioV4, socketOptions = {} } = {}) {
+  const { Backbone, realtime } = freshBackbone();
+  const socket = io(server.url, {
+    forceNew: true,
+    transports: ['websocket'],
+    reconnectionDelay: 50,
+    reconnectionDelayMax: 200,
+    ...socketOptions,
+  });
+  realtime.socket = socket;
+  return {
+    Backbone,
+    realtime,
+    socket,
+    close() { socket.close(); },
+  };
+}
+
+// A plain socket speaking the native dialect, to check and change the
+// server's state without the adapter.
+function raw(server) {
+  const socket = ioV4(server.url, { forceNew: true, transports: ['websocket'], reconnection: false });
+  return {
+    socket,
+    ask(method, payload) {
+      return withTimeout(new Promise((resolve) => {
+        socket.emit(method, payload, (err, result) => resolve({ err, result }));
+      }), WAIT_MS, `the ack of ${method} ${JSON.stringify(payload)}`);
+    },
+    async ok(method, payload) {
+      const { err, result } = await this.ask(method, payload);
+      if (err) throw new Error(`${method} ${JSON.stringify(payload)} failed: ${JSON.stringify(err)}`);
+      return result;
+    },
+    close() { socket.close(); },
+  };
+}
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+// Resolves with the arguments of the next `event` on a Backbone object or a
+// socket.
+function next(emitter, event, what = event) {
+  return withTimeout(new Promise((resolve) => {
+    const handler = (...args) => {
+      if (emitter.off) emitter.off(event, handler);
+      resolve(args);
+    };
+    if (emitter.once && !emitter.listenTo) emitter.once(event, handler);
+    else emitter.on(event, handler);
+  }), WAIT_MS, what);
+}
+
+// Polls `predicate` until it is truthy.
+async function until(predicate, what = 'a condition', ms = WAIT_MS) {
+  const start = Date.now();
+  for (;;) {
+    const value = await predicate();
+    if (value) return value;
+    if (Date.now() - start > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function connected(socket) {
+  if (socket.connected) return Promise.resolve();
+  return next(socket, 'connect', 'the socket to connect');
+}
+
+// Records the events of a Backbone object, in order, as [name, ...args].
+function record(obj) {
+  const events = [];
+  obj.on('all', (...args) => events.push(args));
+  events.names = () => events.map((e) => e[0]);
+  return events;
+}
+
+// Callback-style Backbone calls as promises of what reached `options`:
+// {ok, args, error}.
+function outcome(call) {
+  return new Promise((resolve) => {
+    call({
+      success: (...args) => resolve({ ok: true, args }),
+      error: (model, error, options) => resolve({ ok: false, model, error, options }),
+    });
+  });
+}
+
+// A db file in a temp directory, so a server can be stopped and restarted
+// on the same data.
+function tempDb() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncscope-client-'));
+  return {
+    file: path.join(dir, 'test.db'),
+    remove() { fs.rmSync(dir, { recursive: true, force: true }); },
+  };
+}
+
+module.exports = {
+  ADAPTER,
+  freshBackbone,
+  tab,
+  raw,
+  next,
+  until,
+  sleep,
+  connected,
+  record,
+  outcome,
+  tempDb,
+  withTimeout,
+  startServer,
+  WAIT_MS,
+};
