@@ -77,7 +77,7 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   mkdir -p "$bin_dir"
   say "installing cargo-nextest into $bin_dir"
   # The prebuilt binary takes seconds; building it from source takes minutes.
-  if ! curl -LsSf https://get.nexte.st/latest/linux | tar zxf - -C "$bin_dir"; then
+  if ! curl -LsSf --connect-timeout 15 https://get.nexte.st/latest/linux | tar zxf - -C "$bin_dir"; then
     say "prebuilt cargo-nextest unavailable; building it from source"
     cargo install cargo-nextest --locked
   fi
