@@ -43,7 +43,9 @@ node_tests() {
     return 0
   fi
   [ -x "$SYNCSCOPE_BIN" ] || { echo "syncscope binary missing at $SYNCSCOPE_BIN" >&2; return 1; }
-  node --test --test-reporter=spec "${files[@]}"
+  # A test that hangs fails after 2 minutes; a file that never exits (an open
+  # socket keeps its process alive) stops the whole step after 20 minutes.
+  timeout --kill-after=10 1200 node --test --test-reporter=spec --test-timeout=120000 "${files[@]}"
 }
 
 step "setup (install what is missing)" scripts/setup.sh
