@@ -150,3 +150,36 @@ for (const flavour of FLAVOURS) {
     });
   });
 }
+
+describe('native dialect across client versions', () => {
+  let server;
+  const sockets = [];
+
+  before(async () => {
+    server = await startServer();
+  });
+
+  after(async () => {
+    closeAll(...sockets);
+    if (server) await server.stop();
+  });
+
+  for (const [writerFlavour, subscriberFlavour] of [[FLAVOURS[0], FLAVOURS[3]], [FLAVOURS[3], FLAVOURS[1]]]) {
+    it(`pushes a write of ${writerFlavour.name} to a subscriber on ${subscriberFlavour.name}`, async () => {
+      const writer = writerFlavour.connect(server.url);
+      const subscriber = subscriberFlavour.connect(server.url);
+      sockets.push(writer, subscriber);
+      const changes = recorder(subscriber, 'change');
+      await Promise.all([connected(writer), connected(subscriber)]);
+      assertSuccess(await ack(subscriber, 'subscribe', { url: '/mixed' }), 'subscribe');
+      const created = assertSuccess(
+        await ack(writer, 'create', { url: '/mixed', data: { title: writerFlavour.name } }), 'create');
+      const [change] = await changes.waitFor(1);
+      assert.deepEqual(change, {
+        url: '/mixed', op: 'create', id: created.data.id, data: created.data, version: 1, seq: created.seq,
+      });
+      writer.close();
+      subscriber.close();
+    });
+  }
+});
