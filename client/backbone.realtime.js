@@ -205,6 +205,7 @@
     this.socket = socket;
     this.queue = [];
     this.inflight = [];
+    this.busy = {};
     this.channels = {};
     this.everConnected = !!socket.connected;
     var link = this;
@@ -250,27 +251,42 @@
 
   _.extend(Link.prototype, {
 
-    // Send a request now when connected; otherwise keep it for the next
-    // connection, unless the app opted out of queueing. A socket that never
-    // connected yet is still "connecting", not offline: the request waits
-    // for it, bounded by its timeout.
+    // Requests are sent in the order the app makes them, and the server
+    // handles them in that order. While offline they wait in `queue`, unless
+    // the app opted out of queueing. A socket that never connected yet is
+    // still "connecting", not offline: the request waits for it, bounded by
+    // its timeout.
     request: function(req) {
-      if (this.socket.connected) {
-        this.flush();
-        return this.send(req);
-      }
-      if (!req.queue) {
+      if (!this.socket.connected && !req.queue) {
         if (this.everConnected) {
           return req.fail(localError('offline', 'The realtime connection is offline and this request was not queued.'));
         }
         req.startTimer(this);
       }
       this.queue.push(req);
+      this.pump();
+    },
+
+    // Send what can go. A write waits for the ack of the previous write of
+    // the same model, since the version it must carry is only known then
+    // (two quick saves, or two queued offline, would otherwise conflict with
+    // each other); everything after it waits too, to keep the order.
+    pump: function() {
+      while (this.socket.connected && this.queue.length) {
+        var req = this.queue[0];
+        if (req.serial && this.busy[req.url]) return;
+        this.queue.shift();
+        this.send(req);
+      }
     },
 
     send: function(req) {
       var link = this;
       if (req.done) return;
+      if (req.serial) {
+        this.busy[req.url] = req;
+        req.fillVersion();
+      }
       this.inflight.push(req);
       req.startTimer(this);
       this.socket.emit(req.method, req.payload, function(err, result) {
@@ -283,6 +299,15 @@
         }
         req.answer(err, result);
       });
+    },
+
+    // A request is over: the next write of its model may go.
+    complete: function(req) {
+      this.forget(req);
+      if (req.serial && this.busy[req.url] === req) {
+        delete this.busy[req.url];
+        this.pump();
+      }
     },
 
     forget: function(req) {
@@ -300,14 +325,8 @@
       var reconnect = this.everConnected;
       this.everConnected = true;
       _.each(this.channels, function(channel) { channel.subscribe(); });
-      this.flush();
+      this.pump();
       realtime.trigger('connect', this.socket, {reconnect: reconnect});
-    },
-
-    flush: function() {
-      var queue = this.queue;
-      this.queue = [];
-      for (var i = 0; i < queue.length; i++) this.send(queue[i]);
     },
 
     // Requests already sent will never be answered on this connection: the
@@ -317,6 +336,7 @@
       _.each(this.channels, function(channel) { channel.reset(); });
       var inflight = this.inflight;
       this.inflight = [];
+      this.busy = {};
       _.each(inflight, function(req) {
         req.fail(localError('disconnected', 'The connection closed before the server answered; the request may or may not have been applied.', {reason: reason}));
       });
@@ -351,6 +371,7 @@
     this.attempts = 0;
     this.done = false;
     this.timer = null;
+    this.serial = method === 'update' || method === 'patch' || method === 'delete';
 
     var url = options.url || _.result(model, 'url');
     if (!url) throw new Error('A "url" property or function must be specified');
@@ -364,15 +385,19 @@
     } else if (method === 'read' && !isCollection(model) && model.id != null) {
       payload.data = {id: model.id};
     }
-    if (method === 'update' || method === 'patch' || method === 'delete') {
-      var entry = known[this.url];
-      if (entry && entry.version != null) payload.version = entry.version;
-    }
     this.payload = payload;
     this.settle = makeThenable();
   }
 
   _.extend(Request.prototype, {
+
+    // The version goes in when the write is sent, as the previous write of
+    // the same model may have changed it since the call.
+    fillVersion: function() {
+      var entry = known[this.url];
+      if (entry && entry.version != null) this.payload.version = entry.version;
+      else delete this.payload.version;
+    },
 
     startTimer: function(link) {
       var req = this;
@@ -436,6 +461,7 @@
       this.done = true;
       clearTimeout(this.timer);
       safely(fn);
+      if (this.link) this.link.complete(this);
     },
 
     // A stale `version`. Without a policy the app gets the error, whose
@@ -463,15 +489,17 @@
         // Ours, or a merge the app computed: write again over the server's
         // version.
         this.attempts++;
-        this.payload = _.extend({}, this.payload, {version: current.version});
+        this.payload = _.extend({}, this.payload);
         if (_.isObject(decision) && decision !== 'ours' && this.method !== 'delete') {
           this.payload.data = decision;
         }
         remember(this.url, current.version);
-        this.done = false;
         clearTimeout(this.timer);
         this.timer = null;
-        return this.link.request(this);
+        var link = this.link;
+        delete link.busy[this.url];
+        link.queue.unshift(this);
+        return link.pump();
       }
       if (decision === 'theirs' && current && !isCollection(model)) {
         // Theirs: the model shows the server's state and learns its version.

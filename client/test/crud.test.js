@@ -134,6 +134,21 @@ describe('CRUD over the socket', () => {
     assert.equal(model.get('title'), 'b');
   });
 
+  it('sends two quick saves of one model one after the other, without conflicting with itself', async () => {
+    await peek.ok('create', { url: '/todos', data: { id: 1, title: 'a' } });
+    const list = todos();
+    await list.fetch();
+    const results = await Promise.all([
+      outcome((cb) => list.get(1).save({ title: 'b' }, cb)),
+      outcome((cb) => list.get(1).save({ title: 'c' }, cb)),
+      outcome((cb) => list.get(1).save({ done: true }, { patch: true, ...cb })),
+    ]);
+    assert.deepEqual(results.map((r) => r.ok), [true, true, true]);
+    const stored = await peek.ok('read', { url: '/todos/1' });
+    assert.deepEqual(stored.data, { id: 1, title: 'c', done: true });
+    assert.equal(stored.version, 4);
+  });
+
   it('fetches a single model by its url, sending its id', async () => {
     await peek.ok('create', { url: '/todos', data: { id: 'x1', title: 'one' } });
     const Todo = a.Backbone.Model.extend({ urlRoot: '/todos', realtime: true });

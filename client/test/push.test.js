@@ -1,0 +1,195 @@
+'use strict';
+// Pushes: a realtime collection subscribes on its first fetch and applies
+// the changes other clients make, with the usual Backbone events.
+
+const { describe, it, beforeEach, afterEach } = require('node:test');
+const assert = require('node:assert/strict');
+const { tab, raw, record, next, until, sleep, startServer } = require('../test-support');
+
+describe('pushed changes', () => {
+  let server, a, b, peek;
+
+  beforeEach(async () => {
+    server = await startServer();
+    a = tab(server);
+    b = tab(server);
+    peek = raw(server);
+  });
+  afterEach(async () => {
+    a.close();
+    b.close();
+    peek.close();
+    await server.stop();
+  });
+
+  const Todos = (t, extra = {}) => t.Backbone.Collection.extend({ url: '/todos', realtime: true, ...extra });
+
+  it('adds a model another client created, triggering add and a push event on Backbone.realtime', async () => {
+    const mine = new (Todos(a))();
+    await mine.fetch();
+    const theirs = new (Todos(b))();
+    const added = next(mine, 'add');
+    const pushed = next(a.realtime, 'push');
+    await new Promise((resolve) => theirs.create({ title: 'from b' }, { success: resolve }));
+    const [model, collection, options] = await added;
+    assert.equal(collection, mine);
+    assert.equal(model.get('title'), 'from b');
+    assert.equal(options.realtime, true);
+    const [change] = await pushed;
+    assert.equal(change.op, 'create');
+    assert.equal(change.url, '/todos');
+    assert.equal(a.realtime.version(model), 1, 'the push teaches the version');
+  });
+
+  it('merges another client\'s update into the existing model, triggering change', async () => {
+    await peek.ok('create', { url: '/todos', data: { id: 1, title: 'a' } });
+    const mine = new (Todos(a))();
+    await mine.fetch();
+    const changed = next(mine.get(1), 'change:title');
+    await peek.ok('update', { url: '/todos/1', data: { title: 'b' } });
+    const [model, value] = await changed;
+    assert.equal(value, 'b');
+    assert.equal(model, mine.get(1));
+    assert.equal(a.realtime.version(model), 2);
+    // and our next save goes over the pushed version, without a conflict
+    await model.save({ title: 'c' });
+  });
+
+  it('removes a model another client deleted, triggering destroy on the model and remove on the collection', async () => {
+    await peek.ok('create', { url: '/todos', data: { id: 1, title: 'a' } });
+    const mine = new (Todos(a))();
+    await mine.fetch();
+    const model = mine.get(1);
+    const destroyed = next(model, 'destroy');
+    const removed = next(mine, 'remove');
+    await peek.ok('delete', { url: '/todos/1' });
+    await destroyed;
+    await removed;
+    assert.equal(mine.length, 0);
+  });
+
+  it('applies a patch push as the whole model it carries', async () => {
+    await peek.ok('create', { url: '/todos', data: { id: 1, title: 'a', done: false } });
+    const mine = new (Todos(a))();
+    await mine.fetch();
+    const changed = next(mine.get(1), 'change');
+    await peek.ok('patch', { url: '/todos/1', data: { done: true } });
+    await changed;
+    assert.deepEqual(mine.get(1).toJSON(), { id: 1, title: 'a', done: true });
+  });
+
+  it('runs the model\'s parse on pushed data, not the collection\'s', async () => {
+    const Todo = a.Backbone.Model.extend({ parse: (resp) => ({ id: resp.id, title: String(resp.title).toUpperCase() }) });
+    const mine = new (Todos(a, { model: Todo, parse: (resp) => resp.items || resp }))();
+    await mine.fetch();
+    const added = next(mine, 'add');
+    await peek.ok('create', { url: '/todos', data: { id: 5, title: 'shout' } });
+    const [model] = await added;
+    assert.equal(model.get('title'), 'SHOUT');
+  });
+
+  it('keeps a sorted collection sorted when a push changes the sort key', async () => {
+    await peek.ok('create', { url: '/todos', data: { id: 1, order: 1 } });
+    await peek.ok('create', { url: '/todos', data: { id: 2, order: 2 } });
+    const mine = new (Todos(a, { comparator: 'order' }))();
+    await mine.fetch();
+    const sorted = next(mine, 'sort');
+    await peek.ok('update', { url: '/todos/1', data: { order: 3 } });
+    await sorted;
+    assert.deepEqual(mine.pluck('id'), [2, 1]);
+  });
+
+  it('does not apply a client\'s own write a second time: its collection sees one add', async () => {
+    const mine = new (Todos(a))();
+    await mine.fetch();
+    const events = record(mine);
+    const created = await new Promise((resolve) => mine.create({ title: 'mine' }, { success: resolve }));
+    await created.save({ title: 'mine, edited' });
+    await peek.ok('create', { url: '/todos', data: { id: 'marker', title: 'from elsewhere' } });
+    await until(() => mine.get('marker'), 'the marker push');
+    assert.equal(events.names().filter((n) => n === 'add').length, 2);
+    assert.equal(mine.length, 2);
+    assert.equal(mine.get(created.id).get('title'), 'mine, edited');
+  });
+
+  it('ignores a push older than what a model already reflects', async () => {
+    await peek.ok('create', { url: '/todos', data: { id: 1, title: 'a' } });
+    const mine = new (Todos(a))();
+    await mine.fetch();
+    const model = mine.get(1);
+    await model.save({ title: 'newer' });
+    const seq = (await peek.ok('read', { url: '/todos/1' })).seq;
+    // A late, stale change as a racing push would deliver it.
+    a.socket.listeners('change').forEach((fn) => fn({ url: '/todos', op: 'update', id: 1, data: { id: 1, title: 'stale' }, version: 1, seq: seq - 1 }));
+    assert.equal(model.get('title'), 'newer');
+  });
+
+  it('stops applying pushes after collection.stopRealtime() and tells the server to unsubscribe', async () => {
+    const mine = new (Todos(a))();
+    await mine.fetch();
+    const sent = [];
+    const emit = a.socket.emit;
+    a.socket.emit = function (event, payload, ...rest) { sent.push([event, payload]); return emit.call(this, event, payload, ...rest); };
+    mine.stopRealtime();
+    assert.deepEqual(sent[0], ['unsubscribe', { url: '/todos' }]);
+    let received = 0;
+    a.socket.on('change', () => { received++; });
+    await peek.ok('create', { url: '/todos', data: { id: 1, title: 'unseen' } });
+    await sleep(200);
+    assert.equal(mine.length, 0);
+    assert.equal(received, 0, 'the server no longer pushes to us');
+  });
+
+  it('subscribes only on the first fetch or startRealtime(), so a derived collection ignores pushes', async () => {
+    const Todo = Todos(a);
+    const derived = new Todo([{ id: 'x', title: 'copy' }]);
+    const live = new Todo();
+    live.startRealtime();
+    const added = next(live, 'add');
+    await peek.ok('create', { url: '/todos', data: { id: 1, title: 'new' } });
+    await added;
+    await sleep(50);
+    assert.deepEqual(derived.pluck('id'), ['x']);
+  });
+
+  it('keeps a standalone realtime model in step with changes to it alone', async () => {
+    await peek.ok('create', { url: '/notes', data: { id: 'n1', text: 'hello' } });
+    await peek.ok('create', { url: '/notes', data: { id: 'n2', text: 'other' } });
+    const Note = a.Backbone.Model.extend({ urlRoot: '/notes', realtime: true });
+    const note = new Note({ id: 'n1' });
+    await note.fetch();
+    const events = record(note);
+    const changed = next(note, 'change:text');
+    await peek.ok('update', { url: '/notes/n2', data: { text: 'not mine' } });
+    await peek.ok('update', { url: '/notes/n1', data: { text: 'world' } });
+    await changed;
+    assert.equal(note.get('text'), 'world');
+    assert.equal(events.names().filter((n) => n === 'change').length, 1);
+    const destroyed = next(note, 'destroy');
+    await peek.ok('delete', { url: '/notes/n1' });
+    await destroyed;
+  });
+
+  it('works the same with socket.io-client 2', async () => {
+    const ioV2 = require('socket.io-client-v2');
+    const old = tab(server, { io: ioV2, socketOptions: { transports: ['websocket'] } });
+    try {
+      await peek.ok('create', { url: '/todos', data: { id: 1, title: 'a' } });
+      const mine = new (Todos(old))();
+      await mine.fetch();
+      const added = next(mine, 'add');
+      await peek.ok('create', { url: '/todos', data: { id: 2, title: 'b' } });
+      await added;
+      const model = mine.get(1);
+      await model.save({ title: 'saved over v2' });
+      assert.equal((await peek.ok('read', { url: '/todos/1' })).data.title, 'saved over v2');
+      const conflict = await new Promise((resolve) => {
+        old.realtime._known['/todos/1'].version = 1;
+        model.save({ title: 'x' }, { error: (m, e) => resolve(e) });
+      });
+      assert.equal(conflict.code, 'conflict');
+    } finally {
+      old.close();
+    }
+  });
+});
