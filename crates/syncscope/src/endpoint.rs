@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::dialect;
 use crate::error::SyncError;
+use crate::inspect::{Inspector, Request};
 use crate::sync::Sync;
 
 /// How many events of one socket may wait before new ones are refused with `busy`.
@@ -29,11 +30,13 @@ struct Incoming {
     arg: Result<Value, String>,
     ack: AckSender,
     has_ack: bool,
+    /// The bus record of this event, which its ack refers to.
+    request: Request,
 }
 
 /// The fallback handler of every socket: it receives every event and enqueues it.
 #[derive(Clone)]
-struct Enqueue(mpsc::Sender<Incoming>);
+struct Enqueue(mpsc::Sender<Incoming>, Arc<Inspector>);
 
 impl MessageHandler<LocalAdapter, ()> for Enqueue {
     fn call(
@@ -49,19 +52,26 @@ impl MessageHandler<LocalAdapter, ()> for Enqueue {
             .unwrap_or_default();
         let Ok(TryData(arg)) = TryData::<Value>::from_message_parts(&s, &mut v, &ack_id);
         let Ok(ack) = AckSender::from_message_parts(&s, &mut v, &ack_id);
+        let arg = arg.map_err(|e| e.to_string());
+        // Timed here, on arrival: the ack's latency includes the wait in the queue.
+        let request = self.1.event_in(&s, &event, &arg, ack_id);
         let incoming = Incoming {
             socket: SocketRef::from(s),
             event,
-            arg: arg.map_err(|e| e.to_string()),
+            arg,
             ack,
             has_ack: ack_id.is_some(),
+            request,
         };
         if let Err(
             mpsc::error::TrySendError::Full(incoming) | mpsc::error::TrySendError::Closed(incoming),
         ) = self.0.try_send(incoming)
         {
             tracing::warn!(sid = %incoming.socket.id, event = %incoming.event, "queue full, refused with busy");
-            reply_err(incoming.ack, &SyncError::Busy);
+            let sid = incoming.socket.id.to_string();
+            let has_ack = incoming.has_ack;
+            let refused = (&*self.1, sid.as_str(), &incoming.request, None);
+            reply_err(incoming.ack, &SyncError::Busy, has_ack, refused);
         }
     }
 }
@@ -71,13 +81,20 @@ pub fn attach(io: &SocketIo, sync: Arc<Sync>) {
     // packet after the middleware and before the connect handler's body runs, so a
     // client that emits right after connecting would otherwise race the installation
     // and lose its first events.
-    let install = move |socket: SocketRef| {
+    let install = move |socket: SocketRef, TryData(auth): TryData<Value>| {
         let sync = sync.clone();
         async move {
+            let inspect = sync.inspect.clone();
+            inspect.connected(&socket, auth.unwrap_or(Value::Null));
             let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-            socket.on_fallback(Enqueue(tx));
-            socket.on_disconnect(async |socket: SocketRef, reason: DisconnectReason| {
+            socket.on_fallback(Enqueue(tx, inspect.clone()));
+            socket.on_disconnect(async move |socket: SocketRef, reason: DisconnectReason| {
                 tracing::info!(sid = %socket.id, ?reason, "socket disconnected");
+                let sid = socket.id.to_string();
+                if reason == DisconnectReason::PacketParsingError {
+                    inspect.protocol_error(&sid, None, reason.to_string());
+                }
+                inspect.disconnected(&sid, reason.to_string());
             });
             tokio::spawn(drain(rx, sync));
             Ok::<(), std::convert::Infallible>(())
@@ -105,7 +122,10 @@ async fn handle(sync: &Sync, incoming: Incoming) {
         arg,
         ack,
         has_ack,
+        request,
     } = incoming;
+    let sid = socket.id.to_string();
+    let record = (&*sync.inspect, sid.as_str(), &request);
     let parsed = arg
         .map_err(|e| SyncError::bad_request("arg", format!("the argument could not be read: {e}")))
         .and_then(|arg| dialect::parse(&event, arg, sync.max_data));
@@ -114,7 +134,10 @@ async fn handle(sync: &Sync, incoming: Incoming) {
         Err(err) => {
             tracing::warn!(sid = %socket.id, event = %truncate(&event), code = err.code(), "refused: {err}");
             if has_ack {
-                reply_err(ack, &err);
+                reply_err(ack, &err, has_ack, (record.0, record.1, record.2, None));
+            } else {
+                sync.inspect
+                    .protocol_error(&sid, Some(&event), err.to_string());
             }
             return;
         }
@@ -123,21 +146,38 @@ async fn handle(sync: &Sync, incoming: Incoming) {
         Ok(outcome) => {
             tracing::debug!(sid = %socket.id, event = %event, "ok");
             let result = dialect::render(&dialect, outcome);
-            if let Err(e) = ack.send(&(Value::Null, result)) {
+            if let Err(e) = ack.send(&(Value::Null, &result)) {
                 tracing::debug!(sid = %socket.id, "ack not sent: {e}");
+            }
+            if has_ack {
+                let args = vec![Value::Null, result];
+                record
+                    .0
+                    .ack_out(record.1, record.2, Some(&dialect), args, None);
             }
         }
         Err(err) => {
             tracing::warn!(sid = %socket.id, event = %event, code = err.code(), "failed: {err}");
-            reply_err(ack, &err);
+            let refused = (record.0, record.1, record.2, Some(&dialect));
+            reply_err(ack, &err, has_ack, refused);
         }
     })
     .await;
 }
 
-fn reply_err(ack: AckSender, err: &SyncError) {
-    if let Err(e) = ack.send(&(err.to_wire(),)) {
+/// Sends an error ack, then records it when the client asked for an ack.
+fn reply_err(
+    ack: AckSender,
+    err: &SyncError,
+    has_ack: bool,
+    (inspect, sid, request, dialect): (&Inspector, &str, &Request, Option<&dialect::Dialect>),
+) {
+    let wire = err.to_wire();
+    if let Err(e) = ack.send(&(&wire,)) {
         tracing::debug!("error ack not sent: {e}");
+    }
+    if has_ack {
+        inspect.ack_out(sid, request, dialect, vec![wire], Some(err.code()));
     }
 }
 

@@ -4,6 +4,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use serde_json::{json, Value};
+use syncscope::inspect::client::{self, Client};
+use syncscope::inspect::types::{Command as Control, Target};
 use syncscope::{Config, DbLocation};
 use tracing_subscriber::EnvFilter;
 
@@ -22,6 +25,84 @@ struct Cli {
 enum Command {
     /// Run the sync server without a window.
     Serve(ServeArgs),
+    /// List the sockets connected to a running server.
+    Sockets {
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show recorded events of a running server, or follow them live with --follow.
+    Events(EventsArgs),
+    /// Send an event to sockets of a running server. With create, update, patch or
+    /// delete as EVENT and --channel, sends a fake `change` push of that op (the store
+    /// is not touched); any other EVENT is emitted as is, with ARGS as its arguments.
+    Push(PushArgs),
+    /// Start (`record start [NAME]`) or stop (`record stop`) a recording session.
+    Record {
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// start or stop
+        action: String,
+        /// A name for the new session.
+        name: Option<String>,
+    },
+}
+
+/// How to reach a running server's control API.
+#[derive(clap::Args)]
+struct ConnArgs {
+    /// The server's address.
+    #[arg(long, env = "SYNCSCOPE_URL", default_value = "http://127.0.0.1:4000")]
+    url: String,
+    /// The control token the server printed at start.
+    #[arg(long, env = "SYNCSCOPE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+impl ConnArgs {
+    fn client(&self) -> Client {
+        Client::new(&self.url, self.token.clone())
+    }
+}
+
+#[derive(clap::Args)]
+struct EventsArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    /// Keep printing new events as they happen.
+    #[arg(long, short)]
+    follow: bool,
+    /// Only some events: socket=ID, channel=/todos, event=update, kind=ack_out,event_in,
+    /// origin=client, errors, text=WORD. Repeat to combine.
+    #[arg(long)]
+    filter: Vec<String>,
+    /// Print one JSON object per line instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// The recorded session to read [default: the current one].
+    #[arg(long)]
+    session: Option<i64>,
+}
+
+#[derive(clap::Args)]
+struct PushArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    /// Send to the subscribers of this channel (a collection url).
+    #[arg(long, group = "to")]
+    channel: Option<String>,
+    /// Send to one socket.
+    #[arg(long, group = "to")]
+    socket: Option<String>,
+    /// Send to every socket.
+    #[arg(long, group = "to")]
+    all: bool,
+    /// The event name.
+    event: String,
+    /// Arguments, each one JSON value (a bare word is sent as a string).
+    args: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -41,6 +122,13 @@ struct ServeArgs {
     /// How many recent changes to keep for clients that reconnect with `since`.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(i64).range(1..))]
     retain_changes: i64,
+    /// The control API's token [default: a random one per launch, printed at start].
+    #[arg(long, env = "SYNCSCOPE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// An origin allowed to reach the Socket.IO endpoint cross-origin; repeat for
+    /// several. Without it any origin may (`*`).
+    #[arg(long)]
+    cors: Vec<String>,
 }
 
 #[tokio::main]
@@ -54,7 +142,122 @@ async fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Sockets { conn, json } => report(sockets(conn, json).await),
+        Command::Events(args) => report(events(args).await),
+        Command::Push(args) => report(push(args).await),
+        Command::Record { conn, action, name } => report(record(conn, &action, name).await),
     }
+}
+
+fn report(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn sockets(conn: ConnArgs, json: bool) -> Result<(), String> {
+    let list = conn.client().sockets().await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&list).unwrap_or_default()
+        );
+    } else {
+        print!("{}", client::sockets_table(&list));
+    }
+    Ok(())
+}
+
+async fn events(args: EventsArgs) -> Result<(), String> {
+    let filter = client::parse_filter(&args.filter)?;
+    let client = args.conn.client();
+    let json = args.json;
+    let print = move |record: &syncscope::inspect::types::Record| {
+        if json {
+            println!("{}", serde_json::to_string(record).unwrap_or_default());
+        } else {
+            println!("{}", client::line(record));
+        }
+        let _ = std::io::stdout().flush();
+    };
+    if args.follow {
+        return client
+            .follow(filter, print, |n| {
+                eprintln!("({n} events were too many to show and were skipped)")
+            })
+            .await;
+    }
+    let mut after = 0;
+    loop {
+        let page = client
+            .events_page(&filter, args.session, after, 500)
+            .await?;
+        page.records.iter().for_each(print);
+        match page.next {
+            Some(next) => after = next,
+            None => return Ok(()),
+        }
+    }
+}
+
+fn json_arg(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
+}
+
+async fn push(args: PushArgs) -> Result<(), String> {
+    let mut values: Vec<Value> = args.args.iter().map(|a| json_arg(a)).collect();
+    let (target, mut event) = match (&args.channel, &args.socket, args.all) {
+        (Some(url), _, _) => (Target::Channel { url: url.clone() }, args.event.clone()),
+        (_, Some(id), _) => (Target::Socket { id: id.clone() }, args.event.clone()),
+        (_, _, true) => (Target::All, args.event.clone()),
+        _ => return Err("say whom to send to: --channel URL, --socket ID or --all".into()),
+    };
+    if let (Target::Channel { url }, "create" | "update" | "patch" | "delete") =
+        (&target, event.as_str())
+    {
+        let data = values.first().cloned().unwrap_or_else(|| json!({}));
+        let id = data.get("id").cloned().unwrap_or(Value::Null);
+        let url = url.clone();
+        values = vec![json!({ "url": url, "op": event, "id": id, "data": data })];
+        event = "change".into();
+    }
+    let value = args
+        .conn
+        .client()
+        .command(&Control::Emit {
+            target,
+            event: event.clone(),
+            args: values,
+        })
+        .await?;
+    println!(
+        "Sent {event} to {} socket(s).",
+        value["recipients"].as_u64().unwrap_or(0)
+    );
+    Ok(())
+}
+
+async fn record(conn: ConnArgs, action: &str, name: Option<String>) -> Result<(), String> {
+    let command = match action {
+        "start" => Control::RecordStart { name },
+        "stop" => Control::RecordStop,
+        other => {
+            return Err(format!(
+                "record {other}: say `record start [NAME]` or `record stop`"
+            ))
+        }
+    };
+    let value = conn.client().command(&command).await?;
+    match (action, value.get("id")) {
+        ("start", Some(id)) => println!("Recording session {id}."),
+        (_, Some(id)) => println!("Stopped session {id}."),
+        _ => println!("Nothing was being recorded."),
+    }
+    Ok(())
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {
@@ -71,6 +274,8 @@ async fn serve(args: ServeArgs) -> ExitCode {
         db,
         max_data: args.max_data,
         retain_changes: args.retain_changes,
+        token: args.token,
+        cors: args.cors,
         ..Config::default()
     };
     let running = match syncscope::start(config.clone()).await {
@@ -83,6 +288,8 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let addr = running.local_addr();
     // The one line scripts wait for; everything else goes to stderr through tracing.
     println!("Syncscope listening on http://{addr} (db: {})", config.db);
+    // The inspector and the CLI need it (`--token` or SYNCSCOPE_TOKEN).
+    println!("Control token: {}", running.token());
     let _ = std::io::stdout().flush();
     tracing::info!("demo app at http://{addr}/demo/ ; stop with Ctrl-C");
     wait_for_signal().await;

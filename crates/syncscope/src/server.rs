@@ -14,6 +14,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tower_http::cors::CorsLayer;
 
+use crate::inspect::control::{self, ControlState};
+use crate::inspect::recorder::{self, Recorder};
+use crate::inspect::Inspector;
 use crate::store::{DbLocation, Store};
 use crate::sync::Sync;
 use crate::{assets, endpoint};
@@ -30,6 +33,12 @@ pub struct Config {
     pub retain_changes: i64,
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
+    /// The control API's token; a random one per launch when None.
+    pub token: Option<String>,
+    /// Origins allowed to use the Socket.IO endpoint cross-origin; empty allows any.
+    pub cors: Vec<String>,
+    /// How many records may wait for the recorder before new ones are counted as lost.
+    pub recorder_capacity: usize,
 }
 
 impl Default for Config {
@@ -42,6 +51,9 @@ impl Default for Config {
             retain_changes: 10_000,
             ping_interval: Duration::from_millis(25_000),
             ping_timeout: Duration::from_millis(20_000),
+            token: None,
+            cors: Vec::new(),
+            recorder_capacity: recorder::DEFAULT_CAPACITY,
         }
     }
 }
@@ -66,6 +78,8 @@ pub struct Running {
     addr: SocketAddr,
     store: Arc<Store>,
     io: SocketIo,
+    inspector: Arc<Inspector>,
+    token: String,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -79,6 +93,16 @@ impl Running {
         &self.store
     }
 
+    /// The inspector core: bus, live registry, recorder.
+    pub fn inspector(&self) -> &Arc<Inspector> {
+        &self.inspector
+    }
+
+    /// The token the control API (`/_syncscope/`) requires.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
     /// Stops accepting, disconnects every socket, lets the write in progress commit and
     /// closes the database.
     pub async fn shutdown(mut self) {
@@ -87,6 +111,7 @@ impl Running {
         }
         self.io.close().await;
         let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.task).await;
+        self.inspector.recorder().shutdown().await;
         self.store.close().await;
     }
 }
@@ -109,28 +134,50 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .ping_interval(config.ping_interval)
         .ping_timeout(config.ping_timeout)
         .max_payload(MAX_MESSAGE)
+        .ws_max_message_size(MAX_MESSAGE as usize)
         .build_layer();
+    let recorder = Recorder::start(store.pool().clone(), config.recorder_capacity)
+        .await
+        .map_err(StartError::Store)?;
+    let inspector = Arc::new(Inspector::new(recorder));
     let sync = Arc::new(Sync {
         store: store.clone(),
         io: io.clone(),
         max_data: config.max_data,
+        inspect: inspector.clone(),
     });
-    endpoint::attach(&io, sync);
+    endpoint::attach(&io, sync.clone());
+
+    let local = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: addr.clone(),
+        source,
+    })?;
+    let token = config
+        .token
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let control = control::router(Arc::new(ControlState {
+        inspector: inspector.clone(),
+        sync,
+        io: io.clone(),
+        token: token.clone(),
+        port: local.port(),
+        host: config.host.clone(),
+    }));
 
     let app = Router::new()
         .route("/", get(landing))
         .layer(layer)
         // The app under development usually runs on another origin (its own dev server),
         // and Socket.IO's polling transport needs CORS for that.
-        .layer(CorsLayer::very_permissive())
+        .layer(cors_layer(&config.cors))
+        // Added after the CORS layer, so it does not apply to the control API.
+        .nest("/_syncscope", control)
         .layer(axum::middleware::from_fn(assets::serve));
 
-    let local = listener.local_addr().map_err(|source| StartError::Bind {
-        addr: addr.clone(),
-        source,
-    })?;
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let serving = axum::serve(listener, app).with_graceful_shutdown(async {
             let _ = stopped.await;
         });
@@ -142,9 +189,21 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         addr: local,
         store,
         io,
+        inspector,
+        token,
         stop: Some(stop),
         task,
     })
+}
+
+/// `--cors`: any origin (mirrored, with credentials) by default, else only those listed.
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    if origins.is_empty() || origins.iter().any(|o| o == "*") {
+        return CorsLayer::very_permissive();
+    }
+    let list: Vec<axum::http::HeaderValue> =
+        origins.iter().filter_map(|o| o.parse().ok()).collect();
+    CorsLayer::very_permissive().allow_origin(list)
 }
 
 async fn landing() -> impl IntoResponse {

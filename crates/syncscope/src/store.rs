@@ -191,6 +191,12 @@ impl Store {
         })
     }
 
+    /// The connection pool, shared with the inspector's recorder (one database, and with
+    /// `:memory:` its one connection).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     pub fn location(&self) -> &DbLocation {
         &self.location
     }

@@ -10,6 +10,8 @@ use socketioxide::SocketIo;
 
 use crate::dialect::{Command, Dialect};
 use crate::error::SyncError;
+use crate::inspect::types::{Origin, Target};
+use crate::inspect::Inspector;
 use crate::store::{Change, Model, Op, Since, Store};
 use crate::url::Url;
 
@@ -41,6 +43,7 @@ pub struct Sync {
     pub store: Arc<Store>,
     pub io: SocketIo,
     pub max_data: usize,
+    pub inspect: Arc<Inspector>,
 }
 
 impl Sync {
@@ -103,6 +106,8 @@ impl Sync {
                 if outcome.is_ok() {
                     if let Some(socket) = origin {
                         socket.join(channel_room(&collection));
+                        self.inspect
+                            .subscribed(&socket.id.to_string(), collection.as_str());
                     }
                 }
                 reply(outcome);
@@ -110,6 +115,8 @@ impl Sync {
             Command::Unsubscribe { collection } => {
                 if let Some(socket) = origin {
                     socket.leave(channel_room(&collection));
+                    self.inspect
+                        .unsubscribed(&socket.id.to_string(), collection.as_str());
                 }
                 reply(Ok(Outcome::Unsubscribed {
                     url: collection.to_string(),
@@ -145,6 +152,22 @@ impl Sync {
     }
 
     async fn push(&self, origin: Option<&SocketRef>, collection: &Url, change: &Change) {
+        let writer = origin.map(|s| s.id.to_string());
+        let tag = if origin.is_some() {
+            Origin::Server
+        } else {
+            Origin::Inspector
+        };
+        let change_json = serde_json::to_value(change).unwrap_or_default();
+        self.inspect.pushed(
+            writer.as_deref(),
+            tag,
+            Target::Channel {
+                url: collection.to_string(),
+            },
+            "change",
+            vec![change_json],
+        );
         let sent = self
             .to(origin, channel_room(collection))
             .emit("change", change)
@@ -172,6 +195,13 @@ impl Sync {
             if let Err(e) = sent {
                 tracing::warn!(event = %spelling, "iobind push failed: {e}");
             }
+            self.inspect.pushed(
+                writer.as_deref(),
+                tag,
+                Target::Iobind { ns: ns.to_string() },
+                &spelling,
+                vec![change.data.clone()],
+            );
         }
     }
 }

@@ -121,6 +121,15 @@ impl Registry {
                         entry.info.pushes_in += 1;
                     }
                 }
+                Target::Iobind { ns } => {
+                    let dialect = format!("iobind:{ns}");
+                    for entry in inner.sockets.values_mut() {
+                        if entry.dialects.contains(&dialect) && Some(entry.info.id.as_str()) != sid
+                        {
+                            entry.info.pushes_in += 1;
+                        }
+                    }
+                }
                 Target::Channel { url } => {
                     let channel = inner.channels.entry(url.clone()).or_default();
                     if event == "change" {
@@ -165,6 +174,14 @@ impl Registry {
         let n = match target {
             Target::Socket { id } => usize::from(inner.sockets.contains_key(id)),
             Target::All => inner.sockets.len(),
+            Target::Iobind { ns } => {
+                let dialect = format!("iobind:{ns}");
+                inner
+                    .sockets
+                    .values()
+                    .filter(|e| e.dialects.contains(&dialect) && Some(e.info.id.as_str()) != except)
+                    .count()
+            }
             Target::Channel { url } => inner.channels.get(url).map_or(0, |c| {
                 c.members.len() - usize::from(except.is_some_and(|e| c.members.contains(e)))
             }),
@@ -188,7 +205,11 @@ impl Registry {
                 ..e.info.clone()
             })
             .collect();
-        list.sort_by(|a, b| a.connected_at_us.cmp(&b.connected_at_us).then(a.id.cmp(&b.id)));
+        list.sort_by(|a, b| {
+            a.connected_at_us
+                .cmp(&b.connected_at_us)
+                .then(a.id.cmp(&b.id))
+        });
         list
     }
 

@@ -141,8 +141,16 @@ impl Body {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "to", rename_all = "snake_case")]
 pub enum Target {
-    Socket { id: String },
-    Channel { url: String },
+    Socket {
+        id: String,
+    },
+    Channel {
+        url: String,
+    },
+    /// The sockets that spoke the iobind dialect for namespace `ns`.
+    Iobind {
+        ns: String,
+    },
     All,
 }
 
@@ -423,7 +431,12 @@ pub enum ServerMessage {
         missed: u64,
         stats: Stats,
     },
-    Reply { id: u64, result: CommandResult },
+    Reply {
+        id: u64,
+        result: CommandResult,
+    },
     /// A message that could not be understood.
-    Error { message: String },
+    Error {
+        message: String,
+    },
 }

@@ -1,0 +1,70 @@
+//! The bus: every observed thing becomes one [`Record`] with a monotonic seq.
+//!
+//! `publish` is synchronous and cheap: an atomic increment, a clock read, the registry
+//! update under a short lock, a `try_send` to the recorder and a broadcast to the
+//! watchers. It never awaits, so recording an ack cannot delay it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
+
+use super::now_us;
+use super::recorder::Recorder;
+use super::registry::Registry;
+use super::types::{Body, Origin, Record};
+
+/// How many records a watcher may lag behind before it misses some (and is told so).
+pub const WATCH_CAPACITY: usize = 4096;
+
+pub struct Bus {
+    seq: AtomicU64,
+    live: broadcast::Sender<Arc<Record>>,
+    pub registry: Registry,
+    pub recorder: Arc<Recorder>,
+}
+
+impl Bus {
+    pub fn new(recorder: Arc<Recorder>) -> Bus {
+        let (live, _) = broadcast::channel(WATCH_CAPACITY);
+        Bus {
+            seq: AtomicU64::new(0),
+            live,
+            registry: Registry::default(),
+            recorder,
+        }
+    }
+
+    /// Publishes one record and returns its seq.
+    pub fn publish(
+        &self,
+        socket: Option<&str>,
+        origin: Origin,
+        url: Option<String>,
+        body: Body,
+    ) -> u64 {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let record = Arc::new(Record {
+            seq,
+            at_us: now_us(),
+            socket: socket.map(str::to_string),
+            origin,
+            url,
+            body,
+        });
+        self.registry.apply(&record);
+        self.recorder.offer(&record);
+        // No watcher is not an error.
+        let _ = self.live.send(record);
+        seq
+    }
+
+    pub fn last_seq(&self) -> u64 {
+        self.seq.load(Ordering::Relaxed)
+    }
+
+    /// A live feed of every record published from now on.
+    pub fn watch(&self) -> broadcast::Receiver<Arc<Record>> {
+        self.live.subscribe()
+    }
+}

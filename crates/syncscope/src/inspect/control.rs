@@ -1,0 +1,619 @@
+//! The control API under `/_syncscope/`: HTTP snapshots and commands, and one WebSocket
+//! for live batches and commands (docs/CONTROL-API.md).
+//!
+//! Every request needs the launch's token, and is refused when its `Host` is not a
+//! loopback name (DNS rebinding) or its `Origin` is foreign.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use socketioxide::socket::Sid;
+use socketioxide::SocketIo;
+use sqlx::Row;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::types::{
+    ClientMessage, CollectionInfo, Command, CommandResult, Filter, ModelInfo, ModelOp, Origin,
+    ServerMessage, StoreSnapshot, Target,
+};
+use super::Inspector;
+use crate::dialect::{self, Dialect};
+use crate::error::SyncError;
+use crate::sync::{channel_room, Sync};
+use crate::url::Url;
+
+/// The shortest time between two batches sent to one watcher.
+pub const BATCH_INTERVAL: Duration = Duration::from_millis(50);
+/// The most records one batch holds; beyond it a watcher is told how many it missed.
+pub const MAX_BATCH: usize = 5000;
+
+pub struct ControlState {
+    pub inspector: Arc<Inspector>,
+    pub sync: Arc<Sync>,
+    pub io: SocketIo,
+    pub token: String,
+    /// The port the server listens on (an allowed `Origin` is this very server).
+    pub port: u16,
+    /// The host the server was told to bind, allowed as a `Host` besides loopback.
+    pub host: String,
+}
+
+pub fn router(state: Arc<ControlState>) -> Router {
+    Router::new()
+        .route("/stats", get(stats))
+        .route("/sockets", get(sockets))
+        .route("/channels", get(channels))
+        .route("/sessions", get(sessions))
+        .route("/events", get(events))
+        .route("/latency", get(latency))
+        .route("/store", get(store))
+        .route("/command", post(command))
+        .route("/ws", get(ws))
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state)
+}
+
+fn refuse(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Json(json!({ "code": "refused", "message": message })),
+    )
+        .into_response()
+}
+
+async fn guard(State(state): State<Arc<ControlState>>, req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    if !host_allowed(host, &state.host) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "the control API answers only to a loopback Host (127.0.0.1, localhost, [::1]); \
+             connect to it through one of those names",
+        );
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or_default();
+        if !origin_allowed(origin, state.port) {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "the control API refuses requests from other web origins; \
+                 open the inspector from this server's own address",
+            );
+        }
+    }
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim);
+    let in_query = req.uri().query().and_then(|q| {
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix("token="))
+            .map(str::to_string)
+    });
+    let given = bearer.map(str::to_string).or(in_query);
+    match given {
+        Some(token) if constant_time_eq(token.as_bytes(), state.token.as_bytes()) => {
+            next.run(req).await
+        }
+        Some(_) => refuse(
+            StatusCode::UNAUTHORIZED,
+            "wrong control token; use the one the server printed at start (Control token: …)",
+        ),
+        None => refuse(
+            StatusCode::UNAUTHORIZED,
+            "the control API needs the token the server printed at start: \
+             send `Authorization: Bearer TOKEN` (or `?token=TOKEN` on the WebSocket)",
+        ),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The host part of a `Host` header or an origin's authority, without the port.
+fn host_part(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or_default();
+    }
+    authority.split(':').next().unwrap_or_default()
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn host_allowed(host: &str, bound: &str) -> bool {
+    let name = host_part(host);
+    if name.is_empty() {
+        return false;
+    }
+    let bound = bound.trim_matches(|c| c == '[' || c == ']');
+    let wildcard = bound == "0.0.0.0" || bound == "::";
+    is_loopback(name) || (!wildcard && name.eq_ignore_ascii_case(bound))
+}
+
+fn origin_allowed(origin: &str, port: u16) -> bool {
+    if matches!(
+        origin,
+        "tauri://localhost" | "http://tauri.localhost" | "https://tauri.localhost"
+    ) {
+        return true;
+    }
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return false;
+    };
+    if scheme != "http" && scheme != "https" {
+        return false;
+    }
+    let name = host_part(authority);
+    let given_port = authority
+        .rsplit_once(':')
+        .filter(|(_, p)| !p.contains(']'))
+        .and_then(|(_, p)| p.parse::<u16>().ok())
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    is_loopback(name) && given_port == port
+}
+
+async fn stats(State(state): State<Arc<ControlState>>) -> impl IntoResponse {
+    Json(state.inspector.stats())
+}
+
+async fn sockets(State(state): State<Arc<ControlState>>) -> impl IntoResponse {
+    Json(state.inspector.bus.registry.sockets())
+}
+
+async fn channels(State(state): State<Arc<ControlState>>) -> impl IntoResponse {
+    Json(state.inspector.bus.registry.channels())
+}
+
+fn internal(message: String) -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(json!({ "code": "internal", "message": message })),
+    )
+        .into_response()
+}
+
+async fn sessions(State(state): State<Arc<ControlState>>) -> Response {
+    match state.inspector.recorder().sessions().await {
+        Ok(list) => Json(list).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+/// The query string of `/events` and `/latency`: the filter's fields, with `kinds`
+/// comma-separated, plus paging.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct EventsQuery {
+    pub session: Option<i64>,
+    pub after: Option<u64>,
+    pub limit: Option<u32>,
+    pub socket: Option<String>,
+    pub channel: Option<String>,
+    pub event: Option<String>,
+    pub kinds: Option<String>,
+    pub origin: Option<Origin>,
+    pub errors_only: Option<bool>,
+    pub text: Option<String>,
+}
+
+impl EventsQuery {
+    fn filter(&self) -> Filter {
+        Filter {
+            socket: self.socket.clone(),
+            channel: self.channel.clone(),
+            event: self.event.clone(),
+            kinds: self
+                .kinds
+                .as_ref()
+                .map(|k| k.split(',').map(|s| s.trim().to_string()).collect()),
+            origin: self.origin,
+            errors_only: self.errors_only,
+            text: self.text.clone(),
+        }
+    }
+}
+
+async fn events(State(state): State<Arc<ControlState>>, Query(q): Query<EventsQuery>) -> Response {
+    let page = state
+        .inspector
+        .recorder()
+        .events(
+            q.session,
+            &q.filter(),
+            q.after.unwrap_or(0),
+            q.limit.unwrap_or(200),
+        )
+        .await;
+    match page {
+        Ok(page) => Json(page).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn latency(State(state): State<Arc<ControlState>>, Query(q): Query<EventsQuery>) -> Response {
+    match state
+        .inspector
+        .recorder()
+        .latency(q.session, &q.filter())
+        .await
+    {
+        Ok(l) => Json(l).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn store(
+    State(state): State<Arc<ControlState>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let result = async {
+        let store = &state.sync.store;
+        let rows = sqlx::query(
+            "SELECT collection, COUNT(*) FROM models GROUP BY collection ORDER BY collection",
+        )
+        .fetch_all(store.pool())
+        .await?;
+        let collections = rows
+            .iter()
+            .map(|r| CollectionInfo {
+                url: r.get(0),
+                models: r.get::<i64, _>(1) as u64,
+            })
+            .collect();
+        let (models, seq) = match q.get("url") {
+            Some(url) => {
+                let url = Url::parse(url)?;
+                let (models, seq) = store.read_collection(&url).await?;
+                let models = models
+                    .into_iter()
+                    .map(|m| ModelInfo {
+                        id: m.id,
+                        data: m.data,
+                        version: m.version,
+                    })
+                    .collect();
+                (Some(models), seq)
+            }
+            None => (None, store.last_seq().await?),
+        };
+        Ok::<_, SyncError>(StoreSnapshot {
+            collections,
+            models,
+            seq,
+        })
+    }
+    .await;
+    match result {
+        Ok(snapshot) => Json(snapshot).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, Json(e.to_wire())).into_response(),
+    }
+}
+
+async fn command(State(state): State<Arc<ControlState>>, body: axum::body::Bytes) -> Response {
+    let command: Command = match serde_json::from_slice(&body) {
+        Ok(c) => c,
+        Err(e) => {
+            let result = CommandResult::Error {
+                code: "bad_request".into(),
+                message: format!("the body is not a command: {e}"),
+                detail: None,
+            };
+            return (StatusCode::BAD_REQUEST, Json(result)).into_response();
+        }
+    };
+    let result = run(&state, command).await;
+    let status = match &result {
+        CommandResult::Ok { .. } => StatusCode::OK,
+        CommandResult::Error { code, .. } => match code.as_str() {
+            "not_found" => StatusCode::NOT_FOUND,
+            "conflict" => StatusCode::CONFLICT,
+            "internal" => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        },
+    };
+    (status, Json(result)).into_response()
+}
+
+fn error(code: &str, message: impl Into<String>) -> CommandResult {
+    CommandResult::Error {
+        code: code.into(),
+        message: message.into(),
+        detail: None,
+    }
+}
+
+/// Emits with each element of `args` as one argument (socketioxide spreads tuples).
+struct Args<'a>(&'a [Value]);
+
+impl Serialize for Args<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut t = s.serialize_tuple(self.0.len())?;
+        for arg in self.0 {
+            t.serialize_element(arg)?;
+        }
+        t.end()
+    }
+}
+
+/// Carries out one command of the control API.
+pub async fn run(state: &ControlState, command: Command) -> CommandResult {
+    match command {
+        Command::Disconnect { socket, reason } => {
+            let socket_ref = Sid::from_str(&socket)
+                .ok()
+                .and_then(|sid| state.io.get_socket(sid));
+            let Some(socket_ref) = socket_ref else {
+                return error(
+                    "not_found",
+                    format!("no socket {socket} is connected; list them with `syncscope sockets`"),
+                );
+            };
+            state.inspector.disconnect_reason(
+                &socket,
+                reason.unwrap_or_else(|| "cut off by the inspector".into()),
+            );
+            match socket_ref.disconnect() {
+                Ok(()) => CommandResult::Ok {
+                    value: json!({ "disconnected": socket }),
+                },
+                Err(e) => error("not_found", format!("socket {socket} is already gone: {e}")),
+            }
+        }
+        Command::Emit {
+            target,
+            event,
+            args,
+        } => {
+            if event.is_empty() {
+                return error("bad_request", "the event name is empty");
+            }
+            let sent = match &target {
+                Target::Socket { id } => {
+                    match Sid::from_str(id)
+                        .ok()
+                        .and_then(|sid| state.io.get_socket(sid))
+                    {
+                        Some(s) => s.emit(&event, &Args(&args)).map_err(|e| e.to_string()),
+                        None => return error(
+                            "not_found",
+                            format!(
+                                "no socket {id} is connected; list them with `syncscope sockets`"
+                            ),
+                        ),
+                    }
+                }
+                Target::Channel { url } => match Url::parse(url) {
+                    Ok(url) => state
+                        .io
+                        .to(channel_room(&url))
+                        .emit(&event, &Args(&args))
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => return error("bad_request", e.to_string()),
+                },
+                Target::Iobind { ns } => state
+                    .io
+                    .to(crate::sync::iobind_room(ns))
+                    .emit(&event, &Args(&args))
+                    .await
+                    .map_err(|e| e.to_string()),
+                Target::All => state
+                    .io
+                    .emit(&event, &Args(&args))
+                    .await
+                    .map_err(|e| e.to_string()),
+            };
+            if let Err(e) = sent {
+                return error("internal", format!("the emit failed: {e}"));
+            }
+            let target = match target {
+                Target::Channel { url } => Target::Channel {
+                    url: Url::parse(&url).map(|u| u.to_string()).unwrap_or(url),
+                },
+                t => t,
+            };
+            let recipients = state
+                .inspector
+                .pushed(None, Origin::Inspector, target, &event, args);
+            CommandResult::Ok {
+                value: json!({ "recipients": recipients }),
+            }
+        }
+        Command::Model {
+            op,
+            url,
+            data,
+            version,
+        } => {
+            let method = match op {
+                ModelOp::Create => "create",
+                ModelOp::Update => "update",
+                ModelOp::Patch => "patch",
+                ModelOp::Delete => "delete",
+            };
+            let mut arg = json!({ "url": url });
+            if let Some(data) = data {
+                arg["data"] = data;
+            }
+            if let Some(version) = version {
+                arg["version"] = json!(version);
+            }
+            let (dialect, parsed) = match dialect::parse(method, arg, state.sync.max_data) {
+                Ok(p) => p,
+                Err(e) => return sync_error(&e),
+            };
+            let mut out = None;
+            state
+                .sync
+                .run(None, &dialect, parsed, |outcome| {
+                    out = Some(outcome.map(|o| dialect::render(&Dialect::Native, o)));
+                })
+                .await;
+            match out {
+                Some(Ok(value)) => CommandResult::Ok { value },
+                Some(Err(e)) => sync_error(&e),
+                None => error("internal", "the write gave no answer"),
+            }
+        }
+        Command::RecordStart { name } => match state.inspector.recorder().start_session(name).await
+        {
+            Ok(session) => CommandResult::Ok {
+                value: serde_json::to_value(session).unwrap_or_default(),
+            },
+            Err(e) => error("internal", e),
+        },
+        Command::RecordStop => match state.inspector.recorder().stop_session().await {
+            Ok(session) => CommandResult::Ok {
+                value: serde_json::to_value(session).unwrap_or_default(),
+            },
+            Err(e) => error("internal", e),
+        },
+    }
+}
+
+fn sync_error(e: &SyncError) -> CommandResult {
+    CommandResult::Error {
+        code: e.code().into(),
+        message: e.to_string(),
+        detail: Some(e.to_wire()),
+    }
+}
+
+async fn ws(State(state): State<Arc<ControlState>>, upgrade: WebSocketUpgrade) -> Response {
+    upgrade.on_upgrade(move |socket| watch(socket, state))
+}
+
+async fn send(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    msg: &ServerMessage,
+) -> bool {
+    let text = serde_json::to_string(msg).unwrap_or_default();
+    sink.send(Message::Text(text.into())).await.is_ok()
+}
+
+/// One control WebSocket: a hello, then batches of the records its filter matches, at
+/// most one per [`BATCH_INTERVAL`], and replies to its commands.
+async fn watch(socket: WebSocket, state: Arc<ControlState>) {
+    let (mut sink, mut stream) = socket.split();
+    let mut live = state.inspector.bus.watch();
+    let hello = ServerMessage::Hello {
+        stats: state.inspector.stats(),
+        sockets: state.inspector.bus.registry.sockets(),
+        channels: state.inspector.bus.registry.channels(),
+    };
+    if !send(&mut sink, &hello).await {
+        return;
+    }
+    let mut filter: Option<Filter> = None;
+    let mut pending = Vec::new();
+    let mut missed = 0u64;
+    let mut tick = tokio::time::interval(BATCH_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            msg = stream.next() => {
+                let text = match msg {
+                    Some(Ok(Message::Text(text))) => text.to_string(),
+                    Some(Ok(Message::Binary(bytes))) => String::from_utf8_lossy(&bytes).into_owned(),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    _ => break,
+                };
+                let reply = match serde_json::from_str::<ClientMessage>(&text) {
+                    Ok(ClientMessage::Watch { filter: f }) => { filter = Some(f); None }
+                    Ok(ClientMessage::Unwatch) => { filter = None; pending.clear(); None }
+                    Ok(ClientMessage::Command { id, command }) => {
+                        Some(ServerMessage::Reply { id, result: run(&state, command).await })
+                    }
+                    Err(e) => Some(ServerMessage::Error {
+                        message: format!("not a control message: {e}; see docs/CONTROL-API.md"),
+                    }),
+                };
+                if let Some(reply) = reply {
+                    if !send(&mut sink, &reply).await {
+                        break;
+                    }
+                }
+            }
+            record = live.recv() => match record {
+                Ok(record) => {
+                    if let Some(f) = &filter {
+                        if f.matches(&record) {
+                            if pending.len() < MAX_BATCH {
+                                pending.push((*record).clone());
+                            } else {
+                                missed += 1;
+                            }
+                        }
+                    }
+                }
+                Err(RecvError::Lagged(n)) => {
+                    if filter.is_some() {
+                        missed += n;
+                    }
+                }
+                Err(RecvError::Closed) => break,
+            },
+            _ = tick.tick() => {
+                if !pending.is_empty() || missed > 0 {
+                    let batch = ServerMessage::Batch {
+                        records: std::mem::take(&mut pending),
+                        missed: std::mem::take(&mut missed),
+                        stats: state.inspector.stats(),
+                    };
+                    if !send(&mut sink, &batch).await {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts_are_allowed_and_others_refused() {
+        assert!(host_allowed("127.0.0.1:4000", "127.0.0.1"));
+        assert!(host_allowed("localhost:4000", "127.0.0.1"));
+        assert!(host_allowed("[::1]:4000", "127.0.0.1"));
+        assert!(!host_allowed("evil.example:4000", "127.0.0.1"));
+        assert!(!host_allowed("evil.example:4000", "0.0.0.0"));
+        assert!(host_allowed("192.168.1.5:4000", "192.168.1.5"));
+        assert!(!host_allowed("", "127.0.0.1"));
+    }
+
+    #[test]
+    fn only_this_servers_own_origin_and_the_desktop_window_are_allowed() {
+        assert!(origin_allowed("http://127.0.0.1:4000", 4000));
+        assert!(origin_allowed("http://localhost:4000", 4000));
+        assert!(origin_allowed("tauri://localhost", 4000));
+        assert!(!origin_allowed("http://localhost:3000", 4000));
+        assert!(!origin_allowed("http://evil.example:4000", 4000));
+        assert!(!origin_allowed("null", 4000));
+    }
+}

@@ -1,0 +1,289 @@
+//! The inspector core, after tokio-console: instrumentation → aggregator → watchers.
+//!
+//! - The endpoint and the sync logic call the one-line hooks of [`Inspector`]
+//!   (instrumentation); each becomes one [`types::Record`] on the [`bus::Bus`].
+//! - The bus folds each record into the live [`registry::Registry`] (aggregator) and
+//!   hands it to the [`recorder::Recorder`] (SQLite sessions) and to the watchers of the
+//!   control API ([`control`]), without ever waiting.
+
+pub mod bindings;
+pub mod bus;
+pub mod client;
+pub mod control;
+pub mod recorder;
+pub mod registry;
+pub mod types;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::ConnectInfo;
+use serde_json::Value;
+use socketioxide::adapter::LocalAdapter;
+use socketioxide::socket::Socket;
+use socketioxide::{ProtocolVersion, TransportType};
+
+use crate::dialect::Dialect;
+use bus::Bus;
+use recorder::Recorder;
+use types::{Body, Origin, Stats, Target};
+
+pub struct Inspector {
+    pub bus: Bus,
+    /// Reasons given by the inspector for the disconnects it asked for.
+    reasons: Mutex<HashMap<String, String>>,
+}
+
+/// An event received, as its ack will need to refer to it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub seq: u64,
+    pub at: Instant,
+    pub event: String,
+    pub url: Option<String>,
+}
+
+impl Inspector {
+    pub fn new(recorder: Arc<Recorder>) -> Inspector {
+        Inspector {
+            bus: Bus::new(recorder),
+            reasons: Mutex::default(),
+        }
+    }
+
+    pub fn recorder(&self) -> &Arc<Recorder> {
+        &self.bus.recorder
+    }
+
+    pub fn connected(&self, socket: &Socket<LocalAdapter>, auth: Value) {
+        let parts = socket.req_parts();
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let body = Body::Connect {
+            transport: transport_name(socket.transport_type()).into(),
+            protocol: protocol_name(socket.protocol()).into(),
+            remote_addr: parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.to_string()),
+            user_agent: header("user-agent"),
+            http_origin: header("origin"),
+            auth,
+            query: parts.uri.query().map(str::to_string),
+        };
+        let sid = socket.id.to_string();
+        self.bus.publish(Some(&sid), Origin::Client, None, body);
+    }
+
+    /// Remembers why the inspector is about to cut `sid` off, for its disconnect record.
+    pub fn disconnect_reason(&self, sid: &str, reason: String) {
+        let mut reasons = self.reasons.lock().unwrap_or_else(|e| e.into_inner());
+        reasons.insert(sid.to_string(), reason);
+    }
+
+    pub fn disconnected(&self, sid: &str, reason: String) {
+        let asked = self
+            .reasons
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(sid);
+        let (origin, reason) = match asked {
+            Some(asked) => (Origin::Inspector, format!("{reason}: {asked}")),
+            None => (Origin::Client, reason),
+        };
+        self.bus
+            .publish(Some(sid), origin, None, Body::Disconnect { reason });
+    }
+
+    /// Records an event as it arrives (before it is queued), and a transport upgrade
+    /// when the socket's transport changed since the last one.
+    pub fn event_in(
+        &self,
+        socket: &Socket<LocalAdapter>,
+        event: &str,
+        arg: &Result<Value, String>,
+        ack_id: Option<i64>,
+    ) -> Request {
+        let at = Instant::now();
+        let sid = socket.id.to_string();
+        let now = transport_name(socket.transport_type());
+        if let Some(before) = self.bus.registry.transport_of(&sid) {
+            if before != now {
+                self.bus.publish(
+                    Some(&sid),
+                    Origin::Client,
+                    None,
+                    Body::Upgrade {
+                        from: before,
+                        to: now.into(),
+                    },
+                );
+            }
+        }
+        let url = request_url(event, arg.as_ref().ok());
+        let seq = self.bus.publish(
+            Some(&sid),
+            Origin::Client,
+            url.clone(),
+            Body::EventIn {
+                event: event.to_string(),
+                args: arg.as_ref().cloned().unwrap_or(Value::Null),
+                ack_id,
+            },
+        );
+        Request {
+            seq,
+            at,
+            event: event.to_string(),
+            url,
+        }
+    }
+
+    /// Records an ack just sent. `error` is the error code of an error ack.
+    pub fn ack_out(
+        &self,
+        sid: &str,
+        request: &Request,
+        dialect: Option<&Dialect>,
+        args: Vec<Value>,
+        error: Option<&str>,
+    ) {
+        let latency_us = request.at.elapsed().as_micros() as u64;
+        self.bus.publish(
+            Some(sid),
+            Origin::Server,
+            request.url.clone(),
+            Body::AckOut {
+                request_seq: request.seq,
+                event: request.event.clone(),
+                dialect: dialect.map(dialect_name),
+                latency_us,
+                error: error.map(str::to_string),
+                args,
+            },
+        );
+    }
+
+    /// Records an emit of the server or the inspector; `from` is the socket that caused
+    /// it (a writer is not sent its own change).
+    pub fn pushed(
+        &self,
+        from: Option<&str>,
+        origin: Origin,
+        target: Target,
+        event: &str,
+        args: Vec<Value>,
+    ) -> u32 {
+        let recipients = self.bus.registry.recipients(&target, from);
+        let url = match &target {
+            Target::Channel { url } => Some(url.clone()),
+            Target::Iobind { ns } => Some(format!("/{ns}")),
+            _ => None,
+        };
+        self.bus.publish(
+            from,
+            origin,
+            url,
+            Body::PushOut {
+                event: event.to_string(),
+                target,
+                recipients,
+                args,
+            },
+        );
+        recipients
+    }
+
+    pub fn subscribed(&self, sid: &str, channel: &str) {
+        self.bus.publish(
+            Some(sid),
+            Origin::Client,
+            Some(channel.to_string()),
+            Body::Subscribe {
+                channel: channel.to_string(),
+            },
+        );
+    }
+
+    pub fn unsubscribed(&self, sid: &str, channel: &str) {
+        self.bus.publish(
+            Some(sid),
+            Origin::Client,
+            Some(channel.to_string()),
+            Body::Unsubscribe {
+                channel: channel.to_string(),
+            },
+        );
+    }
+
+    /// An event refused without an ack to carry the error, or a broken connection.
+    pub fn protocol_error(&self, sid: &str, event: Option<&str>, message: String) {
+        self.bus.publish(
+            Some(sid),
+            Origin::Client,
+            None,
+            Body::ProtocolError {
+                message,
+                event: event.map(str::to_string),
+            },
+        );
+    }
+
+    pub fn stats(&self) -> Stats {
+        let recorder = self.recorder();
+        let (sockets, channels) = self.bus.registry.counts();
+        Stats {
+            last_seq: self.bus.last_seq(),
+            recording: recorder.current(),
+            recorder_queued: recorder.queued() as u64,
+            recorder_capacity: recorder.capacity() as u64,
+            recorder_lost: recorder.lost_total(),
+            sockets,
+            channels,
+        }
+    }
+}
+
+pub fn dialect_name(dialect: &Dialect) -> String {
+    match dialect {
+        Dialect::Native => "native".into(),
+        Dialect::Iobind { ns } => format!("iobind:{ns}"),
+    }
+}
+
+fn transport_name(t: TransportType) -> &'static str {
+    match t {
+        TransportType::Polling => "polling",
+        TransportType::Websocket => "websocket",
+    }
+}
+
+fn protocol_name(p: ProtocolVersion) -> &'static str {
+    match p {
+        ProtocolVersion::V4 => "EIO3",
+        ProtocolVersion::V5 => "EIO4",
+    }
+}
+
+/// The url an event is about: `url` of a native request, `/<ns>` of an iobind one.
+fn request_url(event: &str, arg: Option<&Value>) -> Option<String> {
+    if let Some(url) = arg.and_then(|a| a.get("url")).and_then(Value::as_str) {
+        return crate::url::Url::parse(url).ok().map(|u| u.to_string());
+    }
+    let (ns, _) = event.split_once(':')?;
+    crate::url::Url::parse(ns).ok().map(|u| u.to_string())
+}
+
+pub fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or_default()
+}

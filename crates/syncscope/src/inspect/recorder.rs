@@ -1,0 +1,485 @@
+//! The recorder: writes the bus into SQLite sessions on its own task.
+//!
+//! The bus hands it records with `try_send` on a bounded channel; when the channel is
+//! full the record is dropped and counted as lost (per session and since launch), so
+//! memory stays bounded and the hot path never waits on the database. The task writes
+//! in batched transactions. Session starts and stops go through a second, small channel
+//! and are applied between batches: the records queued before a cut are written to the
+//! session they were published in.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use sqlx::{QueryBuilder, Row, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
+
+use super::now_us;
+use super::types::{EventsPage, Filter, Latency, Record, SessionInfo};
+
+/// Records that may wait for the writer before new ones are dropped.
+pub const DEFAULT_CAPACITY: usize = 8192;
+/// The most records written in one transaction.
+const BATCH: usize = 512;
+
+enum Control {
+    Start {
+        name: Option<String>,
+        done: oneshot::Sender<Result<SessionInfo, String>>,
+    },
+    Stop {
+        done: oneshot::Sender<Result<Option<SessionInfo>, String>>,
+    },
+    Shutdown {
+        done: oneshot::Sender<()>,
+    },
+}
+
+pub struct Recorder {
+    tx: mpsc::Sender<Arc<Record>>,
+    control: mpsc::UnboundedSender<Control>,
+    recording: AtomicBool,
+    /// Lost since the last batch write (moved into the session row by the writer).
+    lost_pending: Arc<AtomicU64>,
+    lost_total: AtomicU64,
+    capacity: usize,
+    current: Arc<Mutex<Option<SessionInfo>>>,
+    pool: SqlitePool,
+}
+
+impl Recorder {
+    /// Starts the writer task and a first session.
+    pub async fn start(pool: SqlitePool, capacity: usize) -> Result<Arc<Recorder>, String> {
+        let capacity = capacity.max(1);
+        let (tx, rx) = mpsc::channel(capacity);
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let recorder = Arc::new(Recorder {
+            tx,
+            control,
+            recording: AtomicBool::new(false),
+            lost_pending: Arc::new(AtomicU64::new(0)),
+            lost_total: AtomicU64::new(0),
+            capacity,
+            current: Arc::new(Mutex::new(None)),
+            pool: pool.clone(),
+        });
+        // Sessions left open by a previous launch that stopped abruptly.
+        sqlx::query(
+            "UPDATE sessions SET stopped_at_us = started_at_us WHERE stopped_at_us IS NULL",
+        )
+        .execute(&pool)
+        .await
+        .map_err(|e| format!("cannot prepare the sessions table: {e}"))?;
+        let writer = Writer {
+            pool,
+            rx,
+            control: control_rx,
+            lost_pending: recorder.lost_pending.clone(),
+            current: recorder.current.clone(),
+        };
+        tokio::spawn(writer.run());
+        recorder.start_session(Some("launch".into())).await?;
+        Ok(recorder)
+    }
+
+    /// Called by the bus for every record; never waits.
+    pub fn offer(&self, record: &Arc<Record>) {
+        if !self.recording.load(Ordering::Acquire) {
+            return;
+        }
+        if self.tx.try_send(record.clone()).is_err() {
+            self.lost_pending.fetch_add(1, Ordering::Relaxed);
+            self.lost_total.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub fn queued(&self) -> usize {
+        self.capacity - self.tx.capacity()
+    }
+
+    pub fn lost_total(&self) -> u64 {
+        self.lost_total.load(Ordering::Relaxed)
+    }
+
+    /// The session being recorded, with the loss not yet written counted in.
+    pub fn current(&self) -> Option<SessionInfo> {
+        let current = self
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        current.map(|mut s| {
+            s.lost += self.lost_pending.load(Ordering::Relaxed);
+            s
+        })
+    }
+
+    pub async fn start_session(&self, name: Option<String>) -> Result<SessionInfo, String> {
+        let (done, wait) = oneshot::channel();
+        self.control
+            .send(Control::Start { name, done })
+            .map_err(|_| "the recorder has stopped".to_string())?;
+        let session = wait
+            .await
+            .map_err(|_| "the recorder has stopped".to_string())??;
+        self.recording.store(true, Ordering::Release);
+        Ok(session)
+    }
+
+    pub async fn stop_session(&self) -> Result<Option<SessionInfo>, String> {
+        self.recording.store(false, Ordering::Release);
+        let (done, wait) = oneshot::channel();
+        self.control
+            .send(Control::Stop { done })
+            .map_err(|_| "the recorder has stopped".to_string())?;
+        wait.await
+            .map_err(|_| "the recorder has stopped".to_string())?
+    }
+
+    /// Writes what is queued, closes the session and ends the task.
+    pub async fn shutdown(&self) {
+        self.recording.store(false, Ordering::Release);
+        let (done, wait) = oneshot::channel();
+        if self.control.send(Control::Shutdown { done }).is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    pub async fn sessions(&self) -> Result<Vec<SessionInfo>, String> {
+        let rows = sqlx::query(
+            "SELECT id, name, started_at_us, stopped_at_us, recorded, lost FROM sessions ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| e.to_string())?;
+        let current = self.current();
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let session = session_from(row);
+                match &current {
+                    Some(c) if c.id == session.id => c.clone(),
+                    _ => session,
+                }
+            })
+            .collect())
+    }
+
+    /// One page of a session's records matching `filter`, after seq `after`.
+    pub async fn events(
+        &self,
+        session: Option<i64>,
+        filter: &Filter,
+        after: u64,
+        limit: u32,
+    ) -> Result<EventsPage, String> {
+        let session = self.resolve(session).await?;
+        let limit = limit.clamp(1, 1000) as i64;
+        let mut q = QueryBuilder::new("SELECT seq, body FROM session_events WHERE session = ");
+        q.push_bind(session)
+            .push(" AND seq > ")
+            .push_bind(after as i64);
+        push_filter(&mut q, filter);
+        q.push(" ORDER BY seq LIMIT ").push_bind(limit + 1);
+        let rows = q
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        let more = rows.len() as i64 > limit;
+        let records = rows
+            .iter()
+            .take(limit as usize)
+            .map(|row| serde_json::from_str::<Record>(row.get::<&str, _>(1)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("a stored record is unreadable: {e}"))?;
+        let next = if more {
+            records.last().map(|r| r.seq)
+        } else {
+            None
+        };
+        Ok(EventsPage {
+            session,
+            records,
+            next,
+        })
+    }
+
+    /// Ack latency percentiles over a session (acks matching `filter`).
+    pub async fn latency(&self, session: Option<i64>, filter: &Filter) -> Result<Latency, String> {
+        let session = self.resolve(session).await?;
+        let mut q = QueryBuilder::new("SELECT latency_us FROM session_events WHERE session = ");
+        q.push_bind(session).push(" AND kind = 'ack_out'");
+        push_filter(&mut q, filter);
+        q.push(" ORDER BY latency_us");
+        let rows = q
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        let values: Vec<u64> = rows
+            .iter()
+            .map(|r| r.get::<i64, _>(0).max(0) as u64)
+            .collect();
+        let pick = |p: f64| -> Option<u64> {
+            if values.is_empty() {
+                return None;
+            }
+            let rank = ((p * values.len() as f64).ceil() as usize).clamp(1, values.len());
+            Some(values[rank - 1])
+        };
+        Ok(Latency {
+            session,
+            count: values.len() as u64,
+            p50_us: pick(0.50),
+            p90_us: pick(0.90),
+            p99_us: pick(0.99),
+            max_us: values.last().copied(),
+        })
+    }
+
+    /// The session asked for, else the current one, else the last one.
+    async fn resolve(&self, session: Option<i64>) -> Result<i64, String> {
+        if let Some(id) = session {
+            return Ok(id);
+        }
+        if let Some(current) = self.current() {
+            return Ok(current.id);
+        }
+        let last: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM sessions")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        last.ok_or_else(|| "no session has been recorded yet; start one with `record start`".into())
+    }
+}
+
+fn push_filter(q: &mut QueryBuilder<'_, sqlx::Sqlite>, filter: &Filter) {
+    if let Some(socket) = &filter.socket {
+        q.push(" AND socket = ").push_bind(socket.clone());
+    }
+    if let Some(channel) = &filter.channel {
+        q.push(" AND (url = ")
+            .push_bind(channel.clone())
+            .push(" OR substr(url, 1, ")
+            .push_bind(channel.len() as i64 + 1)
+            .push(") = ")
+            .push_bind(format!("{channel}/"))
+            .push(")");
+    }
+    if let Some(event) = &filter.event {
+        q.push(" AND event = ").push_bind(event.clone());
+    }
+    if let Some(kinds) = &filter.kinds {
+        q.push(" AND kind IN (");
+        let mut list = q.separated(", ");
+        for kind in kinds {
+            list.push_bind(kind.clone());
+        }
+        if kinds.is_empty() {
+            list.push("NULL");
+        }
+        q.push(")");
+    }
+    if let Some(origin) = filter.origin {
+        let origin = serde_json::to_value(origin).unwrap_or_default();
+        q.push(" AND origin = ")
+            .push_bind(origin.as_str().unwrap_or_default().to_string());
+    }
+    if filter.errors_only == Some(true) {
+        q.push(" AND error = 1");
+    }
+    if let Some(text) = &filter.text {
+        q.push(" AND instr(body, ")
+            .push_bind(text.clone())
+            .push(") > 0");
+    }
+}
+
+fn session_from(row: &sqlx::sqlite::SqliteRow) -> SessionInfo {
+    SessionInfo {
+        id: row.get(0),
+        name: row.get(1),
+        started_at_us: row.get::<i64, _>(2) as u64,
+        stopped_at_us: row.get::<Option<i64>, _>(3).map(|v| v as u64),
+        recorded: row.get::<i64, _>(4) as u64,
+        lost: row.get::<i64, _>(5) as u64,
+    }
+}
+
+struct Writer {
+    pool: SqlitePool,
+    rx: mpsc::Receiver<Arc<Record>>,
+    control: mpsc::UnboundedReceiver<Control>,
+    lost_pending: Arc<AtomicU64>,
+    current: Arc<Mutex<Option<SessionInfo>>>,
+}
+
+impl Writer {
+    async fn run(mut self) {
+        let mut batch = Vec::with_capacity(BATCH);
+        loop {
+            tokio::select! {
+                biased;
+                control = self.control.recv() => {
+                    let Some(control) = control else { break };
+                    // Whatever was published before the cut belongs to the old session.
+                    self.drain(&mut batch).await;
+                    match control {
+                        Control::Start { name, done } => {
+                            let result = self.close().await.and(self.open(name).await);
+                            let _ = done.send(result);
+                        }
+                        Control::Stop { done } => {
+                            let _ = done.send(self.close().await);
+                        }
+                        Control::Shutdown { done } => {
+                            let _ = self.close().await;
+                            let _ = done.send(());
+                            break;
+                        }
+                    }
+                }
+                record = self.rx.recv() => {
+                    let Some(record) = record else { break };
+                    batch.push(record);
+                    while batch.len() < BATCH {
+                        match self.rx.try_recv() {
+                            Ok(record) => batch.push(record),
+                            Err(_) => break,
+                        }
+                    }
+                    self.write(&mut batch).await;
+                }
+            }
+        }
+    }
+
+    async fn drain(&mut self, batch: &mut Vec<Arc<Record>>) {
+        while let Ok(record) = self.rx.try_recv() {
+            batch.push(record);
+            if batch.len() >= BATCH {
+                self.write(batch).await;
+            }
+        }
+        self.write(batch).await;
+    }
+
+    fn session_id(&self) -> Option<i64> {
+        self.current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|s| s.id)
+    }
+
+    async fn write(&mut self, batch: &mut Vec<Arc<Record>>) {
+        let lost = self.lost_pending.swap(0, Ordering::Relaxed);
+        let Some(session) = self.session_id() else {
+            batch.clear();
+            return;
+        };
+        if batch.is_empty() && lost == 0 {
+            return;
+        }
+        let n = batch.len() as u64;
+        let result = async {
+            let mut tx = self.pool.begin().await?;
+            for record in batch.iter() {
+                let latency = match &record.body {
+                    super::types::Body::AckOut { latency_us, .. } => Some(*latency_us as i64),
+                    _ => None,
+                };
+                let origin = serde_json::to_value(record.origin).unwrap_or_default();
+                sqlx::query(
+                    "INSERT OR IGNORE INTO session_events (session, seq, at_us, socket, url, kind, event, origin, error, latency_us, body)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(session)
+                .bind(record.seq as i64)
+                .bind(record.at_us as i64)
+                .bind(record.socket.as_deref())
+                .bind(record.url.as_deref())
+                .bind(record.body.kind())
+                .bind(record.body.event())
+                .bind(origin.as_str().unwrap_or_default())
+                .bind(record.body.is_error())
+                .bind(latency)
+                .bind(serde_json::to_string(&**record).unwrap_or_default())
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query("UPDATE sessions SET recorded = recorded + ?, lost = lost + ? WHERE id = ?")
+                .bind(n as i64)
+                .bind(lost as i64)
+                .bind(session)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        }
+        .await;
+        batch.clear();
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(current) = current.as_mut() {
+            match result {
+                Ok(()) => {
+                    current.recorded += n;
+                    current.lost += lost;
+                }
+                Err(e) => {
+                    // Counted, never silent: the records of a failed batch are lost.
+                    tracing::warn!("recorder could not write {n} records: {e}");
+                    current.lost += lost + n;
+                }
+            }
+        }
+    }
+
+    async fn open(&mut self, name: Option<String>) -> Result<SessionInfo, String> {
+        let started = now_us();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO sessions (name, started_at_us) VALUES (?, ?) RETURNING id",
+        )
+        .bind(name.as_deref())
+        .bind(started as i64)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| format!("cannot start a session: {e}"))?;
+        let session = SessionInfo {
+            id,
+            name,
+            started_at_us: started,
+            stopped_at_us: None,
+            recorded: 0,
+            lost: 0,
+        };
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(session.clone());
+        Ok(session)
+    }
+
+    async fn close(&mut self) -> Result<Option<SessionInfo>, String> {
+        // Loss counted up to now belongs to the session being closed.
+        let mut empty = Vec::new();
+        self.write(&mut empty).await;
+        let Some(mut session) = self
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
+            return Ok(None);
+        };
+        let stopped = now_us();
+        sqlx::query("UPDATE sessions SET stopped_at_us = ? WHERE id = ?")
+            .bind(stopped as i64)
+            .bind(session.id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| format!("cannot close session {}: {e}", session.id))?;
+        session.stopped_at_us = Some(stopped);
+        Ok(Some(session))
+    }
+}
