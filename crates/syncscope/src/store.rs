@@ -298,7 +298,10 @@ impl Store {
         collection: &Url,
         write: Write,
     ) -> Result<Change, SyncError> {
-        let mut tx = self.pool.begin().await?;
+        // IMMEDIATE takes SQLite's write lock up front (waiting out the busy timeout):
+        // a deferred transaction that reads first fails at once with "database is
+        // locked" when another connection (the session recorder) committed meanwhile.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let (id, op, data, version, deleting) = {
             let id = match &write {
                 Write::Create { data } => create_id(data)?,

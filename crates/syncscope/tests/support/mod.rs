@@ -127,15 +127,19 @@ impl Client {
 
     /// Waits for the ack `id`, keeping any event that arrives meanwhile.
     pub async fn ack(&mut self, id: u64) -> Vec<Value> {
+        self.try_ack(id)
+            .await
+            .unwrap_or_else(|| panic!("no ack {id} came"))
+    }
+
+    /// The ack `id`, or None when the connection closes or nothing comes in time.
+    pub async fn try_ack(&mut self, id: u64) -> Option<Vec<Value>> {
         loop {
-            let frame = self
-                .frame()
-                .await
-                .unwrap_or_else(|| panic!("no ack {id} came"));
+            let frame = self.frame().await?;
             if let Some(rest) = frame.strip_prefix("43") {
                 let digits = rest.find('[').unwrap_or(rest.len());
                 match rest[..digits].parse::<u64>() {
-                    Ok(got) if got == id => return serde_json::from_str(&rest[digits..]).unwrap(),
+                    Ok(got) if got == id => return serde_json::from_str(&rest[digits..]).ok(),
                     _ => panic!("expected ack {id}, got {frame}"),
                 }
             }
@@ -185,10 +189,9 @@ impl Client {
 
     /// Waits for the server to close the connection.
     pub async fn is_closed_by_server(&mut self) -> bool {
-        for _ in 0..20 {
-            if self.frame().await.is_none() && self.closed {
-                return true;
-            }
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !self.closed && tokio::time::Instant::now() < deadline {
+            self.frame().await;
         }
         self.closed
     }

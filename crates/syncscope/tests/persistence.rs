@@ -1,0 +1,153 @@
+//! Durability: data outlives the server, the sequence carries on, and a stop while
+//! writes are in flight loses nothing that was acked.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+
+use serde_json::json;
+use support::{ok, start, Client};
+use syncscope::{Config, DbLocation};
+
+fn file_config(path: &std::path::Path) -> Config {
+    Config {
+        port: 0,
+        db: DbLocation::File(path.to_path_buf()),
+        ..Config::default()
+    }
+}
+
+#[tokio::test]
+async fn models_and_the_change_log_survive_a_restart_on_the_same_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("app.db");
+    let server = start(file_config(&db)).await;
+    let mut c = Client::connect(server.local_addr()).await;
+    ok(&c
+        .request(
+            "create",
+            json!({"url": "/todos", "data": {"id": 1, "t": "a"}}),
+        )
+        .await);
+    ok(&c
+        .request("patch", json!({"url": "/todos/1", "data": {"done": true}}))
+        .await);
+    ok(&c
+        .request(
+            "create",
+            json!({"url": "/projects/7/todos", "data": {"id": 2}}),
+        )
+        .await);
+    drop(c);
+    server.shutdown().await;
+
+    let server = start(file_config(&db)).await;
+    let mut c = Client::connect(server.local_addr()).await;
+    let read = c.request("read", json!({"url": "/todos/1"})).await;
+    assert_eq!(ok(&read)["data"], json!({"id": 1, "t": "a", "done": true}));
+    assert_eq!(ok(&read)["version"], 2);
+    let nested = c.request("read", json!({"url": "/projects/7/todos"})).await;
+    assert_eq!(ok(&nested)["data"], json!([{"id": 2}]));
+    let since = c
+        .request("subscribe", json!({"url": "/todos", "since": 1}))
+        .await;
+    assert_eq!(
+        ok(&since)["changes"][0]["op"],
+        "patch",
+        "the change log is kept too"
+    );
+    let next = c
+        .request("create", json!({"url": "/todos", "data": {}}))
+        .await;
+    assert_eq!(ok(&next)["seq"], 4, "the sequence goes on where it stopped");
+}
+
+/// Runs the real binary and returns it with the address it printed.
+fn spawn_binary(args: &[&str]) -> (std::process::Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_syncscope"))
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .strip_prefix("Syncscope listening on http://")
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    (child, addr.parse().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_burst_of_writes_loses_no_acked_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("burst.db");
+    let db_arg = db.to_str().unwrap();
+    let (child, addr) = spawn_binary(&["--port", "0", "--db", db_arg]);
+    let mut c = Client::connect(addr).await;
+    let mut pending = Vec::new();
+    for n in 0..300 {
+        pending.push(
+            c.emit_with_ack("create", json!({"url": "/burst", "data": {"id": n}}))
+                .await,
+        );
+    }
+    // Stop the server while most of the burst is still queued.
+    let first = c.ack(pending.remove(0)).await;
+    ok(&first);
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut acked = 1;
+    for id in pending {
+        match c.try_ack(id).await {
+            Some(ack) if ack[0].is_null() => acked += 1,
+            _ => break,
+        }
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "a clean exit on SIGTERM");
+
+    let server = start(file_config(&db)).await;
+    let mut c = Client::connect(server.local_addr()).await;
+    let read = c.request("read", json!({"url": "/burst"})).await;
+    let stored = ok(&read)["data"].as_array().unwrap().len();
+    eprintln!("acked {acked} of 300 before the stop; {stored} stored");
+    assert!(
+        stored >= acked,
+        "{acked} writes were acked but only {stored} are stored"
+    );
+}
+
+#[test]
+fn a_port_already_in_use_is_a_clear_error_not_a_panic() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let output = Command::new(env!("CARGO_BIN_EXE_syncscope"))
+        .args(["serve", "--port", &port, "--db", ":memory:"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("already in use"), "{stderr}");
+    assert!(stderr.contains("--port"), "says what to do next: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn serve_prints_where_it_listens_and_which_database_it_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("x.db");
+    let (mut child, addr) = spawn_binary(&["--port", "0", "--db", db.to_str().unwrap()]);
+    assert!(addr.ip().is_loopback(), "loopback unless told otherwise");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(db.exists(), "the database file was created");
+}

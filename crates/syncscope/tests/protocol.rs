@@ -1,0 +1,124 @@
+//! The transport edges that real clients rely on: Engine.IO 4 and 3, polling and
+//! websocket, heartbeats, and the browser bundle.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::{ok, start, start_memory, Client, Eio};
+use syncscope::{Config, DbLocation};
+
+#[tokio::test]
+async fn the_open_packet_advertises_the_upgrade_and_nodes_heartbeat_and_size_limits() {
+    let server = start_memory().await;
+    let url = format!(
+        "http://{}/socket.io/?EIO=4&transport=polling",
+        server.local_addr()
+    );
+    let body = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    let open: Value = serde_json::from_str(body.strip_prefix('0').expect("open packet")).unwrap();
+    assert_eq!(open["upgrades"], json!(["websocket"]));
+    assert_eq!(open["pingInterval"], 25000);
+    assert_eq!(open["pingTimeout"], 20000);
+    assert_eq!(open["maxPayload"], 1_000_000);
+}
+
+#[tokio::test]
+async fn a_polling_client_connects_and_gets_its_acks_over_plain_http() {
+    let server = start_memory().await;
+    let base = format!(
+        "http://{}/socket.io/?EIO=4&transport=polling",
+        server.local_addr()
+    );
+    let http = reqwest::Client::new();
+    let body = http.get(&base).send().await.unwrap().text().await.unwrap();
+    let open: Value = serde_json::from_str(&body[1..]).unwrap();
+    let url = format!("{base}&sid={}", open["sid"].as_str().unwrap());
+    let post = |frame: &'static str| http.post(&url).body(frame).send();
+    assert_eq!(post("40").await.unwrap().status(), 200);
+    let connected = http.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(connected.starts_with("40{\"sid\":"), "{connected}");
+    post(r#"427["create",{"url":"/todos","data":{"id":1}}]"#)
+        .await
+        .unwrap();
+    let ack = http.get(&url).send().await.unwrap().text().await.unwrap();
+    assert_eq!(ack, r#"437[null,{"data":{"id":1},"seq":1,"version":1}]"#);
+}
+
+#[tokio::test]
+async fn a_legacy_engine_io_3_client_is_connected_without_asking_and_gets_acks() {
+    let server = start_memory().await;
+    let mut legacy = Client::connect_eio(server.local_addr(), Eio::V3).await;
+    let mut modern = Client::connect(server.local_addr()).await;
+    ok(&legacy.request("subscribe", json!({"url": "/todos"})).await);
+    ok(&modern
+        .request("create", json!({"url": "/todos", "data": {"id": 1}}))
+        .await);
+    let (name, args) = legacy.next_event().await;
+    assert_eq!(name, "change");
+    assert_eq!(args[0]["op"], "create");
+    let read = legacy.request("read", json!({"url": "/todos"})).await;
+    assert_eq!(ok(&read)["data"], json!([{"id": 1}]));
+}
+
+#[tokio::test]
+async fn the_server_pings_on_its_interval_and_drops_a_client_that_never_answers() {
+    let server = start(Config {
+        port: 0,
+        db: DbLocation::Memory,
+        ping_interval: Duration::from_millis(100),
+        ping_timeout: Duration::from_millis(100),
+        ..Config::default()
+    })
+    .await;
+    // The raw client answers pings while it waits for frames: it stays connected.
+    let mut alive = Client::connect(server.local_addr()).await;
+    assert!(alive.hears_nothing().await);
+    ok(&alive.request("read", json!({"url": "/todos"})).await);
+
+    // A websocket that never answers is closed by the server.
+    use futures_util::StreamExt;
+    let url = format!(
+        "ws://{}/socket.io/?EIO=4&transport=websocket",
+        server.local_addr()
+    );
+    let (mut silent, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(3), async {
+        while let Some(Ok(msg)) = silent.next().await {
+            if msg.is_close() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "an unresponsive client is dropped after the ping timeout"
+    );
+}
+
+#[tokio::test]
+async fn the_browser_client_bundle_is_served_where_the_node_server_serves_it() {
+    let server = start_memory().await;
+    let res = reqwest::get(format!(
+        "http://{}/socket.io/socket.io.js",
+        server.local_addr()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        res.status(),
+        200,
+        "run `npm ci` before building: the bundle comes from node_modules"
+    );
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("Socket.IO v4"),
+        "the socket.io-client 4 bundle"
+    );
+}
