@@ -37,9 +37,13 @@ fn main() {
             root.join("node_modules/jquery/dist/jquery.min.js"),
         ),
     ];
-    let demo = root.join("fixtures/todos");
-    collect(&demo, &demo, &mut entries);
-    println!("cargo:rerun-if-changed={}", demo.display());
+    // The demo app, and the inspector UI as built by `npm run build` in ui/ (absent until
+    // then: /_syncscope/ui/ answers 404 and the server still works).
+    for (dir, prefix) in [("fixtures/todos", "/demo"), ("ui/dist", "/_syncscope/ui")] {
+        let dir = root.join(dir);
+        collect(&dir, &dir, prefix, &mut entries);
+        watch(&dir);
+    }
     println!(
         "cargo:rerun-if-changed={}",
         root.join("node_modules/socket.io-client/package.json")
@@ -48,7 +52,7 @@ fn main() {
 
     let mut out = String::from("pub static ASSETS: &[(&str, Option<&[u8]>)] = &[\n");
     for (route, path) in &entries {
-        println!("cargo:rerun-if-changed={}", path.display());
+        watch(path);
         if path.is_file() {
             out.push_str(&format!(
                 "    ({route:?}, Some(include_bytes!({:?}))),\n",
@@ -67,20 +71,33 @@ fn main() {
     fs::write(dest, out).unwrap();
 }
 
-fn collect(base: &Path, dir: &Path, entries: &mut Vec<(String, PathBuf)>) {
+/// Watches a path, or the nearest existing parent while it is missing: Cargo reruns a
+/// build script on every build when a watched path does not exist.
+fn watch(path: &Path) {
+    let mut path = path;
+    while !path.exists() {
+        match path.parent() {
+            Some(parent) => path = parent,
+            None => return,
+        }
+    }
+    println!("cargo:rerun-if-changed={}", path.display());
+}
+
+fn collect(base: &Path, dir: &Path, prefix: &str, entries: &mut Vec<(String, PathBuf)>) {
     let Ok(read) = fs::read_dir(dir) else { return };
     let mut paths: Vec<PathBuf> = read.flatten().map(|e| e.path()).collect();
     paths.sort();
     for path in paths {
         if path.is_dir() {
-            collect(base, &path, entries);
+            collect(base, &path, prefix, entries);
         } else {
             let rel = path
                 .strip_prefix(base)
                 .unwrap()
                 .to_string_lossy()
                 .replace('\\', "/");
-            entries.push((format!("/demo/{rel}"), path));
+            entries.push((format!("{prefix}/{rel}"), path));
         }
     }
 }

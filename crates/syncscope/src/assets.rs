@@ -19,6 +19,8 @@ pub async fn serve(req: Request, next: Next) -> Response {
     let path = match req.uri().path() {
         "/demo" => return Redirect::permanent("/demo/").into_response(),
         "/demo/" => "/demo/index.html",
+        "/_syncscope/ui" => return Redirect::permanent("/_syncscope/ui/").into_response(),
+        "/_syncscope/ui/" => "/_syncscope/ui/index.html",
         p => p,
     };
     match ASSETS.iter().find(|(route, _)| *route == path) {
