@@ -44,11 +44,7 @@ fn main() {
         collect(&dir, &dir, prefix, &mut entries);
         watch(&dir);
     }
-    println!(
-        "cargo:rerun-if-changed={}",
-        root.join("node_modules/socket.io-client/package.json")
-            .display()
-    );
+    watch(&root.join("node_modules/socket.io-client/package.json"));
 
     let mut out = String::from("pub static ASSETS: &[(&str, Option<&[u8]>)] = &[\n");
     for (route, path) in &entries {

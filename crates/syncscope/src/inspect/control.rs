@@ -397,12 +397,14 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
                         .and_then(|sid| state.io.get_socket(sid))
                     {
                         Some(s) => s.emit(&event, &Args(&args)).map_err(|e| e.to_string()),
-                        None => return error(
-                            "not_found",
-                            format!(
+                        None => {
+                            return error(
+                                "not_found",
+                                format!(
                                 "no socket {id} is connected; list them with `syncscope sockets`"
                             ),
-                        ),
+                            )
+                        }
                     }
                 }
                 Target::Channel { url } => match Url::parse(url) {
