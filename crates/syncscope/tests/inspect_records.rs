@@ -1,0 +1,360 @@
+//! The bus: every observable thing of a real socket becomes one record, with the
+//! right fields, in the right order; acks pair with their requests.
+
+mod inspect_support;
+
+use inspect_support::*;
+use serde_json::json;
+use syncscope::inspect::types::{Body, Origin, Record, Target};
+
+fn find(records: &[Record], pred: impl Fn(&Record) -> bool) -> &Record {
+    records
+        .iter()
+        .find(|r| pred(r))
+        .unwrap_or_else(|| panic!("no such record in {records:#?}"))
+}
+
+#[tokio::test]
+async fn each_record_kind_appears_with_its_fields_in_the_order_things_happened() {
+    let running = server().await;
+    let control = Control::of(&running);
+    let mut watcher = control.watch(json!({})).await;
+
+    let mut writer = Sio::connect_with(running.local_addr(), Some(json!({"user": "ann"}))).await;
+    let mut reader = Sio::connect(running.local_addr()).await;
+    reader.request("subscribe", json!({"url": "/todos"})).await;
+    writer
+        .request(
+            "create",
+            json!({"url": "/todos", "data": {"id": 1, "title": "milk"}}),
+        )
+        .await;
+    assert_eq!(reader.next_event().await.0, "change");
+    writer
+        .request(
+            "update",
+            json!({"url": "/todos/1", "data": {"title": "x"}, "version": 7}),
+        )
+        .await;
+    writer.emit("no_such_event", json!({})).await;
+    reader
+        .request("unsubscribe", json!({"url": "/todos"}))
+        .await;
+    let writer_sid = writer.sid.clone();
+    writer.close().await;
+
+    let records = watcher
+        .until(|rs| rs.iter().any(is_disconnect_of(&writer_sid)))
+        .await
+        .to_vec();
+    let mine: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.socket.as_deref() == Some(writer_sid.as_str()))
+        .collect();
+    let kinds: Vec<&str> = mine.iter().map(|r| r.body.kind()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "connect",
+            "event_in",
+            "ack_out",
+            "push_out",
+            "push_out",
+            "push_out",
+            "event_in",
+            "ack_out",
+            "event_in",
+            "protocol_error",
+            "disconnect"
+        ],
+        "{mine:#?}"
+    );
+    let seqs: Vec<u64> = records.iter().map(|r| r.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "seqs grow: {seqs:?}");
+
+    match &mine[0].body {
+        Body::Connect {
+            transport,
+            protocol,
+            remote_addr,
+            user_agent,
+            http_origin,
+            auth,
+            query,
+        } => {
+            assert_eq!(transport, "websocket");
+            assert_eq!(protocol, "EIO4");
+            assert!(remote_addr.as_deref().unwrap().starts_with("127.0.0.1:"));
+            assert_eq!(user_agent.as_deref(), Some("inspect-test/1"));
+            assert_eq!(http_origin.as_deref(), Some("http://app.test:3000"));
+            assert_eq!(auth, &json!({"user": "ann"}));
+            assert!(query.as_deref().unwrap().contains("app=test"));
+        }
+        other => panic!("connect first, got {other:?}"),
+    }
+    assert_eq!(mine[0].origin, Origin::Client);
+    match &mine[1].body {
+        Body::EventIn {
+            event,
+            args,
+            ack_id,
+        } => {
+            assert_eq!(event, "create");
+            assert_eq!(args["data"]["title"], "milk");
+            assert_eq!(*ack_id, Some(0));
+        }
+        other => panic!("event_in, got {other:?}"),
+    }
+    assert_eq!(mine[1].url.as_deref(), Some("/todos"));
+    match &mine[2].body {
+        Body::AckOut {
+            request_seq,
+            event,
+            dialect,
+            error,
+            args,
+            ..
+        } => {
+            assert_eq!(*request_seq, mine[1].seq);
+            assert_eq!(event, "create");
+            assert_eq!(dialect.as_deref(), Some("native"));
+            assert_eq!(*error, None);
+            assert_eq!(args[0], json!(null));
+            assert_eq!(args[1]["version"], 1);
+        }
+        other => panic!("ack_out, got {other:?}"),
+    }
+    assert_eq!(mine[2].origin, Origin::Server);
+    match &mine[3].body {
+        Body::PushOut {
+            event,
+            target,
+            recipients,
+            args,
+        } => {
+            assert_eq!(event, "change");
+            assert_eq!(
+                target,
+                &Target::Channel {
+                    url: "/todos".into()
+                }
+            );
+            assert_eq!(*recipients, 1, "the reader, not the writer");
+            assert_eq!(args[0]["op"], "create");
+        }
+        other => panic!("push_out, got {other:?}"),
+    }
+    match &mine[7].body {
+        Body::AckOut {
+            request_seq, error, ..
+        } => {
+            assert_eq!(*request_seq, mine[6].seq);
+            assert_eq!(error.as_deref(), Some("conflict"));
+        }
+        other => panic!("error ack, got {other:?}"),
+    }
+    match &mine[9].body {
+        Body::ProtocolError { event, .. } => assert_eq!(event.as_deref(), Some("no_such_event")),
+        other => panic!("protocol_error, got {other:?}"),
+    }
+    match &mine[10].body {
+        Body::Disconnect { reason } => assert!(reason.contains("namespace"), "{reason}"),
+        other => panic!("disconnect, got {other:?}"),
+    }
+
+    let reader_kinds: Vec<&str> = records
+        .iter()
+        .filter(|r| r.socket.as_deref() == Some(reader.sid.as_str()))
+        .map(|r| r.body.kind())
+        .collect();
+    assert_eq!(
+        reader_kinds,
+        [
+            "connect",
+            "event_in",
+            "subscribe",
+            "ack_out",
+            "event_in",
+            "unsubscribe",
+            "ack_out"
+        ]
+    );
+    let sub = find(&records, |r| matches!(r.body, Body::Subscribe { .. }));
+    assert_eq!(sub.url.as_deref(), Some("/todos"));
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn acks_pair_with_their_requests_even_when_requests_are_pipelined() {
+    let running = server().await;
+    let control = Control::of(&running);
+    let mut watcher = control
+        .watch(json!({"kinds": ["event_in", "ack_out"]}))
+        .await;
+    let mut client = Sio::connect(running.local_addr()).await;
+    let mut ids = vec![];
+    for i in 0..20 {
+        let arg = json!({"url": "/todos", "data": {"id": i}});
+        ids.push(client.emit_with_ack("create", arg).await);
+    }
+    // One of them fails: a bad url.
+    ids.push(
+        client
+            .emit_with_ack("read", json!({"url": "/a/../b"}))
+            .await,
+    );
+    for id in &ids {
+        client.ack(*id).await;
+    }
+    let records = watcher
+        .until(|rs| rs.iter().filter(|r| r.body.kind() == "ack_out").count() == 21)
+        .await
+        .to_vec();
+    for record in &records {
+        if let Body::AckOut {
+            request_seq,
+            args,
+            error,
+            ..
+        } = &record.body
+        {
+            let request = find(&records, |r| r.seq == *request_seq);
+            let Body::EventIn { args: req, .. } = &request.body else {
+                panic!("an ack refers to a non-request {request:?}");
+            };
+            match error {
+                None => assert_eq!(args[1]["data"]["id"], req["data"]["id"]),
+                Some(code) => {
+                    assert_eq!(code, "bad_request");
+                    assert_eq!(req["url"], "/a/../b");
+                }
+            }
+            assert!(request.seq < record.seq);
+        }
+    }
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn recorded_events_can_be_filtered_paged_and_measured() {
+    let running = server().await;
+    let control = Control::of(&running);
+    let mut a = Sio::connect(running.local_addr()).await;
+    let mut b = Sio::connect(running.local_addr()).await;
+    for i in 0..5 {
+        a.request(
+            "create",
+            json!({"url": "/todos", "data": {"id": i, "note": "findme"}}),
+        )
+        .await;
+    }
+    b.request("create", json!({"url": "/notes", "data": {"id": 1}}))
+        .await;
+    b.request("delete", json!({"url": "/notes/99"})).await;
+    // Give the recorder a moment to write.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let s = control.get("/stats").await;
+        if s["recorder_queued"] == 0 && s["recording"]["recorded"].as_u64().unwrap() >= 20 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "recorder writes: {s}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    let page = control
+        .get(&format!("/events?socket={}&kinds=ack_out", a.sid))
+        .await;
+    let records = page["records"].as_array().unwrap();
+    assert_eq!(records.len(), 5);
+    assert!(records.iter().all(|r| r["socket"] == a.sid.as_str()));
+
+    let errors = control.get("/events?errors_only=true").await;
+    let errors = errors["records"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["error"], "not_found");
+
+    let notes = control.get("/events?channel=/notes&kinds=event_in").await;
+    assert_eq!(notes["records"].as_array().unwrap().len(), 2);
+
+    let text = control.get("/events?text=findme&kinds=event_in").await;
+    assert_eq!(text["records"].as_array().unwrap().len(), 5);
+
+    let mut after = 0;
+    let mut seen = vec![];
+    loop {
+        let page = control
+            .get(&format!("/events?kinds=event_in&limit=3&after={after}"))
+            .await;
+        for r in page["records"].as_array().unwrap() {
+            seen.push(r["seq"].as_u64().unwrap());
+        }
+        match page["next"].as_u64() {
+            Some(next) => after = next,
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 7);
+    assert!(seen.windows(2).all(|w| w[0] < w[1]));
+
+    let latency = control.get("/latency?event=create").await;
+    assert_eq!(latency["count"], 6);
+    let (p50, p99, max) = (
+        latency["p50_us"].as_u64().unwrap(),
+        latency["p99_us"].as_u64().unwrap(),
+        latency["max_us"].as_u64().unwrap(),
+    );
+    assert!(p50 > 0 && p50 <= p99 && p99 <= max);
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn record_start_and_stop_cut_new_sessions() {
+    let running = server().await;
+    let control = Control::of(&running);
+    let sessions = control.get("/sessions").await;
+    assert_eq!(
+        sessions.as_array().unwrap().len(),
+        1,
+        "one session on launch"
+    );
+    assert_eq!(sessions[0]["stopped_at_us"], json!(null));
+
+    let (status, started) = control
+        .command(json!({"command": "record_start", "name": "checkout bug"}))
+        .await;
+    assert_eq!(status, 200, "{started}");
+    let mut client = Sio::connect(running.local_addr()).await;
+    client.request("read", json!({"url": "/todos"})).await;
+    let (_, stopped) = control.command(json!({"command": "record_stop"})).await;
+    assert_eq!(stopped["value"]["id"], started["value"]["id"]);
+    client.request("read", json!({"url": "/todos"})).await;
+
+    let sessions = control.get("/sessions").await;
+    let sessions = sessions.as_array().unwrap();
+    assert_eq!(sessions.len(), 2);
+    assert!(
+        sessions[0]["stopped_at_us"].is_u64(),
+        "the launch session ended"
+    );
+    assert_eq!(sessions[1]["name"], "checkout bug");
+    assert!(sessions[1]["stopped_at_us"].is_u64());
+    let id = sessions[1]["id"].as_i64().unwrap();
+    let page = control.get(&format!("/events?session={id}")).await;
+    let kinds: Vec<&str> = page["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["connect", "event_in", "ack_out"],
+        "only what happened while recording"
+    );
+    assert_eq!(control.get("/stats").await["recording"], json!(null));
+    running.shutdown().await;
+}
