@@ -292,6 +292,11 @@ async fn serve(args: ServeArgs) -> ExitCode {
     println!("Control token: {}", running.token());
     let _ = std::io::stdout().flush();
     tracing::info!("demo app at http://{addr}/demo/ ; stop with Ctrl-C");
+    // The token travels in the fragment, which browsers never send to a server.
+    tracing::info!(
+        "inspector at http://{addr}/_syncscope/ui/#token={}",
+        running.token()
+    );
     wait_for_signal().await;
     tracing::info!("stopping: finishing writes in progress");
     running.shutdown().await;
