@@ -39,6 +39,8 @@ pub struct Config {
     pub cors: Vec<String>,
     /// How many records may wait for the recorder before new ones are counted as lost.
     pub recorder_capacity: usize,
+    /// How many bytes of records (approximately) may wait for the recorder.
+    pub recorder_max_bytes: usize,
 }
 
 impl Default for Config {
@@ -54,6 +56,7 @@ impl Default for Config {
             token: None,
             cors: Vec::new(),
             recorder_capacity: recorder::DEFAULT_CAPACITY,
+            recorder_max_bytes: recorder::DEFAULT_MAX_BYTES,
         }
     }
 }
@@ -136,9 +139,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .max_payload(MAX_MESSAGE)
         .ws_max_message_size(MAX_MESSAGE as usize)
         .build_layer();
-    let recorder = Recorder::start(store.pool().clone(), config.recorder_capacity)
-        .await
-        .map_err(StartError::Store)?;
+    let recorder = Recorder::start(
+        store.pool().clone(),
+        config.recorder_capacity,
+        config.recorder_max_bytes,
+    )
+    .await
+    .map_err(StartError::Store)?;
     let inspector = Arc::new(Inspector::new(recorder));
     let sync = Arc::new(Sync {
         store: store.clone(),

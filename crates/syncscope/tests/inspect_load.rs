@@ -108,3 +108,32 @@ async fn a_watcher_that_reads_too_slowly_is_told_how_many_records_it_missed() {
     assert!(missed > 0, "some were missed and said so");
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn large_records_are_dropped_and_counted_once_the_recorders_byte_budget_is_spent() {
+    let running = server_with(Config {
+        recorder_max_bytes: 1024 * 1024,
+        ..Config::default()
+    })
+    .await;
+    let control = Control::of(&running);
+    let bus = &running.inspector().bus;
+    let big = "x".repeat(100 * 1024);
+    for _ in 0..100 {
+        bus.publish(
+            Some("big"),
+            Origin::Client,
+            None,
+            Body::EventIn {
+                event: "create".into(),
+                args: json!({ "data": { "blob": big } }),
+                ack_id: None,
+            },
+        );
+        assert!(running.inspector().recorder().queued_bytes() <= 1024 * 1024);
+    }
+    let stats = control.get("/stats").await;
+    let lost = stats["recorder_lost"].as_u64().unwrap();
+    assert!((90..100).contains(&lost), "lost {lost}: {stats}");
+    running.shutdown().await;
+}

@@ -18,6 +18,10 @@ recording: SessionInfo | null,
  */
 recorder_queued: number, 
 /**
+ * Their approximate size in bytes.
+ */
+recorder_queued_bytes: number, 
+/**
  * How many records may wait before new ones are dropped (and counted as lost).
  */
 recorder_capacity: number, 

@@ -15,7 +15,7 @@ use super::registry::Registry;
 use super::types::{Body, Origin, Record};
 
 /// How many records a watcher may lag behind before it misses some (and is told so).
-pub const WATCH_CAPACITY: usize = 4096;
+pub const WATCH_CAPACITY: usize = 1024;
 
 pub struct Bus {
     seq: AtomicU64,

@@ -243,6 +243,7 @@ impl Inspector {
             last_seq: self.bus.last_seq(),
             recording: recorder.current(),
             recorder_queued: recorder.queued() as u64,
+            recorder_queued_bytes: recorder.queued_bytes() as u64,
             recorder_capacity: recorder.capacity() as u64,
             recorder_lost: recorder.lost_total(),
             sockets,

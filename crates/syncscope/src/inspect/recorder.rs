@@ -7,7 +7,7 @@
 //! and are applied between batches: the records queued before a cut are written to the
 //! session they were published in.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sqlx::{QueryBuilder, Row, SqlitePool};
@@ -18,6 +18,8 @@ use super::types::{EventsPage, Filter, Latency, Record, SessionInfo};
 
 /// Records that may wait for the writer before new ones are dropped.
 pub const DEFAULT_CAPACITY: usize = 8192;
+/// Bytes (of [`Record::approx_size`]) that may wait before new records are dropped.
+pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
 /// The most records written in one transaction.
 const BATCH: usize = 512;
 
@@ -35,7 +37,9 @@ enum Control {
 }
 
 pub struct Recorder {
-    tx: mpsc::Sender<Arc<Record>>,
+    tx: mpsc::Sender<(Arc<Record>, usize)>,
+    queued_bytes: Arc<AtomicUsize>,
+    max_bytes: usize,
     control: mpsc::UnboundedSender<Control>,
     recording: AtomicBool,
     /// Lost since the last batch write (moved into the session row by the writer).
@@ -48,12 +52,19 @@ pub struct Recorder {
 
 impl Recorder {
     /// Starts the writer task and a first session.
-    pub async fn start(pool: SqlitePool, capacity: usize) -> Result<Arc<Recorder>, String> {
+    pub async fn start(
+        pool: SqlitePool,
+        capacity: usize,
+        max_bytes: usize,
+    ) -> Result<Arc<Recorder>, String> {
         let capacity = capacity.max(1);
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
         let (tx, rx) = mpsc::channel(capacity);
         let (control, control_rx) = mpsc::unbounded_channel();
         let recorder = Arc::new(Recorder {
             tx,
+            queued_bytes: queued_bytes.clone(),
+            max_bytes,
             control,
             recording: AtomicBool::new(false),
             lost_pending: Arc::new(AtomicU64::new(0)),
@@ -72,6 +83,7 @@ impl Recorder {
         let writer = Writer {
             pool,
             rx,
+            queued_bytes,
             control: control_rx,
             lost_pending: recorder.lost_pending.clone(),
             current: recorder.current.clone(),
@@ -86,7 +98,10 @@ impl Recorder {
         if !self.recording.load(Ordering::Acquire) {
             return;
         }
-        if self.tx.try_send(record.clone()).is_err() {
+        let size = record.approx_size();
+        let before = self.queued_bytes.fetch_add(size, Ordering::Relaxed);
+        if before + size > self.max_bytes || self.tx.try_send((record.clone(), size)).is_err() {
+            self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
             self.lost_pending.fetch_add(1, Ordering::Relaxed);
             self.lost_total.fetch_add(1, Ordering::Relaxed);
         }
@@ -98,6 +113,11 @@ impl Recorder {
 
     pub fn queued(&self) -> usize {
         self.capacity - self.tx.capacity()
+    }
+
+    /// Bytes (approximate) of the records waiting for the writer.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes.load(Ordering::Relaxed)
     }
 
     pub fn lost_total(&self) -> u64 {
@@ -312,7 +332,8 @@ fn session_from(row: &sqlx::sqlite::SqliteRow) -> SessionInfo {
 
 struct Writer {
     pool: SqlitePool,
-    rx: mpsc::Receiver<Arc<Record>>,
+    rx: mpsc::Receiver<(Arc<Record>, usize)>,
+    queued_bytes: Arc<AtomicUsize>,
     control: mpsc::UnboundedReceiver<Control>,
     lost_pending: Arc<AtomicU64>,
     current: Arc<Mutex<Option<SessionInfo>>>,
@@ -345,10 +366,10 @@ impl Writer {
                 }
                 record = self.rx.recv() => {
                     let Some(record) = record else { break };
-                    batch.push(record);
+                    batch.push(self.taken(record));
                     while batch.len() < BATCH {
                         match self.rx.try_recv() {
-                            Ok(record) => batch.push(record),
+                            Ok(record) => batch.push(self.taken(record)),
                             Err(_) => break,
                         }
                     }
@@ -360,12 +381,18 @@ impl Writer {
 
     async fn drain(&mut self, batch: &mut Vec<Arc<Record>>) {
         while let Ok(record) = self.rx.try_recv() {
-            batch.push(record);
+            batch.push(self.taken(record));
             if batch.len() >= BATCH {
                 self.write(batch).await;
             }
         }
         self.write(batch).await;
+    }
+
+    /// A record leaves the queue: its bytes no longer count against the budget.
+    fn taken(&self, (record, size): (Arc<Record>, usize)) -> Arc<Record> {
+        self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+        record
     }
 
     fn session_id(&self) -> Option<i64> {
@@ -389,35 +416,16 @@ impl Writer {
         let result = async {
             let mut tx = self.pool.begin().await?;
             for record in batch.iter() {
-                let latency = match &record.body {
-                    super::types::Body::AckOut { latency_us, .. } => Some(*latency_us as i64),
-                    _ => None,
-                };
-                let origin = serde_json::to_value(record.origin).unwrap_or_default();
-                sqlx::query(
-                    "INSERT OR IGNORE INTO session_events (session, seq, at_us, socket, url, kind, event, origin, error, latency_us, body)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(session)
-                .bind(record.seq as i64)
-                .bind(record.at_us as i64)
-                .bind(record.socket.as_deref())
-                .bind(record.url.as_deref())
-                .bind(record.body.kind())
-                .bind(record.body.event())
-                .bind(origin.as_str().unwrap_or_default())
-                .bind(record.body.is_error())
-                .bind(latency)
-                .bind(serde_json::to_string(&**record).unwrap_or_default())
-                .execute(&mut *tx)
-                .await?;
+                insert_record(&mut tx, session, record).await?;
             }
-            sqlx::query("UPDATE sessions SET recorded = recorded + ?, lost = lost + ? WHERE id = ?")
-                .bind(n as i64)
-                .bind(lost as i64)
-                .bind(session)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE sessions SET recorded = recorded + ?, lost = lost + ? WHERE id = ?",
+            )
+            .bind(n as i64)
+            .bind(lost as i64)
+            .bind(session)
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await
         }
         .await;
@@ -482,4 +490,36 @@ impl Writer {
         session.stopped_at_us = Some(stopped);
         Ok(Some(session))
     }
+}
+
+/// Stores one record of a session, with the copies of its fields that filters use.
+/// Shared by the recorder and session-file import, so both index records alike.
+pub(crate) async fn insert_record(
+    conn: &mut sqlx::SqliteConnection,
+    session: i64,
+    record: &Record,
+) -> Result<(), sqlx::Error> {
+    let latency = match &record.body {
+        super::types::Body::AckOut { latency_us, .. } => Some(*latency_us as i64),
+        _ => None,
+    };
+    let origin = serde_json::to_value(record.origin).unwrap_or_default();
+    sqlx::query(
+        "INSERT OR IGNORE INTO session_events (session, seq, at_us, socket, url, kind, event, origin, error, latency_us, body)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(session)
+    .bind(record.seq as i64)
+    .bind(record.at_us as i64)
+    .bind(record.socket.as_deref())
+    .bind(record.url.as_deref())
+    .bind(record.body.kind())
+    .bind(record.body.event())
+    .bind(origin.as_str().unwrap_or_default())
+    .bind(record.body.is_error())
+    .bind(latency)
+    .bind(serde_json::to_string(record).unwrap_or_default())
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -103,6 +103,28 @@ pub enum Body {
     },
 }
 
+impl Record {
+    /// About how many bytes the record holds: its JSON values walked without
+    /// serialising, plus a fixed overhead. Bounds the recorder's memory in bytes.
+    pub fn approx_size(&self) -> usize {
+        fn walk(v: &Value) -> usize {
+            match v {
+                Value::String(s) => s.len() + 8,
+                Value::Array(a) => a.iter().map(walk).sum::<usize>() + 8,
+                Value::Object(o) => o.iter().map(|(k, v)| k.len() + walk(v)).sum::<usize>() + 8,
+                _ => 8,
+            }
+        }
+        let body = match &self.body {
+            Body::Connect { auth, .. } => walk(auth),
+            Body::EventIn { args, .. } => walk(args),
+            Body::AckOut { args, .. } | Body::PushOut { args, .. } => args.iter().map(walk).sum(),
+            _ => 0,
+        };
+        256 + body
+    }
+}
+
 impl Body {
     pub fn kind(&self) -> &'static str {
         match self {
@@ -279,6 +301,8 @@ pub struct Stats {
     pub recording: Option<SessionInfo>,
     /// Records waiting for the writer now.
     pub recorder_queued: u64,
+    /// Their approximate size in bytes.
+    pub recorder_queued_bytes: u64,
     /// How many records may wait before new ones are dropped (and counted as lost).
     pub recorder_capacity: u64,
     /// Records dropped by the recorder since launch, all sessions together.
