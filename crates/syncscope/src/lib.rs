@@ -9,6 +9,7 @@ pub mod endpoint;
 pub mod error;
 pub mod inspect;
 pub mod server;
+pub mod session_file;
 pub mod store;
 pub mod sync;
 pub mod url;

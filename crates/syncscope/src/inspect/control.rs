@@ -56,6 +56,11 @@ pub fn router(state: Arc<ControlState>) -> Router {
         .route("/sockets", get(sockets))
         .route("/channels", get(channels))
         .route("/sessions", get(sessions))
+        .route("/sessions/{id}/export", get(export_session))
+        .route(
+            "/sessions/import",
+            post(import_session).layer(axum::extract::DefaultBodyLimit::max(IMPORT_LIMIT)),
+        )
         .route("/events", get(events))
         .route("/latency", get(latency))
         .route("/store", get(store))
@@ -617,5 +622,63 @@ mod tests {
         assert!(!origin_allowed("http://localhost:3000", 4000));
         assert!(!origin_allowed("http://evil.example:4000", 4000));
         assert!(!origin_allowed("null", 4000));
+    }
+}
+
+/// The largest session file `POST /sessions/import` takes.
+pub const IMPORT_LIMIT: usize = 256 * 1024 * 1024;
+
+/// `GET /sessions/{id}/export`: the session as a versioned NDJSON file.
+async fn export_session(
+    State(state): State<Arc<ControlState>>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Response {
+    let mut file = Vec::new();
+    match crate::session_file::export(state.sync.store.pool(), id, &mut file).await {
+        Ok(_) => (
+            [
+                (header::CONTENT_TYPE, "application/x-ndjson".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"session-{id}.session.ndjson\""),
+                ),
+            ],
+            file,
+        )
+            .into_response(),
+        Err(e @ crate::session_file::SessionFileError::NoSuchSession(_)) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "code": "not_found", "message": e.to_string() })),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({ "code": "internal", "message": e.to_string() })),
+        )
+            .into_response(),
+    }
+}
+
+/// `POST /sessions/import`: a session file in the body becomes a new, stopped session.
+async fn import_session(
+    State(state): State<Arc<ControlState>>,
+    body: axum::body::Bytes,
+) -> Response {
+    use crate::session_file::SessionFileError as E;
+    match crate::session_file::import(state.sync.store.pool(), &body[..]).await {
+        Ok((id, header)) => {
+            Json(json!({ "session": id, "records": header.records, "name": header.name }))
+                .into_response()
+        }
+        Err(e @ (E::Invalid { .. } | E::TooNew(_))) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "code": "bad_request", "message": e.to_string() })),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({ "code": "internal", "message": e.to_string() })),
+        )
+            .into_response(),
     }
 }

@@ -1,0 +1,137 @@
+//! Session files: a recorded session as versioned newline-delimited JSON, for fixtures
+//! (`fixtures/x.session.ndjson`), sharing, and import into another database.
+//!
+//! Line 1 is a header naming the format and its version; every other line is one
+//! record exactly as the bus carried it (the control API's `Record` type). Readers
+//! refuse a newer version with a clear error instead of guessing.
+
+use serde::{Deserialize, Serialize};
+use sqlx::{Row, SqlitePool};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::inspect::recorder::insert_record;
+use crate::inspect::types::Record;
+
+/// The format this build writes and the newest it reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Header {
+    /// Always "syncscope-session".
+    pub format: String,
+    pub version: u32,
+    pub name: Option<String>,
+    pub started_at_us: i64,
+    pub stopped_at_us: Option<i64>,
+    pub records: i64,
+    /// Records the recorder could not keep up with while recording.
+    pub lost: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionFileError {
+    #[error("there is no session {0}")]
+    NoSuchSession(i64),
+    #[error("line {line}: {message}")]
+    Invalid { line: u64, message: String },
+    #[error("this file is session format version {0}; this Syncscope reads up to version {FORMAT_VERSION}: upgrade Syncscope")]
+    TooNew(u32),
+    #[error("the database failed: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("reading or writing the file failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Writes session `id` to `out`; returns how many records were written.
+pub async fn export(
+    pool: &SqlitePool,
+    id: i64,
+    out: &mut (impl AsyncWrite + Unpin),
+) -> Result<u64, SessionFileError> {
+    let row = sqlx::query(
+        "SELECT name, started_at_us, stopped_at_us, recorded, lost FROM sessions WHERE id = ?",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(SessionFileError::NoSuchSession(id))?;
+    let bodies: Vec<String> =
+        sqlx::query_scalar("SELECT body FROM session_events WHERE session = ? ORDER BY seq")
+            .bind(id)
+            .fetch_all(pool)
+            .await?;
+    let header = Header {
+        format: "syncscope-session".into(),
+        version: FORMAT_VERSION,
+        name: row.get(0),
+        started_at_us: row.get(1),
+        stopped_at_us: row.get(2),
+        records: bodies.len() as i64,
+        lost: row.get(4),
+    };
+    out.write_all(serde_json::to_string(&header).unwrap().as_bytes())
+        .await?;
+    out.write_all(b"\n").await?;
+    for body in &bodies {
+        out.write_all(body.as_bytes()).await?;
+        out.write_all(b"\n").await?;
+    }
+    out.flush().await?;
+    Ok(bodies.len() as u64)
+}
+
+/// Reads a session file into a new, stopped session; returns its id. Nothing is
+/// stored unless the whole file is valid.
+pub async fn import(
+    pool: &SqlitePool,
+    input: impl AsyncBufRead + Unpin,
+) -> Result<(i64, Header), SessionFileError> {
+    let mut lines = input.lines();
+    let invalid = |line: u64, message: String| SessionFileError::Invalid { line, message };
+    let first = lines
+        .next_line()
+        .await?
+        .ok_or_else(|| invalid(1, "the file is empty".into()))?;
+    let header: Header = serde_json::from_str(&first)
+        .map_err(|e| invalid(1, format!("not a Syncscope session header: {e}")))?;
+    if header.format != "syncscope-session" {
+        return Err(invalid(
+            1,
+            format!("format is {:?}, not \"syncscope-session\"", header.format),
+        ));
+    }
+    if header.version > FORMAT_VERSION {
+        return Err(SessionFileError::TooNew(header.version));
+    }
+    let mut records = Vec::new();
+    let mut n = 1;
+    while let Some(line) = lines.next_line().await? {
+        n += 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: Record = serde_json::from_str(&line)
+            .map_err(|e| invalid(n, format!("not a Syncscope record: {e}")))?;
+        records.push(record);
+    }
+    let mut tx = pool.begin().await?;
+    let name = format!(
+        "imported: {}",
+        header.name.clone().unwrap_or_else(|| "unnamed".into())
+    );
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO sessions (name, started_at_us, stopped_at_us, recorded, lost) VALUES (?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(&name)
+    .bind(header.started_at_us)
+    .bind(header.stopped_at_us.unwrap_or(header.started_at_us))
+    .bind(records.len() as i64)
+    .bind(header.lost)
+    .fetch_one(&mut *tx)
+    .await?;
+    for record in &records {
+        insert_record(&mut tx, id, record).await?;
+    }
+    tx.commit().await?;
+    Ok((id, header))
+}
