@@ -599,32 +599,6 @@ async fn watch(socket: WebSocket, state: Arc<ControlState>) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_hosts_are_allowed_and_others_refused() {
-        assert!(host_allowed("127.0.0.1:4000", "127.0.0.1"));
-        assert!(host_allowed("localhost:4000", "127.0.0.1"));
-        assert!(host_allowed("[::1]:4000", "127.0.0.1"));
-        assert!(!host_allowed("evil.example:4000", "127.0.0.1"));
-        assert!(!host_allowed("evil.example:4000", "0.0.0.0"));
-        assert!(host_allowed("192.168.1.5:4000", "192.168.1.5"));
-        assert!(!host_allowed("", "127.0.0.1"));
-    }
-
-    #[test]
-    fn only_this_servers_own_origin_and_the_desktop_window_are_allowed() {
-        assert!(origin_allowed("http://127.0.0.1:4000", 4000));
-        assert!(origin_allowed("http://localhost:4000", 4000));
-        assert!(origin_allowed("tauri://localhost", 4000));
-        assert!(!origin_allowed("http://localhost:3000", 4000));
-        assert!(!origin_allowed("http://evil.example:4000", 4000));
-        assert!(!origin_allowed("null", 4000));
-    }
-}
-
 /// The largest session file `POST /sessions/import` takes.
 pub const IMPORT_LIMIT: usize = 256 * 1024 * 1024;
 
@@ -680,5 +654,31 @@ async fn import_session(
             Json(json!({ "code": "internal", "message": e.to_string() })),
         )
             .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts_are_allowed_and_others_refused() {
+        assert!(host_allowed("127.0.0.1:4000", "127.0.0.1"));
+        assert!(host_allowed("localhost:4000", "127.0.0.1"));
+        assert!(host_allowed("[::1]:4000", "127.0.0.1"));
+        assert!(!host_allowed("evil.example:4000", "127.0.0.1"));
+        assert!(!host_allowed("evil.example:4000", "0.0.0.0"));
+        assert!(host_allowed("192.168.1.5:4000", "192.168.1.5"));
+        assert!(!host_allowed("", "127.0.0.1"));
+    }
+
+    #[test]
+    fn only_this_servers_own_origin_and_the_desktop_window_are_allowed() {
+        assert!(origin_allowed("http://127.0.0.1:4000", 4000));
+        assert!(origin_allowed("http://localhost:4000", 4000));
+        assert!(origin_allowed("tauri://localhost", 4000));
+        assert!(!origin_allowed("http://localhost:3000", 4000));
+        assert!(!origin_allowed("http://evil.example:4000", 4000));
+        assert!(!origin_allowed("null", 4000));
     }
 }
