@@ -1,0 +1,201 @@
+// Small shared components: a virtualized list, a JSON tree, a diff, a chart.
+import type { ComponentChildren, JSX } from 'preact';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import type { JsonValue } from './bindings/serde_json/JsonValue';
+import type { DiffLine } from './records';
+
+interface VirtualListProps<T> {
+  items: T[];
+  /** Changes whenever `items` changed in place. */
+  version: number;
+  rowHeight: number;
+  render: (item: T, index: number) => JSX.Element;
+  /** Keep the last row in view while the user has not scrolled up. */
+  follow?: boolean;
+  onNearEnd?: () => void;
+  testId?: string;
+  class?: string;
+}
+
+/** Renders only the rows in view (plus a few), whatever the number of items. */
+export function VirtualList<T>(p: VirtualListProps<T>): JSX.Element {
+  const box = useRef<HTMLDivElement>(null);
+  const [scrollTop, setScrollTop] = useState(0);
+  const [height, setHeight] = useState(400);
+  const stuck = useRef(true);
+
+  useLayoutEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const ro = new ResizeObserver(() => setHeight(el.clientHeight));
+    ro.observe(el);
+    setHeight(el.clientHeight);
+    return () => ro.disconnect();
+  }, []);
+
+  const total = p.items.length * p.rowHeight;
+  useLayoutEffect(() => {
+    const el = box.current;
+    if (el && p.follow && stuck.current) {
+      el.scrollTop = el.scrollHeight;
+      setScrollTop(el.scrollTop);
+    }
+  }, [p.version, p.items.length, p.follow, total]);
+
+  const onScroll = (e: Event) => {
+    const el = e.currentTarget as HTMLDivElement;
+    stuck.current = el.scrollTop + el.clientHeight >= el.scrollHeight - p.rowHeight;
+    setScrollTop(el.scrollTop);
+    if (p.onNearEnd && el.scrollTop + el.clientHeight >= el.scrollHeight - p.rowHeight * 20) p.onNearEnd();
+  };
+
+  const first = Math.max(0, Math.floor(scrollTop / p.rowHeight) - 8);
+  const last = Math.min(p.items.length, Math.ceil((scrollTop + height) / p.rowHeight) + 8);
+  const rows: JSX.Element[] = [];
+  for (let i = first; i < last; i++) rows.push(p.render(p.items[i], i));
+  return (
+    <div ref={box} class={`vlist ${p.class ?? ''}`} onScroll={onScroll} data-testid={p.testId}>
+      <div class="vlist-space" style={{ height: `${total}px` }}>
+        <div class="vlist-rows" style={{ transform: `translateY(${first * p.rowHeight}px)` }}>
+          {rows}
+        </div>
+      </div>
+    </div>
+  );
+}
+
+function JsonNode({ name, value, depth }: { name?: string; value: JsonValue; depth: number }): JSX.Element {
+  const label = name !== undefined ? <span class="jt-key">{name}: </span> : null;
+  if (value === null || typeof value !== 'object') {
+    const cls = value === null ? 'jt-null' : `jt-${typeof value}`;
+    return (
+      <div class="jt-leaf">
+        {label}
+        <span class={cls}>{JSON.stringify(value)}</span>
+      </div>
+    );
+  }
+  const entries: [string, JsonValue][] = Array.isArray(value)
+    ? value.map((v, i) => [String(i), v])
+    : Object.entries(value).map(([k, v]) => [k, v as JsonValue]);
+  const brackets = Array.isArray(value) ? ['[', ']'] : ['{', '}'];
+  return (
+    <details class="jt-node" open={depth < 3}>
+      <summary>
+        {label}
+        <span class="jt-brace">
+          {brackets[0]}
+          {entries.length === 0 ? brackets[1] : <span class="jt-count"> {entries.length} </span>}
+        </span>
+      </summary>
+      {entries.map(([k, v]) => (
+        <JsonNode key={k} name={k} value={v} depth={depth + 1} />
+      ))}
+      {entries.length > 0 && <div class="jt-brace">{brackets[1]}</div>}
+    </details>
+  );
+}
+
+export function JsonTree({ value }: { value: JsonValue }): JSX.Element {
+  return (
+    <div class="json-tree" data-testid="json-tree">
+      <JsonNode value={value} depth={0} />
+    </div>
+  );
+}
+
+export function Diff({ lines }: { lines: DiffLine[] }): JSX.Element {
+  const show = (v: JsonValue | undefined) => JSON.stringify(v);
+  return (
+    <table class="diff" data-testid="diff">
+      <tbody>
+        {lines.map((l) => (
+          <tr key={l.key} class={`diff-${l.kind}`}>
+            <td class="diff-mark">{{ added: '+', removed: '−', changed: '~', same: '' }[l.kind]}</td>
+            <td class="diff-key">{l.key}</td>
+            <td class="diff-before">{l.kind === 'added' ? '' : show(l.before)}</td>
+            <td class="diff-after">{l.kind === 'removed' ? '' : l.kind === 'same' ? '' : show(l.after)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+interface Series {
+  name: string;
+  color: string;
+  values: (number | null)[];
+}
+
+/** A line chart in plain SVG. */
+export function Chart(p: { title: string; series: Series[]; unit: (v: number) => string; testId?: string }): JSX.Element {
+  const W = 640;
+  const H = 180;
+  const pad = { l: 56, r: 12, t: 10, b: 22 };
+  const n = Math.max(2, ...p.series.map((s) => s.values.length));
+  const all = p.series.flatMap((s) => s.values.filter((v): v is number => v !== null));
+  const max = Math.max(1, ...all) * 1.1;
+  const x = (i: number) => pad.l + (i / (n - 1)) * (W - pad.l - pad.r);
+  const y = (v: number) => H - pad.b - (v / max) * (H - pad.t - pad.b);
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => f * max);
+  return (
+    <figure class="chart" data-testid={p.testId}>
+      <figcaption>
+        {p.title}
+        {p.series.map((s) => {
+          const lastVal = [...s.values].reverse().find((v) => v !== null);
+          return (
+            <span key={s.name} class="legend">
+              <i style={{ background: s.color }} /> {s.name} <b>{lastVal == null ? '—' : p.unit(lastVal)}</b>
+            </span>
+          );
+        })}
+      </figcaption>
+      <svg viewBox={`0 0 ${W} ${H}`} preserveAspectRatio="none" role="img" aria-label={p.title}>
+        {ticks.map((t) => (
+          <g key={t}>
+            <line x1={pad.l} x2={W - pad.r} y1={y(t)} y2={y(t)} class="grid" />
+            <text x={pad.l - 6} y={y(t) + 4} class="tick">
+              {p.unit(t)}
+            </text>
+          </g>
+        ))}
+        <text x={pad.l} y={H - 6} class="tick start">
+          {n} s ago
+        </text>
+        <text x={W - pad.r} y={H - 6} class="tick">
+          now
+        </text>
+        {p.series.map((s) => {
+          let d = '';
+          s.values.forEach((v, i) => {
+            if (v === null) return;
+            d += `${d ? 'L' : 'M'}${x(i + n - s.values.length).toFixed(1)},${y(v).toFixed(1)}`;
+          });
+          return <path key={s.name} d={d} fill="none" stroke={s.color} stroke-width="1.8" />;
+        })}
+      </svg>
+    </figure>
+  );
+}
+
+export function Empty({ children }: { children: ComponentChildren }): JSX.Element {
+  return <div class="empty">{children}</div>;
+}
+
+/** A transient message at the bottom of a form. */
+export function useFlash(): [JSX.Element | null, (kind: 'ok' | 'error', text: string) => void] {
+  const [msg, setMsg] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
+  useEffect(() => {
+    if (!msg || msg.kind === 'error') return;
+    const t = setTimeout(() => setMsg(null), 6000);
+    return () => clearTimeout(t);
+  }, [msg]);
+  const el = msg ? (
+    <div class={`flash flash-${msg.kind}`} role="status" data-testid="flash">
+      {msg.text}
+    </div>
+  ) : null;
+  return [el, (kind, text) => setMsg({ kind, text })];
+}

@@ -1,0 +1,97 @@
+// The rows of an event log: records that match a filter, each request paired with its
+// ack. Bounded: the oldest rows go when the log holds more than `max`.
+import type { Filter } from './bindings/Filter';
+import { matches, type Rec } from './records';
+
+export class LogModel {
+  /** Every record kept, in seq order (the filter is applied on top). */
+  all: Rec[] = [];
+  /** The rows shown: matching records, minus acks folded into their request's row. */
+  rows: Rec[] = [];
+  /** Acks by the seq of the request they answer. */
+  acks = new Map<number, Rec>();
+  /** Requests by seq. */
+  requests = new Map<number, Rec>();
+  /** Seqs of requests that are rows (their ack folds into them). */
+  private requestRows = new Set<number>();
+  filter: Filter = {};
+  /** Records dropped from the front to stay bounded. */
+  dropped = 0;
+  version = 0;
+
+  constructor(
+    public max = 200_000,
+    /** false when the server already applied the filter (pages of a session). */
+    private filterHere = true,
+  ) {}
+
+  clear(): void {
+    this.all = [];
+    this.rows = [];
+    this.acks.clear();
+    this.requests.clear();
+    this.requestRows.clear();
+    this.dropped = 0;
+    this.version++;
+  }
+
+  add(records: Rec[]): void {
+    for (const r of records) {
+      this.all.push(r);
+      this.index(r);
+      this.consider(r);
+    }
+    if (this.all.length > this.max) this.trim(Math.floor(this.max / 10));
+    this.version++;
+  }
+
+  private index(r: Rec): void {
+    if (r.kind === 'event_in') this.requests.set(r.seq, r);
+    else if (r.kind === 'ack_out') this.acks.set(r.request_seq, r);
+  }
+
+  private consider(r: Rec): void {
+    if (this.filterHere && !matches(this.filter, r)) return;
+    if (r.kind === 'ack_out' && this.requestRows.has(r.request_seq)) return;
+    if (r.kind === 'event_in') this.requestRows.add(r.seq);
+    this.rows.push(r);
+  }
+
+  setFilter(f: Filter): void {
+    this.filter = f;
+    this.rows = [];
+    this.requestRows.clear();
+    for (const r of this.all) this.consider(r);
+    this.version++;
+  }
+
+  private trim(n: number): void {
+    const gone = this.all.splice(0, n);
+    this.dropped += gone.length;
+    const minSeq = this.all.length ? this.all[0].seq : Infinity;
+    for (const r of gone) {
+      if (r.kind === 'event_in') {
+        this.requests.delete(r.seq);
+        this.requestRows.delete(r.seq);
+      } else if (r.kind === 'ack_out') this.acks.delete(r.request_seq);
+    }
+    let cut = 0;
+    while (cut < this.rows.length && this.rows[cut].seq < minSeq) cut++;
+    if (cut) this.rows.splice(0, cut);
+  }
+
+  /** The ack of a request row, or the request of an ack row. */
+  partner(r: Rec): Rec | undefined {
+    if (r.kind === 'event_in') return this.acks.get(r.seq);
+    if (r.kind === 'ack_out') return this.requests.get(r.request_seq);
+    return undefined;
+  }
+
+  /** The latest record before `seq` that carries a state of `modelUrl`. */
+  previous(seq: number, pick: (r: Rec) => boolean): Rec | undefined {
+    let i = this.all.length - 1;
+    while (i >= 0 && this.all[i].seq >= seq) i--;
+    for (; i >= 0; i--) if (pick(this.all[i])) return this.all[i];
+    return undefined;
+  }
+}

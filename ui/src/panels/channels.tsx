@@ -1,0 +1,91 @@
+import type { JSX } from 'preact';
+import { useState } from 'preact/hooks';
+import { Empty } from '../components';
+import { injectTo, showInLog } from '../nav';
+import { fmtAgo, fmtTime, shortJson } from '../records';
+import { useStore } from '../store';
+
+export function ChannelsPanel(): JSX.Element {
+  const s = useStore();
+  const [selected, setSelected] = useState<string | null>(null);
+  const sel = s.channels.find((c) => c.url === selected) ?? s.channels[0] ?? null;
+  const changes = sel ? (s.changes.get(sel.url) ?? []) : [];
+  return (
+    <div class="split-h">
+      <div class="pane">
+        <div class="toolbar">
+          <h2>Channels</h2>
+          <span class="muted">{s.channels.length} channels</span>
+        </div>
+        {s.channels.length === 0 ? (
+          <Empty>No channel yet: a client joins one with subscribe {'{url}'} (realtime: true on a collection).</Empty>
+        ) : (
+          <div class="table">
+            <div class="row head chan-row">
+              <span>url</span>
+              <span>subscribers</span>
+              <span>changes</span>
+              <span>last change</span>
+            </div>
+            {s.channels.map((c) => (
+              <div
+                key={c.url}
+                class={`row chan-row ${sel?.url === c.url ? 'selected' : ''}`}
+                onClick={() => setSelected(c.url)}
+                data-testid="channel-row"
+                data-channel={c.url}
+              >
+                <span class="mono">{c.url}</span>
+                <span>{c.members.length}</span>
+                <span>{c.changes}</span>
+                <span class="muted">{fmtAgo(c.last_change_at_us)}</span>
+              </div>
+            ))}
+          </div>
+        )}
+      </div>
+      {sel && (
+        <section class="pane detail" data-testid="channel-detail">
+          <div class="toolbar">
+            <h3 class="mono">{sel.url}</h3>
+            <button onClick={() => showInLog({ channel: sel.url })}>Show in log</button>
+            <button onClick={() => injectTo({ to: 'channel', url: sel.url })}>Push to channel…</button>
+          </div>
+          <h4>Subscribers ({sel.members.length})</h4>
+          <ul class="plain mono" data-testid="channel-members">
+            {sel.members.map((m) => (
+              <li key={m}>
+                <a
+                  href="#/log"
+                  onClick={(e) => {
+                    e.preventDefault();
+                    showInLog({ socket: m });
+                  }}
+                >
+                  {m}
+                </a>
+              </li>
+            ))}
+            {sel.members.length === 0 && <li class="muted">none</li>}
+          </ul>
+          <h4>Recent changes</h4>
+          <div class="table" data-testid="channel-changes">
+            {changes.length === 0 && <div class="muted pad">No change seen since this window opened.</div>}
+            {[...changes].reverse().map((r) => {
+              const c = r.kind === 'push_out' ? r.args[0] : null;
+              const op = c && typeof c === 'object' && !Array.isArray(c) ? String(c.op ?? '') : '';
+              return (
+                <div key={r.seq} class="row change-row">
+                  <span class="muted mono">{fmtTime(r.at_us)}</span>
+                  <span class={`tag tag-${op}`}>{op}</span>
+                  <span class="mono">{r.url}</span>
+                  <span class="mono ellipsis">{shortJson(c && typeof c === 'object' && !Array.isArray(c) ? c.data : c, 200)}</span>
+                </div>
+              );
+            })}
+          </div>
+        </section>
+      )}
+    </div>
+  );
+}

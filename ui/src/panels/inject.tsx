@@ -1,0 +1,169 @@
+import type { JSX } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { get } from '../api';
+import type { JsonValue } from '../bindings/serde_json/JsonValue';
+import type { StoreSnapshot } from '../bindings/StoreSnapshot';
+import type { Target } from '../bindings/Target';
+import { useFlash } from '../components';
+import { go, handoff } from '../nav';
+import { store, useStore } from '../store';
+
+type To = Target['to'];
+
+export function InjectPanel(): JSX.Element {
+  const s = useStore();
+  const given = handoff.injectTarget;
+  const [to, setTo] = useState<To>(given?.to ?? 'channel');
+  const [socket, setSocket] = useState(given?.to === 'socket' ? given.id : '');
+  const [channel, setChannel] = useState(given?.to === 'channel' ? given.url : '');
+  const [ns, setNs] = useState('');
+  const [event, setEvent] = useState('change');
+  const [payload, setPayload] = useState('{\n  "url": "/todos/1",\n  "op": "update",\n  "data": { "id": "1", "title": "pushed from Syncscope" },\n  "version": 1\n}');
+  const [spread, setSpread] = useState(false);
+  const [snap, setSnap] = useState<StoreSnapshot | null>(null);
+  const [tplCollection, setTplCollection] = useState('');
+  const [flash, say] = useFlash();
+
+  useEffect(() => {
+    handoff.injectTarget = null;
+    get<StoreSnapshot>('store').then(setSnap, () => setSnap(null));
+  }, []);
+  useEffect(() => {
+    if (!tplCollection) return;
+    get<StoreSnapshot>('store', { url: tplCollection }).then(setSnap, () => undefined);
+  }, [tplCollection]);
+  useEffect(() => {
+    if (!socket && s.sockets[0]) setSocket(s.sockets[0].id);
+    if (!channel && s.channels[0]) setChannel(s.channels[0].url);
+  }, [s.sockets.length, s.channels.length]);
+
+  let parsed: JsonValue | undefined;
+  let parseError = '';
+  try {
+    parsed = JSON.parse(payload) as JsonValue;
+  } catch (e) {
+    parseError = (e as Error).message;
+  }
+  const target: Target | null =
+    to === 'socket' ? (socket ? { to, id: socket } : null)
+    : to === 'channel' ? (channel ? { to, url: channel } : null)
+    : to === 'iobind' ? (ns ? { to, ns } : null)
+    : { to: 'all' };
+
+  const fromModel = (id: string) => {
+    const m = snap?.models?.find((x) => x.id === id);
+    if (!m) return;
+    const url = `${tplCollection}/${encodeURIComponent(m.id)}`;
+    if (event.includes(':')) {
+      // The iobind dialect: the model's attributes.
+      setEvent(`${url}:update`);
+      setPayload(JSON.stringify(m.data, null, 2));
+    } else {
+      setEvent('change');
+      setPayload(JSON.stringify({ url, op: 'update', data: m.data, version: m.version + 1, seq: snap?.seq ?? 0 }, null, 2));
+    }
+    if (to === 'channel') setChannel(tplCollection);
+  };
+
+  const send = async (e: Event) => {
+    e.preventDefault();
+    if (parsed === undefined || !target) return;
+    const args = spread && Array.isArray(parsed) ? parsed : [parsed];
+    const r = await store.control.command({ command: 'emit', target, event, args });
+    if (r.result === 'ok') {
+      const n = (r.value as { recipients?: number })?.recipients;
+      say('ok', `Sent ${event} to ${n ?? '?'} socket${n === 1 ? '' : 's'}.`);
+    } else say('error', `${r.code}: ${r.message}`);
+  };
+
+  return (
+    <div class="form-panel">
+      <div class="toolbar">
+        <h2>Inject a push</h2>
+        <span class="muted">The clients get it exactly as if the server had sent it.</span>
+      </div>
+      <form onSubmit={send} class="form" data-testid="inject-form">
+        <label>
+          Event
+          <input value={event} onInput={(e) => setEvent(e.currentTarget.value)} required data-testid="inject-event" />
+          <span class="hint">
+            <code>change</code> for backbone.realtime; <code>/todos:create</code>, <code>/todos/1:update</code> for backbone.iobind.
+          </span>
+        </label>
+        <fieldset>
+          <legend>Target</legend>
+          <div class="radios">
+            {(['socket', 'channel', 'iobind', 'all'] as const).map((t) => (
+              <label key={t} class="check">
+                <input type="radio" name="to" checked={to === t} onChange={() => setTo(t)} data-testid={`inject-to-${t}`} />
+                {{ socket: 'one socket', channel: 'a channel', iobind: 'iobind namespace', all: 'everyone' }[t]}
+              </label>
+            ))}
+          </div>
+          {to === 'socket' && (
+            <select value={socket} onChange={(e) => setSocket(e.currentTarget.value)} data-testid="inject-socket">
+              {!s.sockets.some((x) => x.id === socket) && socket && <option value={socket}>{socket} (gone)</option>}
+              {s.sockets.map((x) => (
+                <option key={x.id} value={x.id}>
+                  {x.id} — {x.remote_addr ?? ''} {x.user_agent?.slice(0, 40) ?? ''}
+                </option>
+              ))}
+            </select>
+          )}
+          {to === 'channel' && (
+            <input list="channel-list" value={channel} onInput={(e) => setChannel(e.currentTarget.value)} placeholder="/todos" data-testid="inject-channel" />
+          )}
+          <datalist id="channel-list">
+            {s.channels.map((c) => (
+              <option key={c.url} value={c.url} />
+            ))}
+          </datalist>
+          {to === 'iobind' && <input value={ns} onInput={(e) => setNs(e.currentTarget.value)} placeholder="todos" />}
+        </fieldset>
+        <fieldset>
+          <legend>Template from a stored model</legend>
+          <div class="inline">
+            <select value={tplCollection} onChange={(e) => setTplCollection(e.currentTarget.value)} data-testid="inject-tpl-collection">
+              <option value="">collection…</option>
+              {snap?.collections.map((c) => (
+                <option key={c.url} value={c.url}>
+                  {c.url} ({c.models})
+                </option>
+              ))}
+            </select>
+            <select value="" onChange={(e) => fromModel(e.currentTarget.value)} disabled={!tplCollection || !snap?.models} data-testid="inject-tpl-model">
+              <option value="">model…</option>
+              {snap?.models?.map((m) => (
+                <option key={m.id} value={m.id}>
+                  {m.id} v{m.version} {JSON.stringify(m.data).slice(0, 40)}
+                </option>
+              ))}
+            </select>
+          </div>
+        </fieldset>
+        <label>
+          Payload (JSON)
+          <textarea rows={10} value={payload} onInput={(e) => setPayload(e.currentTarget.value)} class={parseError ? 'invalid' : ''} spellcheck={false} data-testid="inject-payload" />
+          <span class={parseError ? 'hint err' : 'hint'}>{parseError || 'Sent as the event’s one argument.'}</span>
+        </label>
+        <label class="check">
+          <input type="checkbox" checked={spread} onChange={(e) => setSpread(e.currentTarget.checked)} />
+          the payload is an array of arguments (emit each one)
+        </label>
+        <div class="actions">
+          <button type="submit" class="primary" disabled={!!parseError || !target || !event} data-testid="inject-send">
+            Send push
+          </button>
+        </div>
+        {flash}
+      </form>
+      <section class="note">
+        <h3>Fail the next request</h3>
+        <p class="muted">
+          Injected failures and latency need the server's fault injection, which this build does not have yet.{' '}
+          <a href="#/faults" onClick={(e) => { e.preventDefault(); go('faults'); }}>More in Faults</a>.
+        </p>
+      </section>
+    </div>
+  );
+}

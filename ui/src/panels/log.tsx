@@ -1,0 +1,399 @@
+import type { JSX } from 'preact';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { filterQuery, get } from '../api';
+import type { EventsPage } from '../bindings/EventsPage';
+import type { Filter } from '../bindings/Filter';
+import type { SessionInfo } from '../bindings/SessionInfo';
+import { Diff, Empty, JsonTree, VirtualList } from '../components';
+import { LogModel } from '../log';
+import { diff, fmtLatency, fmtTime, isError, KINDS, snapshotOf, summary, type Rec } from '../records';
+import { store, useStore } from '../store';
+
+const ROW = 24;
+const KIND_LABEL: Record<string, string> = {
+  event_in: 'request',
+  ack_out: 'ack',
+  push_out: 'push',
+  protocol_error: 'protocol error',
+};
+
+function Row({ r, log, selected, onSelect }: { r: Rec; log: LogModel; selected: boolean; onSelect: () => void }): JSX.Element {
+  const ack = r.kind === 'event_in' ? log.acks.get(r.seq) : undefined;
+  const err = isError(r) || (ack?.kind === 'ack_out' && ack.error !== null);
+  const cls = ['row', 'log-row', `k-${r.kind}`, `o-${r.origin}`, err ? 'error' : '', selected ? 'selected' : '']
+    .filter(Boolean)
+    .join(' ');
+  let result: JSX.Element | null = null;
+  if (r.kind === 'event_in') {
+    if (ack?.kind === 'ack_out') {
+      result = (
+        <span class={ack.error ? 'res err' : 'res ok'} data-testid="ack-result">
+          {ack.error ?? 'ok'} · {fmtLatency(ack.latency_us)}
+        </span>
+      );
+    } else if (r.ack_id !== null) {
+      result = <span class="res pending">waiting…</span>;
+    }
+  } else if (r.kind === 'ack_out') {
+    result = (
+      <span class={r.error ? 'res err' : 'res ok'}>
+        {r.error ?? 'ok'} · {fmtLatency(r.latency_us)}
+      </span>
+    );
+  }
+  return (
+    <div class={cls} onClick={onSelect} data-testid="log-row" data-kind={r.kind} data-seq={r.seq}>
+      <span class="c-seq mono">{r.seq}</span>
+      <span class="c-time mono">{fmtTime(r.at_us)}</span>
+      <span class="c-sock mono" title={r.socket ?? ''}>
+        {r.socket ?? '—'}
+      </span>
+      <span class={`c-kind tag kind-${r.kind}`}>{KIND_LABEL[r.kind] ?? r.kind}</span>
+      <span class="c-event mono">
+        {r.origin !== 'client' && r.origin !== 'server' && <span class={`tag origin-${r.origin}`}>{r.origin}</span>}
+        {r.kind === 'ack_out' ? `↳ ${r.event}` : (r.kind === 'event_in' || r.kind === 'push_out' ? r.event : '')}
+      </span>
+      <span class="c-url mono" title={r.url ?? ''}>
+        {r.url ?? ''}
+      </span>
+      <span class="c-res">{result}</span>
+      <span class="c-sum mono">{summary(r)}</span>
+    </div>
+  );
+}
+
+function Detail({ r, log, onJump }: { r: Rec; log: LogModel; onJump: (seq: number) => void }): JSX.Element {
+  const partner = log.partner(r);
+  const request = r.kind === 'event_in' ? r : partner?.kind === 'event_in' ? partner : undefined;
+  // For an update (or patch), the model before it: the latest version seen before the request.
+  let diffView: JSX.Element | null = null;
+  if (request && (request.event === 'update' || request.event === 'patch' || request.event.endsWith(':update'))) {
+    const after = snapshotOf(request);
+    if (after) {
+      const prev = log.previous(request.seq, (x) => x.kind !== 'event_in' && snapshotOf(x)?.modelUrl === after.modelUrl);
+      const before = prev ? snapshotOf(prev) : null;
+      const merged = request.event === 'patch' && before ? { ...before.data, ...after.data } : after.data;
+      diffView = (
+        <section>
+          <h4>
+            Diff against the previous version {before?.version != null ? `(v${before.version})` : ''}
+            {prev && (
+              <a href="#/log" class="small" onClick={(e) => { e.preventDefault(); onJump(prev.seq); }}>
+                {' '}#{prev.seq}
+              </a>
+            )}
+          </h4>
+          {before ? (
+            <Diff lines={diff(before.data, merged)} />
+          ) : (
+            <div class="muted">No earlier version of {after.modelUrl} in this log.</div>
+          )}
+        </section>
+      );
+    }
+  }
+  return (
+    <aside class="log-detail" data-testid="log-detail">
+      <div class="toolbar">
+        <h3>
+          #{r.seq} {KIND_LABEL[r.kind] ?? r.kind}
+        </h3>
+        {partner && (
+          <button onClick={() => onJump(partner.seq)} data-testid="detail-partner">
+            {partner.kind === 'ack_out' ? `Its ack #${partner.seq}` : `Its request #${partner.seq}`}
+          </button>
+        )}
+      </div>
+      {partner?.kind === 'ack_out' && (
+        <div class={`pair ${partner.error ? 'err' : 'ok'}`} data-testid="detail-ack">
+          ack {partner.error ? `error ${partner.error}` : 'ok'} after {fmtLatency(partner.latency_us)}
+          {partner.dialect ? ` · ${partner.dialect}` : ''}
+        </div>
+      )}
+      {diffView}
+      <section>
+        <h4>Record</h4>
+        <JsonTree value={r as unknown as import('../bindings/serde_json/JsonValue').JsonValue} />
+      </section>
+      {partner && (
+        <section>
+          <h4>{partner.kind === 'ack_out' ? 'Ack' : 'Request'}</h4>
+          <JsonTree value={partner as unknown as import('../bindings/serde_json/JsonValue').JsonValue} />
+        </section>
+      )}
+    </aside>
+  );
+}
+
+function FilterBar({ filter, onChange }: { filter: Filter; onChange: (f: Filter) => void }): JSX.Element {
+  const s = useStore();
+  const [text, setText] = useState(filter.text ?? '');
+  const [event, setEvent] = useState(filter.event ?? '');
+  useEffect(() => setText(filter.text ?? ''), [filter.text]);
+  useEffect(() => setEvent(filter.event ?? ''), [filter.event]);
+  const timer = useRef(0);
+  const later = (f: Filter) => {
+    clearTimeout(timer.current);
+    timer.current = window.setTimeout(() => onChange(f), 250);
+  };
+  const set = (k: keyof Filter, v: unknown) => {
+    const f: Filter = { ...filter, [k]: v === '' || v === false ? undefined : v };
+    onChange(f);
+  };
+  const sockets = new Set(s.sockets.map((x) => x.id));
+  if (filter.socket) sockets.add(filter.socket);
+  const channels = new Set(s.channels.map((c) => c.url));
+  if (filter.channel) channels.add(filter.channel);
+  return (
+    <div class="filters" data-testid="log-filters">
+      <select value={filter.socket ?? ''} onChange={(e) => set('socket', e.currentTarget.value)} data-testid="filter-socket" title="Socket">
+        <option value="">all sockets</option>
+        {[...sockets].map((id) => (
+          <option key={id} value={id}>
+            {id}
+          </option>
+        ))}
+      </select>
+      <select value={filter.channel ?? ''} onChange={(e) => set('channel', e.currentTarget.value)} data-testid="filter-channel" title="Channel">
+        <option value="">all channels</option>
+        {[...channels].map((u) => (
+          <option key={u} value={u}>
+            {u}
+          </option>
+        ))}
+      </select>
+      <select
+        value={filter.kinds?.[0] ?? ''}
+        onChange={(e) => set('kinds', e.currentTarget.value ? [e.currentTarget.value] : '')}
+        data-testid="filter-kind"
+        title="Kind"
+      >
+        <option value="">all kinds</option>
+        {KINDS.map((k) => (
+          <option key={k} value={k}>
+            {KIND_LABEL[k] ?? k}
+          </option>
+        ))}
+      </select>
+      <input
+        placeholder="event"
+        value={event}
+        size={10}
+        onInput={(e) => {
+          setEvent(e.currentTarget.value);
+          later({ ...filter, event: e.currentTarget.value || undefined });
+        }}
+        data-testid="filter-event"
+      />
+      <input
+        type="search"
+        placeholder="text in payload"
+        value={text}
+        onInput={(e) => {
+          setText(e.currentTarget.value);
+          later({ ...filter, text: e.currentTarget.value || undefined });
+        }}
+        data-testid="filter-text"
+      />
+      <label class="check">
+        <input type="checkbox" checked={!!filter.errors_only} onChange={(e) => set('errors_only', e.currentTarget.checked)} data-testid="filter-errors" />
+        errors only
+      </label>
+      <button class="link" onClick={() => onChange({})} disabled={Object.values(filter).every((v) => v === undefined)}>
+        clear filters
+      </button>
+    </div>
+  );
+}
+
+/** Rows and detail over one LogModel. */
+function LogView({ log, follow, onNearEnd, footer }: { log: LogModel; follow: boolean; onNearEnd?: () => void; footer?: JSX.Element }): JSX.Element {
+  const [selected, setSelected] = useState<number | null>(null);
+  const [jumpTo, setJumpTo] = useState<number | null>(null);
+  const sel = selected === null ? undefined : (log.rows.find((x) => x.seq === selected) ?? log.all.find((x) => x.seq === selected));
+  const rowsBox = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (jumpTo === null) return;
+    const i = log.rows.findIndex((x) => x.seq === jumpTo);
+    const list = rowsBox.current?.querySelector('.vlist');
+    if (i >= 0 && list) list.scrollTop = Math.max(0, i * ROW - list.clientHeight / 2);
+    setJumpTo(null);
+  }, [jumpTo, log]);
+  return (
+    <div class="log-body">
+      <div class="log-rows" ref={rowsBox}>
+        <div class="row head log-row">
+          <span class="c-seq">seq</span>
+          <span class="c-time">time</span>
+          <span class="c-sock">socket</span>
+          <span class="c-kind">kind</span>
+          <span class="c-event">event</span>
+          <span class="c-url">url</span>
+          <span class="c-res">ack · latency</span>
+          <span class="c-sum">payload</span>
+        </div>
+        {log.rows.length === 0 ? (
+          <Empty>No record matches yet.</Empty>
+        ) : (
+          <VirtualList
+            items={log.rows}
+            version={log.version}
+            rowHeight={ROW}
+            follow={follow && selected === null}
+            onNearEnd={onNearEnd}
+            testId="log-list"
+            render={(r) => <Row key={r.seq} r={r} log={log} selected={r.seq === selected} onSelect={() => setSelected(r.seq)} />}
+          />
+        )}
+        {footer}
+      </div>
+      {sel ? (
+        <Detail
+          r={sel}
+          log={log}
+          onJump={(seq) => {
+            setSelected(seq);
+            setJumpTo(seq);
+          }}
+        />
+      ) : (
+        <aside class="log-detail muted pad">Select a row to see the record, its ack and, for updates, a diff.</aside>
+      )}
+    </div>
+  );
+}
+
+function LiveLog(): JSX.Element {
+  const s = useStore();
+  const log = s.log;
+  return (
+    <>
+      <div class="toolbar">
+        <button onClick={() => s.setPaused(!s.paused)} class={s.paused ? 'primary' : ''} data-testid="log-pause">
+          {s.paused ? `Resume (${s.pending.length.toLocaleString()} new)` : 'Pause'}
+        </button>
+        <button
+          onClick={() => {
+            log.clear();
+            s.notify();
+          }}
+        >
+          Clear
+        </button>
+        <span class="muted" data-testid="log-count">
+          {log.rows.length.toLocaleString()} rows · {log.all.length.toLocaleString()} kept
+          {log.dropped ? ` · ${log.dropped.toLocaleString()} older ones in the session (Sessions → open)` : ''}
+        </span>
+      </div>
+      <FilterBar
+        filter={log.filter}
+        onChange={(f) => {
+          log.setFilter(f);
+          s.notify();
+        }}
+      />
+      <LogView log={log} follow={!s.paused} />
+    </>
+  );
+}
+
+/** A recorded session paged from the database, as far as the user scrolls. */
+function SessionLog({ session }: { session: number }): JSX.Element {
+  const log = useMemo(() => new LogModel(50_000, false), [session]);
+  const [filter, setFilter] = useState<Filter>({});
+  const [, setN] = useState(0);
+  const state = useRef({ next: 0 as number | null, loading: false, gen: 0 });
+  const [jump, setJump] = useState('');
+
+  const load = async (reset: boolean, after?: number) => {
+    const st = state.current;
+    if (reset) {
+      st.gen++;
+      st.next = after ?? 0;
+      st.loading = false;
+      log.clear();
+    }
+    if (st.loading || st.next === null) return;
+    st.loading = true;
+    const gen = st.gen;
+    try {
+      const page = await get<EventsPage>('events', { session, after: st.next, limit: 1000, ...filterQuery(filter) });
+      if (gen !== st.gen) return;
+      log.add(page.records);
+      st.next = page.next;
+    } finally {
+      if (gen === st.gen) st.loading = false;
+      setN((n) => n + 1);
+    }
+  };
+  useEffect(() => {
+    void load(true);
+  }, [session, filter]);
+
+  const done = state.current.next === null;
+  return (
+    <>
+      <div class="toolbar">
+        <span class="muted" data-testid="session-log-count">
+          {log.rows.length.toLocaleString()} rows loaded
+          {log.dropped ? ` (${log.dropped.toLocaleString()} earlier ones unloaded)` : ''}
+          {done ? ' · end of the session so far' : ' · scroll down for more'}
+        </span>
+        <form
+          class="inline"
+          onSubmit={(e) => {
+            e.preventDefault();
+            const n = Number(jump);
+            if (Number.isFinite(n)) void load(true, Math.max(0, n - 1));
+          }}
+        >
+          <input placeholder="jump to seq" value={jump} size={10} onInput={(e) => setJump(e.currentTarget.value)} data-testid="session-jump" />
+          <button type="submit">Go</button>
+        </form>
+        <button onClick={() => void load(true)}>From the start</button>
+        {done && (
+          <button
+            onClick={() => {
+              state.current.next = log.all.length ? log.all[log.all.length - 1].seq : 0;
+              void load(false);
+            }}
+          >
+            Load newer
+          </button>
+        )}
+      </div>
+      <FilterBar filter={filter} onChange={setFilter} />
+      <LogView log={log} follow={false} onNearEnd={() => void load(false)} />
+    </>
+  );
+}
+
+export function LogPanel(): JSX.Element {
+  const [source, setSource] = useState<'live' | number>(() => store.openSession ?? 'live');
+  const [sessions, setSessions] = useState<SessionInfo[]>([]);
+  useEffect(() => {
+    store.openSession = null;
+    get<SessionInfo[]>('sessions').then(setSessions, () => setSessions([]));
+  }, []);
+  return (
+    <div class="log-panel">
+      <div class="toolbar">
+        <h2>Event log</h2>
+        <select
+          value={String(source)}
+          onChange={(e) => setSource(e.currentTarget.value === 'live' ? 'live' : Number(e.currentTarget.value))}
+          data-testid="log-source"
+        >
+          <option value="live">Live tail</option>
+          {[...sessions].reverse().map((x) => (
+            <option key={x.id} value={x.id}>
+              Session #{x.id}
+              {x.name ? ` ${x.name}` : ''} ({x.recorded.toLocaleString()} records, from the db)
+            </option>
+          ))}
+        </select>
+      </div>
+      {source === 'live' ? <LiveLog /> : <SessionLog key={source} session={source} />}
+    </div>
+  );
+}

@@ -1,0 +1,164 @@
+import type { JSX } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { get } from '../api';
+import type { EventsPage } from '../bindings/EventsPage';
+import type { Latency } from '../bindings/Latency';
+import type { SessionInfo } from '../bindings/SessionInfo';
+import { useFlash } from '../components';
+import { go } from '../nav';
+import { fmtLatency } from '../records';
+import { store, useStore } from '../store';
+
+function fmtDate(us: number | null): string {
+  return us ? new Date(us / 1000).toLocaleString() : '—';
+}
+
+/** Pages through a whole session and saves it as NDJSON, one record per line. */
+async function exportSession(s: SessionInfo, progress: (n: number) => void): Promise<void> {
+  const lines: string[] = [];
+  let after = 0;
+  for (;;) {
+    const page = await get<EventsPage>('events', { session: s.id, after, limit: 1000 });
+    for (const r of page.records) lines.push(JSON.stringify(r));
+    progress(lines.length);
+    if (page.next === null) break;
+    after = page.next;
+  }
+  const blob = new Blob([lines.join('\n') + '\n'], { type: 'application/x-ndjson' });
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = `session-${s.id}${s.name ? `-${s.name.replace(/[^\w.-]+/g, '_')}` : ''}.records.ndjson`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+export function SessionsPanel(): JSX.Element {
+  const s = useStore();
+  const [list, setList] = useState<SessionInfo[]>([]);
+  const [latency, setLatency] = useState<Record<number, Latency>>({});
+  const [name, setName] = useState('');
+  const [exporting, setExporting] = useState<{ id: number; n: number } | null>(null);
+  const [flash, say] = useFlash();
+  const recording = s.stats?.recording ?? null;
+
+  const reload = async () => {
+    try {
+      const sessions = await get<SessionInfo[]>('sessions');
+      setList(sessions);
+      const lat: Record<number, Latency> = {};
+      await Promise.all(
+        sessions.slice(-20).map(async (x) => {
+          lat[x.id] = await get<Latency>('latency', { session: x.id });
+        }),
+      );
+      setLatency(lat);
+    } catch (e) {
+      say('error', (e as Error).message);
+    }
+  };
+  useEffect(() => {
+    void reload();
+  }, [recording?.id]);
+
+  const start = async (e: Event) => {
+    e.preventDefault();
+    const r = await store.control.command({ command: 'record_start', name: name || undefined });
+    if (r.result === 'ok') say('ok', `Recording session #${(r.value as { id?: number }).id}.`);
+    else say('error', r.message);
+    setName('');
+    await reload();
+  };
+  const stop = async () => {
+    const r = await store.control.command({ command: 'record_stop' });
+    if (r.result === 'ok') say('ok', 'Recording stopped.');
+    else say('error', r.message);
+    await reload();
+  };
+
+  return (
+    <div class="form-panel wide">
+      <div class="toolbar">
+        <h2>Sessions</h2>
+        {recording ? (
+          <>
+            <span class="rec" data-testid="recording">
+              <i class="rec-dot" /> recording #{recording.id} {recording.name ?? ''}
+            </span>
+            <button onClick={() => void stop()} data-testid="record-stop">
+              Stop
+            </button>
+          </>
+        ) : (
+          <span class="muted">not recording</span>
+        )}
+        <form class="inline" onSubmit={start}>
+          <input placeholder="name (optional)" value={name} onInput={(e) => setName(e.currentTarget.value)} data-testid="record-name" />
+          <button type="submit" class="primary" data-testid="record-start">
+            {recording ? 'Cut a new session' : 'Record'}
+          </button>
+        </form>
+      </div>
+      <div class="table" data-testid="sessions-list">
+        <div class="row head session-row">
+          <span>#</span>
+          <span>name</span>
+          <span>started</span>
+          <span>stopped</span>
+          <span>records</span>
+          <span>lost</span>
+          <span>acks · p50 · p99</span>
+          <span />
+        </div>
+        {[...list].reverse().map((x) => {
+          const l = latency[x.id];
+          return (
+            <div key={x.id} class={`row session-row ${recording?.id === x.id ? 'live' : ''}`} data-testid="session-row" data-session={x.id}>
+              <span>{x.id}</span>
+              <span>{x.name ?? <span class="muted">—</span>}</span>
+              <span>{fmtDate(x.started_at_us)}</span>
+              <span>{recording?.id === x.id ? <span class="rec">recording</span> : fmtDate(x.stopped_at_us)}</span>
+              <span>{x.recorded.toLocaleString()}</span>
+              <span class={x.lost ? 'err' : 'muted'}>{x.lost.toLocaleString()}</span>
+              <span>{l ? `${l.count.toLocaleString()} · ${fmtLatency(l.p50_us)} · ${fmtLatency(l.p99_us)}` : '—'}</span>
+              <span class="actions">
+                <button
+                  onClick={() => {
+                    store.openSession = x.id;
+                    go('log');
+                  }}
+                  data-testid="session-open"
+                >
+                  Open in log
+                </button>
+                <button
+                  disabled={exporting !== null}
+                  onClick={async () => {
+                    setExporting({ id: x.id, n: 0 });
+                    try {
+                      await exportSession(x, (n) => setExporting({ id: x.id, n }));
+                      say('ok', `Exported session #${x.id}.`);
+                    } catch (e) {
+                      say('error', (e as Error).message);
+                    } finally {
+                      setExporting(null);
+                    }
+                  }}
+                  data-testid="session-export"
+                >
+                  {exporting?.id === x.id ? `Exporting… ${exporting.n.toLocaleString()}` : 'Export'}
+                </button>
+              </span>
+            </div>
+          );
+        })}
+      </div>
+      <p class="muted small">
+        Export saves the session's records as NDJSON, paged from the database. Import and replay need server support that
+        this build does not have yet.
+      </p>
+      {flash}
+    </div>
+  );
+}

@@ -1,0 +1,137 @@
+import type { JSX } from 'preact';
+import { useState } from 'preact/hooks';
+import type { SocketInfo } from '../bindings/SocketInfo';
+import { Empty, JsonTree, useFlash, VirtualList } from '../components';
+import { injectTo, showInLog } from '../nav';
+import { fmtAgo, fmtLatency } from '../records';
+import { store, useStore } from '../store';
+
+function SocketRow({ s, selected, onSelect }: { s: SocketInfo; selected: boolean; onSelect: () => void }): JSX.Element {
+  return (
+    <div
+      class={`row sock-row ${selected ? 'selected' : ''}`}
+      onClick={onSelect}
+      data-testid="socket-row"
+      data-socket={s.id}
+      role="row"
+      aria-selected={selected}
+    >
+      <span class="c-id mono" title={s.id}>
+        {s.id}
+      </span>
+      <span class="c-tr">
+        <span class={`tag tag-${s.transport}`}>{s.transport}</span> <span class="muted">{s.protocol}</span>
+      </span>
+      <span class="c-addr mono">{s.remote_addr ?? '—'}</span>
+      <span class="c-ua" title={s.user_agent ?? ''}>
+        {s.user_agent ?? '—'}
+      </span>
+      <span class="c-dia">{s.dialects.join(', ') || <span class="muted">—</span>}</span>
+      <span class="c-ch" title={s.channels.join('\n')}>
+        {s.channels.join(', ') || <span class="muted">none</span>}
+      </span>
+      <span class="c-num" title="events in / acks out / error acks / pushes in">
+        {s.events_in}/{s.acks_out}/<span class={s.error_acks ? 'err' : ''}>{s.error_acks}</span>/{s.pushes_in}
+      </span>
+      <span class="c-lat">{fmtLatency(store.lastAck.get(s.id))}</span>
+      <span class="c-act muted">{fmtAgo(s.last_activity_us)}</span>
+    </div>
+  );
+}
+
+export function SocketsPanel(): JSX.Element {
+  const s = useStore();
+  const [selected, setSelected] = useState<string | null>(null);
+  const [text, setText] = useState('');
+  const [flash, say] = useFlash();
+  const list = text
+    ? s.sockets.filter((x) => JSON.stringify(x).toLowerCase().includes(text.toLowerCase()))
+    : s.sockets;
+  const sel = s.sockets.find((x) => x.id === selected) ?? null;
+
+  const disconnect = async (id: string) => {
+    const r = await store.control.command({ command: 'disconnect', socket: id });
+    if (r.result === 'ok') say('ok', `Disconnected ${id}.`);
+    else say('error', r.message);
+    store.refreshSoon();
+  };
+
+  return (
+    <div class="split-v">
+      <div class="toolbar">
+        <h2>Sockets</h2>
+        <span class="muted">{s.sockets.length.toLocaleString()} connected</span>
+        <input
+          type="search"
+          placeholder="Filter: id, address, agent, channel…"
+          value={text}
+          onInput={(e) => setText(e.currentTarget.value)}
+          data-testid="socket-search"
+        />
+      </div>
+      <div class="table">
+        <div class="row head sock-row" role="row">
+          <span class="c-id">id</span>
+          <span class="c-tr">transport</span>
+          <span class="c-addr">address</span>
+          <span class="c-ua">user agent</span>
+          <span class="c-dia">dialect</span>
+          <span class="c-ch">channels</span>
+          <span class="c-num" title="events in / acks out / error acks / pushes in">
+            in/ack/err/push
+          </span>
+          <span class="c-lat" title="Latency of the last ack sent to it">
+            last ack
+          </span>
+          <span class="c-act">active</span>
+        </div>
+        {list.length === 0 ? (
+          <Empty>
+            No socket is connected. Point a Backbone app (or the demo at <a href="/demo/">/demo/</a>) at this server.
+          </Empty>
+        ) : (
+          <VirtualList
+            items={list}
+            version={s.sockets.length}
+            rowHeight={28}
+            testId="sockets-list"
+            render={(x) => (
+              <SocketRow key={x.id} s={x} selected={x.id === selected} onSelect={() => setSelected(x.id)} />
+            )}
+          />
+        )}
+      </div>
+      {sel && (
+        <section class="detail" data-testid="socket-detail">
+          <div class="toolbar">
+            <h3 class="mono">{sel.id}</h3>
+            <button onClick={() => showInLog({ socket: sel.id })} data-testid="socket-show-log">
+              Show in log
+            </button>
+            <button onClick={() => injectTo({ to: 'socket', id: sel.id })} data-testid="socket-emit">
+              Emit to it…
+            </button>
+            <button class="danger" onClick={() => disconnect(sel.id)} data-testid="socket-disconnect">
+              Disconnect
+            </button>
+          </div>
+          <dl class="props">
+            <dt>connected</dt>
+            <dd>{new Date(sel.connected_at_us / 1000).toLocaleString()}</dd>
+            <dt>origin</dt>
+            <dd>{sel.http_origin ?? '—'}</dd>
+            <dt>user agent</dt>
+            <dd>{sel.user_agent ?? '—'}</dd>
+            <dt>channels</dt>
+            <dd>{sel.channels.join(', ') || 'none'}</dd>
+            <dt>auth</dt>
+            <dd>
+              <JsonTree value={sel.auth} />
+            </dd>
+          </dl>
+        </section>
+      )}
+      {flash}
+    </div>
+  );
+}

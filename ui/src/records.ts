@@ -1,0 +1,197 @@
+// Helpers over bus records: matching a filter (as the server does), short summaries,
+// model snapshots for diffs, percentiles.
+import type { Filter } from './bindings/Filter';
+import type { Record as Rec } from './bindings/Record';
+import type { JsonValue } from './bindings/serde_json/JsonValue';
+
+export type { Rec };
+
+export const KINDS = [
+  'connect',
+  'disconnect',
+  'upgrade',
+  'event_in',
+  'ack_out',
+  'push_out',
+  'subscribe',
+  'unsubscribe',
+  'protocol_error',
+] as const;
+
+export function eventOf(r: Rec): string | null {
+  switch (r.kind) {
+    case 'event_in':
+    case 'ack_out':
+    case 'push_out':
+      return r.event;
+    case 'protocol_error':
+      return r.event;
+    default:
+      return null;
+  }
+}
+
+export function isError(r: Rec): boolean {
+  return (r.kind === 'ack_out' && r.error !== null) || r.kind === 'protocol_error';
+}
+
+export function onChannel(url: string | null, channel: string): boolean {
+  return url !== null && (url === channel || (url.startsWith(channel) && url[channel.length] === '/'));
+}
+
+/** The same test as the server's `Filter::matches`. */
+export function matches(f: Filter, r: Rec): boolean {
+  if (f.socket && r.socket !== f.socket) return false;
+  if (f.channel && !onChannel(r.url, f.channel)) return false;
+  if (f.event && eventOf(r) !== f.event) return false;
+  if (f.kinds && !f.kinds.includes(r.kind)) return false;
+  if (f.origin && r.origin !== f.origin) return false;
+  if (f.errors_only && !isError(r)) return false;
+  if (f.text && !JSON.stringify(r).includes(f.text)) return false;
+  return true;
+}
+
+export function isEmptyFilter(f: Filter): boolean {
+  return !f.socket && !f.channel && !f.event && !f.kinds && !f.origin && !f.errors_only && !f.text;
+}
+
+export function fmtLatency(us: number | null | undefined): string {
+  if (us === null || us === undefined) return '—';
+  if (us < 1000) return `${us} µs`;
+  if (us < 10_000) return `${(us / 1000).toFixed(2)} ms`;
+  if (us < 1_000_000) return `${(us / 1000).toFixed(1)} ms`;
+  return `${(us / 1_000_000).toFixed(2)} s`;
+}
+
+export function fmtTime(us: number): string {
+  const d = new Date(us / 1000);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
+export function fmtAgo(us: number | null, now = Date.now() * 1000): string {
+  if (!us) return '—';
+  const s = Math.max(0, (now - us) / 1e6);
+  if (s < 1) return 'now';
+  if (s < 60) return `${Math.floor(s)} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  return `${Math.floor(s / 3600)} h ago`;
+}
+
+export function shortJson(v: unknown, max = 120): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? 'undefined';
+  } catch {
+    s = String(v);
+  }
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+/** One line about what a record says, for the log's last column. */
+export function summary(r: Rec): string {
+  switch (r.kind) {
+    case 'connect':
+      return `${r.transport} ${r.protocol} from ${r.remote_addr ?? '?'}${r.user_agent ? ` · ${r.user_agent}` : ''}`;
+    case 'disconnect':
+      return r.reason;
+    case 'upgrade':
+      return `${r.from} → ${r.to}`;
+    case 'event_in':
+      return shortJson(r.args);
+    case 'ack_out':
+      return r.error ? `error ${r.error}: ${shortJson(r.args)}` : shortJson(r.args);
+    case 'push_out':
+      return `to ${targetText(r.target)} (${r.recipients}) ${shortJson(r.args)}`;
+    case 'subscribe':
+    case 'unsubscribe':
+      return r.channel;
+    case 'protocol_error':
+      return r.message;
+  }
+}
+
+export function targetText(t: Extract<Rec, { kind: 'push_out' }>['target']): string {
+  switch (t.to) {
+    case 'socket':
+      return `socket ${t.id}`;
+    case 'channel':
+      return t.url;
+    case 'iobind':
+      return `iobind:${t.ns}`;
+    case 'all':
+      return 'everyone';
+  }
+}
+
+type Obj = { [k: string]: JsonValue | undefined };
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export interface Snapshot {
+  modelUrl: string;
+  data: Obj;
+  version: number | null;
+}
+
+/** The model state a record carries, if any: a request's data, an ack's or a change's. */
+export function snapshotOf(r: Rec): Snapshot | null {
+  const modelUrl = (url: string | null, data: Obj): string | null => {
+    if (!url) return null;
+    const id = data.id;
+    // A create (or a change on a collection url) names the model by its id.
+    if ((typeof id === 'string' || typeof id === 'number') && !url.endsWith(`/${id}`)) return `${url}/${id}`;
+    return url;
+  };
+  if (r.kind === 'event_in' && isObj(r.args) && isObj(r.args.data)) {
+    const url = modelUrl(typeof r.args.url === 'string' ? r.args.url : r.url, r.args.data);
+    const v = r.args.version;
+    return url ? { modelUrl: url, data: r.args.data, version: typeof v === 'number' ? v : null } : null;
+  }
+  if (r.kind === 'ack_out' && !r.error && isObj(r.args[1]) && isObj(r.args[1].data)) {
+    const res = r.args[1];
+    const data = res.data as Obj;
+    const url = modelUrl(r.url, data);
+    return url ? { modelUrl: url, data, version: typeof res.version === 'number' ? res.version : null } : null;
+  }
+  if (r.kind === 'ack_out' && !r.error && r.dialect?.startsWith('iobind') && isObj(r.args[1])) {
+    const data = r.args[1];
+    const url = modelUrl(r.url, data);
+    return url ? { modelUrl: url, data, version: null } : null;
+  }
+  if (r.kind === 'push_out' && isObj(r.args[0]) && isObj(r.args[0].data)) {
+    const c = r.args[0];
+    const data = c.data as Obj;
+    const url = modelUrl(typeof c.url === 'string' ? c.url : r.url, data);
+    return url ? { modelUrl: url, data, version: typeof c.version === 'number' ? c.version : null } : null;
+  }
+  return null;
+}
+
+export interface DiffLine {
+  key: string;
+  kind: 'added' | 'removed' | 'changed' | 'same';
+  before?: JsonValue;
+  after?: JsonValue;
+}
+
+export function diff(before: Obj, after: Obj): DiffLine[] {
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+  return keys.map((key) => {
+    const b = before[key];
+    const a = after[key];
+    if (b === undefined) return { key, kind: 'added', after: a };
+    if (a === undefined) return { key, kind: 'removed', before: b };
+    if (JSON.stringify(a) !== JSON.stringify(b)) return { key, kind: 'changed', before: b, after: a };
+    return { key, kind: 'same', before: b, after: a };
+  });
+}
+
+/** The p-th percentile (0..1) of sorted values, nearest rank. */
+export function percentile(sorted: number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil(p * sorted.length)));
+  return sorted[rank - 1];
+}

@@ -1,0 +1,181 @@
+// The inspector's live state, fed by the control WebSocket: sockets, channels, stats,
+// the live log and per-second series for the charts. Components read it directly and
+// re-render on `useStore()`, at most once per animation frame.
+import { useEffect, useState } from 'preact/hooks';
+import { Control, get, type ConnState } from './api';
+import type { ChannelInfo } from './bindings/ChannelInfo';
+import type { SocketInfo } from './bindings/SocketInfo';
+import type { Stats } from './bindings/Stats';
+import { LogModel } from './log';
+import { percentile, type Rec } from './records';
+
+export interface Second {
+  t: number;
+  events: number;
+  acks: number;
+  errors: number;
+  p50: number | null;
+  p99: number | null;
+}
+
+const RECENT_CHANGES = 20;
+const SERIES = 300;
+
+class Store {
+  control = new Control();
+  conn: ConnState = 'connecting';
+  stats: Stats | null = null;
+  sockets: SocketInfo[] = [];
+  channels: ChannelInfo[] = [];
+  log = new LogModel();
+  paused = false;
+  /** A session the Sessions panel asked the log to open. */
+  openSession: number | null = null;
+  pending: Rec[] = [];
+  missed = 0;
+  /** Last ack latency per socket. */
+  lastAck = new Map<string, number>();
+  /** Recent `change` pushes per channel url, newest last. */
+  changes = new Map<string, Rec[]>();
+  series: Second[] = [];
+  private bucket: number[] = [];
+  private bucketErrors = 0;
+  private lastSeq: number | null = null;
+  private listeners = new Set<() => void>();
+  private frame = 0;
+  private refreshTimer = 0;
+  private started = false;
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.control.onState((s) => {
+      this.conn = s;
+      this.notify();
+    });
+    this.control.onMessage((msg) => {
+      if (msg.type === 'hello') {
+        this.stats = msg.stats;
+        this.sockets = msg.sockets;
+        this.channels = msg.channels;
+        this.lastSeq = msg.stats.last_seq;
+      } else if (msg.type === 'batch') {
+        this.stats = msg.stats;
+        this.missed += msg.missed;
+        this.ingest(msg.records);
+      }
+      this.notify();
+    });
+    this.control.connect();
+    setInterval(() => this.tick(), 1000);
+  }
+
+  private ingest(records: Rec[]): void {
+    let refresh = false;
+    for (const r of records) {
+      if (r.kind === 'ack_out') {
+        this.bucket.push(r.latency_us);
+        if (r.error) this.bucketErrors++;
+        if (r.socket) this.lastAck.set(r.socket, r.latency_us);
+      } else if (r.kind === 'push_out' && r.target.to === 'channel') {
+        const list = this.changes.get(r.target.url) ?? [];
+        list.push(r);
+        if (list.length > RECENT_CHANGES) list.shift();
+        this.changes.set(r.target.url, list);
+        refresh = true;
+      } else if (r.kind !== 'event_in') {
+        refresh = true;
+      }
+    }
+    if (this.paused) {
+      this.pending.push(...records);
+      if (this.pending.length > this.log.max) this.pending.splice(0, this.pending.length - this.log.max);
+    } else {
+      this.log.add(records);
+    }
+    if (refresh) this.refreshSoon();
+  }
+
+  /** Re-reads sockets and channels shortly after something changed them. */
+  refreshSoon(): void {
+    if (this.refreshTimer) return;
+    this.refreshTimer = window.setTimeout(() => {
+      this.refreshTimer = 0;
+      void this.refresh();
+    }, 150);
+  }
+
+  async refresh(): Promise<void> {
+    try {
+      const [sockets, channels] = await Promise.all([
+        get<SocketInfo[]>('sockets'),
+        get<ChannelInfo[]>('channels'),
+      ]);
+      this.sockets = sockets;
+      this.channels = channels;
+      this.notify();
+    } catch {
+      /* the connection state tells */
+    }
+  }
+
+  private async tick(): Promise<void> {
+    if (this.conn !== 'open') return;
+    // Counters (events in, acks…) move without a record that says so: poll them.
+    void this.refresh();
+    let stats: Stats;
+    try {
+      stats = await get<Stats>('stats');
+      this.stats = stats;
+    } catch {
+      return;
+    }
+    const seq = stats.last_seq;
+    const events = this.lastSeq === null ? 0 : Math.max(0, seq - this.lastSeq);
+    this.lastSeq = seq;
+    const sorted = this.bucket.sort((a, b) => a - b);
+    this.series.push({
+      t: Date.now(),
+      events,
+      acks: sorted.length,
+      errors: this.bucketErrors,
+      p50: percentile(sorted, 0.5),
+      p99: percentile(sorted, 0.99),
+    });
+    if (this.series.length > SERIES) this.series.shift();
+    this.bucket = [];
+    this.bucketErrors = 0;
+    this.notify();
+  }
+
+  setPaused(p: boolean): void {
+    this.paused = p;
+    if (!p && this.pending.length) {
+      this.log.add(this.pending);
+      this.pending = [];
+    }
+    this.notify();
+  }
+
+  notify(): void {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      for (const l of this.listeners) l();
+    });
+  }
+
+  subscribe(l: () => void): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+}
+
+export const store = new Store();
+
+/** Re-renders the calling component whenever the store changes. */
+export function useStore(): Store {
+  const [, setN] = useState(0);
+  useEffect(() => store.subscribe(() => setN((n) => n + 1)), []);
+  return store;
+}
