@@ -75,7 +75,10 @@ impl Recorder {
         });
         // Sessions left open by a previous launch that stopped abruptly.
         sqlx::query(
-            "UPDATE sessions SET stopped_at_us = started_at_us WHERE stopped_at_us IS NULL",
+            "UPDATE sessions SET stopped_at_us = COALESCE(
+                 (SELECT MAX(at_us) FROM session_events WHERE session = sessions.id),
+                 started_at_us)
+             WHERE stopped_at_us IS NULL",
         )
         .execute(&pool)
         .await
@@ -262,7 +265,7 @@ impl Recorder {
     }
 
     /// The session asked for, else the current one, else the last one.
-    async fn resolve(&self, session: Option<i64>) -> Result<i64, String> {
+    pub async fn resolve(&self, session: Option<i64>) -> Result<i64, String> {
         if let Some(id) = session {
             return Ok(id);
         }
