@@ -1,99 +1,104 @@
 //! Embeds the browser files the server hands to apps: the socket.io-client bundle and the
 //! demo's libraries (from node_modules, installed by `npm ci`; never committed), the
-//! adapter from client/ and the demo app from fixtures/todos/.
+//! adapter from client/, the demo app from fixtures/todos/ and the built inspector UI
+//! from ui/dist/.
 //!
 //! A missing file is not a build failure: the route then answers 503 with what to run,
 //! so `cargo test` works on a machine that has not run `npm ci` yet.
+//!
+//! Every path here is relative to the repository, never absolute: clones share one
+//! target dir (CI builds incrementally), and Cargo would otherwise keep judging
+//! freshness by, and embedding files of, whichever clone built last.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::{env, fs};
 
+/// The repository root, seen from this package (Cargo runs build scripts there).
+const ROOT: &str = "../..";
+
 fn main() {
-    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-    let root = manifest.join("../..").canonicalize().unwrap();
-    let mut entries: Vec<(String, PathBuf)> = vec![
+    let mut entries: Vec<(String, String)> = [
         (
-            "/socket.io/socket.io.js".into(),
-            root.join("node_modules/socket.io-client/dist/socket.io.js"),
+            "/socket.io/socket.io.js",
+            "node_modules/socket.io-client/dist/socket.io.js",
         ),
         (
-            "/socket.io/socket.io.min.js".into(),
-            root.join("node_modules/socket.io-client/dist/socket.io.min.js"),
+            "/socket.io/socket.io.min.js",
+            "node_modules/socket.io-client/dist/socket.io.min.js",
+        ),
+        ("/backbone.realtime.js", "client/backbone.realtime.js"),
+        ("/vendor/backbone.js", "node_modules/backbone/backbone.js"),
+        (
+            "/vendor/underscore.js",
+            "node_modules/underscore/underscore-umd.js",
         ),
         (
-            "/backbone.realtime.js".into(),
-            root.join("client/backbone.realtime.js"),
+            "/vendor/jquery.js",
+            "node_modules/jquery/dist/jquery.min.js",
         ),
-        (
-            "/vendor/backbone.js".into(),
-            root.join("node_modules/backbone/backbone.js"),
-        ),
-        (
-            "/vendor/underscore.js".into(),
-            root.join("node_modules/underscore/underscore-umd.js"),
-        ),
-        (
-            "/vendor/jquery.js".into(),
-            root.join("node_modules/jquery/dist/jquery.min.js"),
-        ),
-    ];
+    ]
+    .into_iter()
+    .map(|(route, file)| (route.to_string(), file.to_string()))
+    .collect();
     // The demo app, and the inspector UI as built by `npm run build` in ui/ (absent until
     // then: /_syncscope/ui/ answers 404 and the server still works).
     for (dir, prefix) in [("fixtures/todos", "/demo"), ("ui/dist", "/_syncscope/ui")] {
-        let dir = root.join(dir);
-        collect(&dir, &dir, prefix, &mut entries);
-        watch(&dir);
+        collect(dir, dir, prefix, &mut entries);
+        watch(dir);
     }
-    watch(&root.join("node_modules/socket.io-client/package.json"));
+    watch("node_modules/socket.io-client/package.json");
 
     let mut out = String::from("pub static ASSETS: &[(&str, Option<&[u8]>)] = &[\n");
-    for (route, path) in &entries {
-        watch(path);
-        if path.is_file() {
+    for (route, file) in &entries {
+        watch(file);
+        if Path::new(ROOT).join(file).is_file() {
             out.push_str(&format!(
-                "    ({route:?}, Some(include_bytes!({:?}))),\n",
-                path.display().to_string()
+                "    ({route:?}, Some(include_bytes!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/{ROOT}/{file}\")))),\n"
             ));
         } else {
             println!(
-                "cargo:warning={} is missing: {route} will answer 503 until you run `npm ci` and rebuild",
-                path.display()
+                "cargo:warning={file} is missing: {route} will answer 503 until you run `npm ci` and rebuild"
             );
             out.push_str(&format!("    ({route:?}, None),\n"));
         }
     }
     out.push_str("];\n");
-    let dest = PathBuf::from(env::var("OUT_DIR").unwrap()).join("assets.rs");
+    let dest = Path::new(&env::var("OUT_DIR").unwrap()).join("assets.rs");
     fs::write(dest, out).unwrap();
 }
 
-/// Watches a path, or the nearest existing parent while it is missing: Cargo reruns a
-/// build script on every build when a watched path does not exist.
-fn watch(path: &Path) {
-    let mut path = path;
-    while !path.exists() {
+/// Watches a repository path, or its nearest existing parent while it is missing: Cargo
+/// reruns a build script on every build when a watched path does not exist.
+fn watch(file: &str) {
+    let mut path = Path::new(file);
+    while !Path::new(ROOT).join(path).exists() {
         match path.parent() {
             Some(parent) => path = parent,
             None => return,
         }
     }
-    println!("cargo:rerun-if-changed={}", path.display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        Path::new(ROOT).join(path).display()
+    );
 }
 
-fn collect(base: &Path, dir: &Path, prefix: &str, entries: &mut Vec<(String, PathBuf)>) {
-    let Ok(read) = fs::read_dir(dir) else { return };
-    let mut paths: Vec<PathBuf> = read.flatten().map(|e| e.path()).collect();
-    paths.sort();
-    for path in paths {
-        if path.is_dir() {
-            collect(base, &path, prefix, entries);
+fn collect(base: &str, dir: &str, prefix: &str, entries: &mut Vec<(String, String)>) {
+    let Ok(read) = fs::read_dir(Path::new(ROOT).join(dir)) else {
+        return;
+    };
+    let mut names: Vec<String> = read
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for name in names {
+        let file = format!("{dir}/{name}");
+        if Path::new(ROOT).join(&file).is_dir() {
+            collect(base, &file, prefix, entries);
         } else {
-            let rel = path
-                .strip_prefix(base)
-                .unwrap()
-                .to_string_lossy()
-                .replace('\\', "/");
-            entries.push((format!("{prefix}/{rel}"), path));
+            let rel = &file[base.len() + 1..];
+            entries.push((format!("{prefix}/{rel}"), file));
         }
     }
 }

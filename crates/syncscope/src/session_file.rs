@@ -135,3 +135,19 @@ pub async fn import(
     tx.commit().await?;
     Ok((id, header))
 }
+
+/// Exports the session being recorded, else the newest one; returns its id and how many
+/// records were written. For callers that hold the server, such as the desktop shell.
+pub async fn export_current(
+    running: &crate::Running,
+    out: &mut (impl AsyncWrite + Unpin),
+) -> Result<(i64, u64), SessionFileError> {
+    let id = running
+        .inspector()
+        .recorder()
+        .resolve(None)
+        .await
+        .map_err(|message| SessionFileError::Invalid { line: 0, message })?;
+    let n = export(running.store().pool(), id, out).await?;
+    Ok((id, n))
+}
