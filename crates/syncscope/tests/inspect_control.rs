@@ -316,7 +316,6 @@ async fn the_websocket_sends_batches_no_more_often_than_every_50_ms() {
     let running = server().await;
     let control = Control::of(&running);
     let mut watcher = control.watch(json!({"kinds": ["event_in"]})).await;
-    // Read concurrently, so arrival times are the server's sending times.
     let reading = tokio::spawn(async move {
         watcher.until(|rs| rs.len() == 300).await;
         watcher
@@ -332,8 +331,8 @@ async fn the_websocket_sends_batches_no_more_often_than_every_50_ms() {
     let times: Vec<_> = watcher.batches.iter().map(|b| b.0).collect();
     assert!(times.len() >= 2, "several batches: {:?}", watcher.batches);
     for pair in times.windows(2) {
-        let gap = pair[1] - pair[0];
-        assert!(gap >= Duration::from_millis(40), "batches {gap:?} apart");
+        let gap = Duration::from_micros(pair[1] - pair[0]);
+        assert!(gap >= Duration::from_millis(45), "batches {gap:?} apart");
     }
     running.shutdown().await;
 }

@@ -549,7 +549,10 @@ async fn watch(socket: WebSocket, state: Arc<ControlState>) {
                     _ => break,
                 };
                 let reply = match serde_json::from_str::<ClientMessage>(&text) {
-                    Ok(ClientMessage::Watch { filter: f }) => { filter = Some(f); None }
+                    Ok(ClientMessage::Watch { filter: f }) => {
+                        filter = Some(f.clone());
+                        Some(ServerMessage::Watching { filter: f })
+                    }
                     Ok(ClientMessage::Unwatch) => { filter = None; pending.clear(); None }
                     Ok(ClientMessage::Command { id, command }) => {
                         Some(ServerMessage::Reply { id, result: run(&state, command).await })
@@ -586,6 +589,7 @@ async fn watch(socket: WebSocket, state: Arc<ControlState>) {
             _ = tick.tick() => {
                 if !pending.is_empty() || missed > 0 {
                     let batch = ServerMessage::Batch {
+                        at_us: super::now_us(),
                         records: std::mem::take(&mut pending),
                         missed: std::mem::take(&mut missed),
                         stats: state.inspector.stats(),

@@ -450,10 +450,17 @@ pub enum ServerMessage {
     },
     /// Live records that match the filter, at most one batch per ~50 ms.
     Batch {
+        /// When the server sent it (Unix µs).
+        at_us: u64,
         records: Vec<Record>,
         /// Records this watcher missed because it read too slowly (0 normally).
         missed: u64,
         stats: Stats,
+    },
+    /// The filter of a `watch` is in effect: every record published from now on that
+    /// matches it will come in a batch.
+    Watching {
+        filter: Filter,
     },
     Reply {
         id: u64,

@@ -238,12 +238,15 @@ impl Control {
         assert!(hello.contains("\"hello\""), "hello first, got {hello}");
         let watch = json!({ "type": "watch", "filter": filter }).to_string();
         ws.send(Message::Text(watch.into())).await.unwrap();
-        // The watch message is applied before the next record is read.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        Watcher {
+        let mut watcher = Watcher {
             ws,
             records: vec![],
             batches: vec![],
+        };
+        loop {
+            if let ServerMessage::Watching { .. } = watcher.message().await {
+                return watcher;
+            }
         }
     }
 }
@@ -251,8 +254,8 @@ impl Control {
 pub struct Watcher {
     pub ws: Ws,
     pub records: Vec<Record>,
-    /// Arrival time and size of every batch.
-    pub batches: Vec<(tokio::time::Instant, usize)>,
+    /// The server's sending time (Unix µs) and size of every batch.
+    pub batches: Vec<(u64, usize)>,
 }
 
 impl Watcher {
@@ -266,9 +269,8 @@ impl Watcher {
     /// Reads batches until `done` holds for the records received so far.
     pub async fn until(&mut self, done: impl Fn(&[Record]) -> bool) -> &[Record] {
         while !done(&self.records) {
-            if let ServerMessage::Batch { records, .. } = self.message().await {
-                self.batches
-                    .push((tokio::time::Instant::now(), records.len()));
+            if let ServerMessage::Batch { records, at_us, .. } = self.message().await {
+                self.batches.push((at_us, records.len()));
                 self.records.extend(records);
             }
         }
