@@ -8,8 +8,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Debian packages. A C toolchain builds SQLite (bundled by sqlx); Chromium
-# runs the browser tests. Add Tauri's libraries here when src-tauri/ lands.
-APT_PACKAGES=(build-essential ca-certificates curl chromium)
+# runs the browser tests; WebKitGTK and friends build the Tauri window, and
+# Xvfb + WebKitWebDriver drive it in tests without a display.
+APT_PACKAGES=(build-essential ca-certificates curl pkg-config chromium
+  libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg2-dev
+  xvfb webkit2gtk-driver)
 
 say() { echo "    setup: $*"; }
 die() { echo "setup: error: $*" >&2; exit 1; }
@@ -57,6 +60,15 @@ elif [ ! -d node_modules ] || [ package.json -nt node_modules ]; then
   npm install --no-audit --no-fund --loglevel=error
 fi
 
+# The inspector UI has its own package (ui/), built into ui/dist and embedded
+# by the server's build.
+if [ -f ui/package-lock.json ]; then
+  if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+    say "npm ci (ui/)"
+    npm --prefix ui ci --no-audit --no-fund --loglevel=error
+  fi
+fi
+
 # --- Rust --------------------------------------------------------------------
 if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
   export PATH="$HOME/.cargo/bin:$PATH"
@@ -82,6 +94,12 @@ if ! cargo nextest --version >/dev/null 2>&1; then
     cargo install cargo-nextest --locked
   fi
   cargo nextest --version >/dev/null 2>&1 || die "cargo-nextest is still not usable after installing it"
+fi
+
+# tauri-driver bridges WebDriver to the Tauri window in the desktop test.
+if ! command -v tauri-driver >/dev/null 2>&1; then
+  say "cargo install tauri-driver (about a minute)"
+  cargo install tauri-driver --locked --version '^2' --quiet
 fi
 
 # --- Cargo target dir (outside the clone, so CI builds incrementally) ------------

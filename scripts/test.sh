@@ -29,7 +29,7 @@ step() {
 # The JavaScript test files: every *.test.js under the directories that exist.
 js_test_files() {
   local dir
-  for dir in tests/e2e client/test tests/browser; do
+  for dir in tests/e2e client/test tests/browser tests/ui tests/desktop; do
     [ -d "$dir" ] || continue
     find "$dir" -name '*.test.js' -not -path '*/node_modules/*' | sort
   done
@@ -49,10 +49,13 @@ node_tests() {
 }
 
 step "setup (install what is missing)" scripts/setup.sh
+step "ui: eslint" npm --prefix ui run --silent lint
+step "ui: tsc --noEmit" npm --prefix ui run --silent typecheck
+step "ui: vite build (embedded by the server)" npm --prefix ui run --silent build
 step "cargo fmt --all -- --check" cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -- -D warnings" \
   cargo clippy --workspace --all-targets -- -D warnings
-step "cargo build -p syncscope" cargo build -p syncscope
+step "cargo build (server and desktop window)" cargo build -p syncscope -p syncscope-app
 step "cargo nextest run --workspace" cargo nextest run --workspace
 step "node --test (JavaScript and end-to-end tests)" node_tests
 

@@ -33,7 +33,7 @@ fn main() {
         .setup(|app| {
             let running = tauri::async_runtime::block_on(launch::start_core())?;
             let addr = running.local_addr();
-            let ui_url = format!("http://{addr}/_syncscope/ui/?token={}", running.token());
+            let ui_url = format!("http://{addr}/_syncscope/ui/#token={}", running.token());
             // Scripts and tests read these lines, as they read `syncscope serve`'s.
             println!(
                 "Syncscope listening on http://{addr} (db: {})",
