@@ -298,8 +298,25 @@ async fn the_live_registry_lists_sockets_and_channels() {
     assert_eq!(sa["events_in"], 2);
     assert_eq!(sa["acks_out"], 2);
     assert_eq!(sa["dialects"], json!(["native"]));
+    assert!(sa["bytes_in"].as_u64().unwrap() > 0);
+    assert!(sa["bytes_out"].as_u64().unwrap() > 0);
     let sb = sockets.iter().find(|s| s["id"] == b.sid.as_str()).unwrap();
     assert_eq!(sb["pushes_in"], 1);
+    let before = sb["bytes_out"].as_u64().unwrap();
+    control
+        .command(
+            json!({"command": "emit", "target": {"to": "socket", "id": b.sid},
+            "event": "big", "args": ["x".repeat(10_000)]}),
+        )
+        .await;
+    let sockets = control.get("/sockets").await;
+    let sb = sockets
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == b.sid.as_str())
+        .unwrap();
+    assert!(sb["bytes_out"].as_u64().unwrap() >= before + 10_000);
     let channels = control.get("/channels").await;
     assert_eq!(channels[0]["url"], "/todos");
     assert_eq!(channels[0]["members"].as_array().unwrap().len(), 2);

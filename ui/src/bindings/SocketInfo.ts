@@ -16,4 +16,12 @@ channels: Array<string>, events_in: number, acks_out: number, error_acks: number
 /**
  * Pushes sent to it (through its channels, directly or to everyone).
  */
-pushes_in: number, last_activity_us: number, };
+pushes_in: number, 
+/**
+ * Approximate JSON bytes of the events it sent.
+ */
+bytes_in: number, 
+/**
+ * Approximate JSON bytes of the acks and pushes sent to it.
+ */
+bytes_out: number, last_activity_us: number, };

@@ -52,8 +52,9 @@ impl Bus {
             url,
             body,
         });
-        self.registry.apply(&record);
-        self.recorder.offer(&record);
+        let size = record.approx_size();
+        self.registry.apply(&record, size);
+        self.recorder.offer(&record, size);
         // No watcher is not an error.
         let _ = self.live.send(record);
         seq

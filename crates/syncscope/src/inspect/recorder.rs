@@ -96,12 +96,11 @@ impl Recorder {
         Ok(recorder)
     }
 
-    /// Called by the bus for every record; never waits.
-    pub fn offer(&self, record: &Arc<Record>) {
+    /// Called by the bus for every record, with its [`Record::approx_size`]; never waits.
+    pub fn offer(&self, record: &Arc<Record>, size: usize) {
         if !self.recording.load(Ordering::Acquire) {
             return;
         }
-        let size = record.approx_size();
         let before = self.queued_bytes.fetch_add(size, Ordering::Relaxed);
         if before + size > self.max_bytes || self.tx.try_send((record.clone(), size)).is_err() {
             self.queued_bytes.fetch_sub(size, Ordering::Relaxed);

@@ -34,7 +34,9 @@ struct Channel {
 
 impl Registry {
     /// Folds one record into the live state. Called by the bus for every record.
-    pub fn apply(&self, record: &Record) {
+    /// `size` is the record's approximate size, counted as bytes in or out.
+    pub fn apply(&self, record: &Record, size: usize) {
+        let size = size as u64;
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let inner = &mut *inner;
         let sid = record.socket.as_deref();
@@ -67,6 +69,8 @@ impl Registry {
                                 acks_out: 0,
                                 error_acks: 0,
                                 pushes_in: 0,
+                                bytes_in: 0,
+                                bytes_out: 0,
                                 last_activity_us: record.at_us,
                             },
                             dialects: BTreeSet::new(),
@@ -95,12 +99,14 @@ impl Registry {
             Body::EventIn { .. } => {
                 if let Some(entry) = sid.and_then(|sid| inner.sockets.get_mut(sid)) {
                     entry.info.events_in += 1;
+                    entry.info.bytes_in += size;
                     entry.info.last_activity_us = record.at_us;
                 }
             }
             Body::AckOut { dialect, error, .. } => {
                 if let Some(entry) = sid.and_then(|sid| inner.sockets.get_mut(sid)) {
                     entry.info.acks_out += 1;
+                    entry.info.bytes_out += size;
                     if error.is_some() {
                         entry.info.error_acks += 1;
                     }
@@ -114,11 +120,13 @@ impl Registry {
                 Target::Socket { id } => {
                     if let Some(entry) = inner.sockets.get_mut(id) {
                         entry.info.pushes_in += 1;
+                        entry.info.bytes_out += size;
                     }
                 }
                 Target::All => {
                     for entry in inner.sockets.values_mut() {
                         entry.info.pushes_in += 1;
+                        entry.info.bytes_out += size;
                     }
                 }
                 Target::Iobind { ns } => {
@@ -127,6 +135,7 @@ impl Registry {
                         if entry.dialects.contains(&dialect) && Some(entry.info.id.as_str()) != sid
                         {
                             entry.info.pushes_in += 1;
+                            entry.info.bytes_out += size;
                         }
                     }
                 }
@@ -140,6 +149,7 @@ impl Registry {
                         if Some(member.as_str()) != sid {
                             if let Some(entry) = inner.sockets.get_mut(member) {
                                 entry.info.pushes_in += 1;
+                                entry.info.bytes_out += size;
                             }
                         }
                     }

@@ -266,6 +266,10 @@ pub struct SocketInfo {
     pub error_acks: u64,
     /// Pushes sent to it (through its channels, directly or to everyone).
     pub pushes_in: u64,
+    /// Approximate JSON bytes of the events it sent.
+    pub bytes_in: u64,
+    /// Approximate JSON bytes of the acks and pushes sent to it.
+    pub bytes_out: u64,
     pub last_activity_us: u64,
 }
 
