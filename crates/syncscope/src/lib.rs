@@ -7,6 +7,7 @@ pub mod assets;
 pub mod dialect;
 pub mod endpoint;
 pub mod error;
+pub mod faults;
 pub mod inspect;
 pub mod server;
 pub mod session_file;
