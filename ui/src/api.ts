@@ -8,19 +8,25 @@ import type { ServerMessage } from './bindings/ServerMessage';
 
 const TOKEN_KEY = 'syncscope.token';
 
-/** The control token: `?token=` in this page's URL, else the one kept for this tab. */
+/**
+ * The control token: `?token=` in this page's URL or `#token=` in its fragment (the
+ * address the server logs, which keeps it out of requests), else the one kept for
+ * this tab.
+ */
 export function readToken(): string | null {
   const url = new URL(window.location.href);
-  const given = url.searchParams.get('token');
+  const fromHash = /^#token=([^&]+)/.exec(url.hash)?.[1];
+  const given = url.searchParams.get('token') ?? (fromHash ? decodeURIComponent(fromHash) : null);
   if (given) {
     try {
       sessionStorage.setItem(TOKEN_KEY, given);
-      // Keep the token out of the address bar (and out of screenshots and bookmarks).
-      url.searchParams.delete('token');
-      history.replaceState(null, '', url.pathname + url.search + url.hash);
     } catch {
       /* storage refused (private mode): the token lives in memory only */
     }
+    // Keep the token out of the address bar (and out of screenshots and bookmarks).
+    url.searchParams.delete('token');
+    if (fromHash) url.hash = '';
+    history.replaceState(null, '', url.pathname + url.search + url.hash);
     return given;
   }
   try {
@@ -46,12 +52,26 @@ export function setToken(t: string | null): void {
   token = t;
 }
 
+function authorized(init: RequestInit = {}): RequestInit {
+  return { ...init, headers: { ...(init.headers ?? {}), Authorization: `Bearer ${token ?? ''}` } };
+}
+
+/** A raw request to the control API (for files: session export and import). */
+export async function request(path: string, init: RequestInit = {}): Promise<Response> {
+  const res = await fetch(new URL(`/_syncscope/${path}`, window.location.origin), authorized(init));
+  if (!res.ok) {
+    const body = await res.json().catch(() => null);
+    throw new ApiError(res.status, body?.code ?? 'http', body?.message ?? `${res.status} ${res.statusText}`);
+  }
+  return res;
+}
+
 export async function get<T>(path: string, query: Record<string, string | number | boolean | undefined> = {}): Promise<T> {
   const url = new URL(`/_syncscope/${path}`, window.location.origin);
   for (const [k, v] of Object.entries(query)) {
     if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
   }
-  const res = await fetch(url, { headers: { Authorization: `Bearer ${token ?? ''}` } });
+  const res = await fetch(url, authorized());
   const body = await res.json().catch(() => null);
   if (!res.ok) {
     throw new ApiError(res.status, body?.code ?? 'http', body?.message ?? `${res.status} ${res.statusText}`);

@@ -4,6 +4,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { Control, get, type ConnState } from './api';
 import type { ChannelInfo } from './bindings/ChannelInfo';
+import type { EventsPage } from './bindings/EventsPage';
 import type { SocketInfo } from './bindings/SocketInfo';
 import type { Stats } from './bindings/Stats';
 import { LogModel } from './log';
@@ -19,6 +20,8 @@ export interface Second {
 }
 
 const RECENT_CHANGES = 20;
+/** How many records before this window opened the live log starts with. */
+const BACKFILL = 5000;
 const SERIES = 300;
 
 class Store {
@@ -41,6 +44,8 @@ class Store {
   private bucket: number[] = [];
   private bucketErrors = 0;
   private lastSeq: number | null = null;
+  private backfilling = false;
+  private held: Rec[] = [];
   private listeners = new Set<() => void>();
   private frame = 0;
   private refreshTimer = 0;
@@ -59,6 +64,7 @@ class Store {
         this.sockets = msg.sockets;
         this.channels = msg.channels;
         this.lastSeq = msg.stats.last_seq;
+        void this.backfill(msg.stats.last_seq);
       } else if (msg.type === 'batch') {
         this.stats = msg.stats;
         this.missed += msg.missed;
@@ -70,6 +76,47 @@ class Store {
     setInterval(() => this.tick(), 1000);
   }
 
+  /**
+   * Fills the live log with the records of the current session from before this window
+   * connected (the last BACKFILL of them), so it opens on what the clients already did.
+   */
+  private async backfill(upTo: number): Promise<void> {
+    this.backfilling = true;
+    const early: Rec[] = [];
+    try {
+      let after = Math.max(0, upTo - BACKFILL);
+      while (after < upTo) {
+        const page = await get<EventsPage>('events', { after, limit: 1000 });
+        early.push(...page.records.filter((r) => r.seq <= upTo));
+        if (page.next === null || page.records.length === 0) break;
+        after = page.next;
+      }
+    } catch {
+      /* nothing recorded (recording stopped): the log starts empty */
+    }
+    this.backfilling = false;
+    this.log.clear();
+    const later = this.held;
+    this.held = [];
+    const seen = this.changes;
+    this.changes = new Map();
+    for (const r of [...early, ...[...seen.values()].flat()]) this.noteChange(r);
+    for (const r of early) {
+      if (r.kind === 'ack_out' && r.socket) this.lastAck.set(r.socket, r.latency_us);
+    }
+    this.log.add(early);
+    this.log.add(later.filter((r) => r.seq > upTo));
+    this.notify();
+  }
+
+  private noteChange(r: Rec): void {
+    if (r.kind !== 'push_out' || r.target.to !== 'channel') return;
+    const list = this.changes.get(r.target.url) ?? [];
+    list.push(r);
+    if (list.length > RECENT_CHANGES) list.shift();
+    this.changes.set(r.target.url, list);
+  }
+
   private ingest(records: Rec[]): void {
     let refresh = false;
     for (const r of records) {
@@ -78,16 +125,15 @@ class Store {
         if (r.error) this.bucketErrors++;
         if (r.socket) this.lastAck.set(r.socket, r.latency_us);
       } else if (r.kind === 'push_out' && r.target.to === 'channel') {
-        const list = this.changes.get(r.target.url) ?? [];
-        list.push(r);
-        if (list.length > RECENT_CHANGES) list.shift();
-        this.changes.set(r.target.url, list);
+        this.noteChange(r);
         refresh = true;
       } else if (r.kind !== 'event_in') {
         refresh = true;
       }
     }
-    if (this.paused) {
+    if (this.backfilling) {
+      this.held.push(...records);
+    } else if (this.paused) {
       this.pending.push(...records);
       if (this.pending.length > this.log.max) this.pending.splice(0, this.pending.length - this.log.max);
     } else {

@@ -132,14 +132,22 @@ function FilterBar({ filter, onChange }: { filter: Filter; onChange: (f: Filter)
   useEffect(() => setText(filter.text ?? ''), [filter.text]);
   useEffect(() => setEvent(filter.event ?? ''), [filter.event]);
   const timer = useRef(0);
-  const later = (f: Filter) => {
+  // The filter as last changed here: two changes before the next render both count.
+  const latest = useRef(filter);
+  useEffect(() => {
+    latest.current = filter;
+  }, [filter]);
+  const change = (k: keyof Filter, v: unknown) => {
+    const f: Filter = { ...latest.current, [k]: v === '' || v === false ? undefined : v };
+    latest.current = f;
+    return f;
+  };
+  const later = (k: keyof Filter, v: unknown) => {
+    const f = change(k, v);
     clearTimeout(timer.current);
     timer.current = window.setTimeout(() => onChange(f), 250);
   };
-  const set = (k: keyof Filter, v: unknown) => {
-    const f: Filter = { ...filter, [k]: v === '' || v === false ? undefined : v };
-    onChange(f);
-  };
+  const set = (k: keyof Filter, v: unknown) => onChange(change(k, v));
   const sockets = new Set(s.sockets.map((x) => x.id));
   if (filter.socket) sockets.add(filter.socket);
   const channels = new Set(s.channels.map((c) => c.url));
@@ -181,7 +189,7 @@ function FilterBar({ filter, onChange }: { filter: Filter; onChange: (f: Filter)
         size={10}
         onInput={(e) => {
           setEvent(e.currentTarget.value);
-          later({ ...filter, event: e.currentTarget.value || undefined });
+          later('event', e.currentTarget.value);
         }}
         data-testid="filter-event"
       />
@@ -191,7 +199,7 @@ function FilterBar({ filter, onChange }: { filter: Filter; onChange: (f: Filter)
         value={text}
         onInput={(e) => {
           setText(e.currentTarget.value);
-          later({ ...filter, text: e.currentTarget.value || undefined });
+          later('text', e.currentTarget.value);
         }}
         data-testid="filter-text"
       />
@@ -199,7 +207,12 @@ function FilterBar({ filter, onChange }: { filter: Filter; onChange: (f: Filter)
         <input type="checkbox" checked={!!filter.errors_only} onChange={(e) => set('errors_only', e.currentTarget.checked)} data-testid="filter-errors" />
         errors only
       </label>
-      <button class="link" onClick={() => onChange({})} disabled={Object.values(filter).every((v) => v === undefined)}>
+      <button
+        class="link"
+        onClick={() => {
+          latest.current = {};
+          onChange({});
+        }} disabled={Object.values(filter).every((v) => v === undefined)}>
         clear filters
       </button>
     </div>

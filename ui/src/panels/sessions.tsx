@@ -1,7 +1,6 @@
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { get } from '../api';
-import type { EventsPage } from '../bindings/EventsPage';
+import { get, request } from '../api';
 import type { Latency } from '../bindings/Latency';
 import type { SessionInfo } from '../bindings/SessionInfo';
 import { useFlash } from '../components';
@@ -13,21 +12,13 @@ function fmtDate(us: number | null): string {
   return us ? new Date(us / 1000).toLocaleString() : '—';
 }
 
-/** Pages through a whole session and saves it as NDJSON, one record per line. */
-async function exportSession(s: SessionInfo, progress: (n: number) => void): Promise<void> {
-  const lines: string[] = [];
-  let after = 0;
-  for (;;) {
-    const page = await get<EventsPage>('events', { session: s.id, after, limit: 1000 });
-    for (const r of page.records) lines.push(JSON.stringify(r));
-    progress(lines.length);
-    if (page.next === null) break;
-    after = page.next;
-  }
-  const blob = new Blob([lines.join('\n') + '\n'], { type: 'application/x-ndjson' });
+/** Downloads the server's session file (versioned NDJSON, what `syncscope replay` reads). */
+async function exportSession(s: SessionInfo): Promise<void> {
+  const res = await request(`sessions/${s.id}/export`);
+  const blob = await res.blob();
   const a = document.createElement('a');
   a.href = URL.createObjectURL(blob);
-  a.download = `session-${s.id}${s.name ? `-${s.name.replace(/[^\w.-]+/g, '_')}` : ''}.records.ndjson`;
+  a.download = `session-${s.id}${s.name ? `-${s.name.replace(/[^\w.-]+/g, '_')}` : ''}.session.ndjson`;
   document.body.append(a);
   a.click();
   a.remove();
@@ -39,7 +30,7 @@ export function SessionsPanel(): JSX.Element {
   const [list, setList] = useState<SessionInfo[]>([]);
   const [latency, setLatency] = useState<Record<number, Latency>>({});
   const [name, setName] = useState('');
-  const [exporting, setExporting] = useState<{ id: number; n: number } | null>(null);
+  const [exporting, setExporting] = useState<number | null>(null);
   const [flash, say] = useFlash();
   const recording = s.stats?.recording ?? null;
 
@@ -77,6 +68,25 @@ export function SessionsPanel(): JSX.Element {
     await reload();
   };
 
+  const importFile = async (e: Event) => {
+    const input = e.currentTarget as HTMLInputElement;
+    const file = input.files?.[0];
+    input.value = '';
+    if (!file) return;
+    try {
+      const res = await request('sessions/import', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-ndjson' },
+        body: file,
+      });
+      const body = (await res.json()) as { session: number; records: number };
+      say('ok', `Imported ${file.name} as session #${body.session} (${body.records.toLocaleString()} records).`);
+    } catch (err) {
+      say('error', `Import failed: ${(err as Error).message}`);
+    }
+    await reload();
+  };
+
   return (
     <div class="form-panel wide">
       <div class="toolbar">
@@ -99,6 +109,10 @@ export function SessionsPanel(): JSX.Element {
             {recording ? 'Cut a new session' : 'Record'}
           </button>
         </form>
+        <label class="button" title="Import a session file (.session.ndjson)">
+          Import…
+          <input type="file" accept=".ndjson,application/x-ndjson" onChange={importFile} hidden data-testid="session-import" />
+        </label>
       </div>
       <div class="table" data-testid="sessions-list">
         <div class="row head session-row">
@@ -135,9 +149,9 @@ export function SessionsPanel(): JSX.Element {
                 <button
                   disabled={exporting !== null}
                   onClick={async () => {
-                    setExporting({ id: x.id, n: 0 });
+                    setExporting(x.id);
                     try {
-                      await exportSession(x, (n) => setExporting({ id: x.id, n }));
+                      await exportSession(x);
                       say('ok', `Exported session #${x.id}.`);
                     } catch (e) {
                       say('error', (e as Error).message);
@@ -147,7 +161,7 @@ export function SessionsPanel(): JSX.Element {
                   }}
                   data-testid="session-export"
                 >
-                  {exporting?.id === x.id ? `Exporting… ${exporting.n.toLocaleString()}` : 'Export'}
+                  {exporting === x.id ? 'Exporting…' : 'Export'}
                 </button>
               </span>
             </div>
@@ -155,8 +169,8 @@ export function SessionsPanel(): JSX.Element {
         })}
       </div>
       <p class="muted small">
-        Export saves the session's records as NDJSON, paged from the database. Import and replay need server support that
-        this build does not have yet.
+        Export downloads the session file (versioned NDJSON) that <code>syncscope replay FILE --check</code> reads; Import
+        adds one as a new session. Replay from this window needs server support that this build does not have yet.
       </p>
       {flash}
     </div>
