@@ -36,10 +36,10 @@ export function VirtualList<T>(p: VirtualListProps<T>): JSX.Element {
   const total = p.items.length * p.rowHeight;
   useLayoutEffect(() => {
     const el = box.current;
-    if (el && p.follow && stuck.current) {
-      el.scrollTop = el.scrollHeight;
-      setScrollTop(el.scrollTop);
-    }
+    if (!el) return;
+    if (p.follow && stuck.current) el.scrollTop = el.scrollHeight;
+    // The browser clamps scrollTop when the list shrinks, without a scroll event.
+    if (el.scrollTop !== scrollTop) setScrollTop(el.scrollTop);
   }, [p.version, p.items.length, p.follow, total]);
 
   const onScroll = (e: Event) => {
@@ -49,8 +49,9 @@ export function VirtualList<T>(p: VirtualListProps<T>): JSX.Element {
     if (p.onNearEnd && el.scrollTop + el.clientHeight >= el.scrollHeight - p.rowHeight * 20) p.onNearEnd();
   };
 
-  const first = Math.max(0, Math.floor(scrollTop / p.rowHeight) - 8);
-  const last = Math.min(p.items.length, Math.ceil((scrollTop + height) / p.rowHeight) + 8);
+  const top = Math.min(scrollTop, Math.max(0, total - height));
+  const first = Math.max(0, Math.floor(top / p.rowHeight) - 8);
+  const last = Math.min(p.items.length, Math.ceil((top + height) / p.rowHeight) + 8);
   const rows: JSX.Element[] = [];
   for (let i = first; i < last; i++) rows.push(p.render(p.items[i], i));
   return (
@@ -130,10 +131,11 @@ interface Series {
 
 /** A line chart in plain SVG. */
 export function Chart(p: { title: string; series: Series[]; unit: (v: number) => string; testId?: string }): JSX.Element {
-  const W = 640;
-  const H = 180;
+  const W = 960;
+  const H = 200;
   const pad = { l: 56, r: 12, t: 10, b: 22 };
-  const n = Math.max(2, ...p.series.map((s) => s.values.length));
+  // A fixed window of a minute at least, so the time axis does not stretch.
+  const n = Math.max(60, ...p.series.map((s) => s.values.length));
   const all = p.series.flatMap((s) => s.values.filter((v): v is number => v !== null));
   const max = Math.max(1, ...all) * 1.1;
   const x = (i: number) => pad.l + (i / (n - 1)) * (W - pad.l - pad.r);
@@ -152,7 +154,7 @@ export function Chart(p: { title: string; series: Series[]; unit: (v: number) =>
           );
         })}
       </figcaption>
-      <svg viewBox={`0 0 ${W} ${H}`} preserveAspectRatio="none" role="img" aria-label={p.title}>
+      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={p.title}>
         {ticks.map((t) => (
           <g key={t}>
             <line x1={pad.l} x2={W - pad.r} y1={y(t)} y2={y(t)} class="grid" />
