@@ -1,5 +1,5 @@
 // Small shared components: a virtualized list, a JSON tree, a diff, a chart.
-import type { ComponentChildren, JSX } from 'preact';
+import { Fragment, type ComponentChildren, type JSX } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { JsonValue } from './bindings/serde_json/JsonValue';
 import type { DiffLine } from './records';
@@ -39,21 +39,27 @@ export function VirtualList<T>(p: VirtualListProps<T>): JSX.Element {
     if (!el) return;
     if (p.follow && stuck.current) el.scrollTop = el.scrollHeight;
     // The browser clamps scrollTop when the list shrinks, without a scroll event.
-    if (el.scrollTop !== scrollTop) setScrollTop(el.scrollTop);
+    else if (el.scrollTop !== scrollTop) setScrollTop(el.scrollTop);
   }, [p.version, p.items.length, p.follow, total]);
 
   const onScroll = (e: Event) => {
     const el = e.currentTarget as HTMLDivElement;
     stuck.current = el.scrollTop + el.clientHeight >= el.scrollHeight - p.rowHeight;
-    setScrollTop(el.scrollTop);
+    // Following the tail, the next render puts the window at the end anyway.
+    if (!(p.follow && stuck.current)) setScrollTop(el.scrollTop);
     if (p.onNearEnd && el.scrollTop + el.clientHeight >= el.scrollHeight - p.rowHeight * 20) p.onNearEnd();
   };
 
-  const top = Math.min(scrollTop, Math.max(0, total - height));
+  const end = Math.max(0, total - height);
+  const top = p.follow && stuck.current ? end : Math.min(scrollTop, end);
   const first = Math.max(0, Math.floor(top / p.rowHeight) - 8);
   const last = Math.min(p.items.length, Math.ceil((top + height) / p.rowHeight) + 8);
   const rows: JSX.Element[] = [];
-  for (let i = first; i < last; i++) rows.push(p.render(p.items[i], i));
+  // Keyed by slot, not by item: as the window moves, the same DOM rows take new
+  // contents instead of being torn down and rebuilt.
+  for (let i = first; i < last; i++) {
+    rows.push(<Fragment key={i % 512}>{p.render(p.items[i], i)}</Fragment>);
+  }
   return (
     <div ref={box} class={`vlist ${p.class ?? ''}`} onScroll={onScroll} data-testid={p.testId}>
       <div class="vlist-space" style={{ height: `${total}px` }}>

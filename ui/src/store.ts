@@ -23,6 +23,7 @@ const RECENT_CHANGES = 20;
 /** How many records before this window opened the live log starts with. */
 const BACKFILL = 5000;
 const SERIES = 300;
+const MIN_RENDER_MS = 100;
 
 class Store {
   control = new Control();
@@ -48,6 +49,7 @@ class Store {
   private held: Rec[] = [];
   private listeners = new Set<() => void>();
   private frame = 0;
+  private lastRender = 0;
   private refreshTimer = 0;
   private started = false;
 
@@ -203,12 +205,21 @@ class Store {
     this.notify();
   }
 
+  /**
+   * Re-renders the subscribers: at most once per animation frame, and at most
+   * every MIN_RENDER_MS, so a busy bus (a batch every 50 ms) does not keep the page
+   * rendering all the time. Clicks and typing render at once through local state.
+   */
   notify(): void {
     if (this.frame) return;
-    this.frame = requestAnimationFrame(() => {
-      this.frame = 0;
-      for (const l of this.listeners) l();
-    });
+    const wait = Math.max(0, this.lastRender + MIN_RENDER_MS - performance.now());
+    this.frame = window.setTimeout(() => {
+      requestAnimationFrame(() => {
+        this.frame = 0;
+        this.lastRender = performance.now();
+        for (const l of this.listeners) l();
+      });
+    }, wait);
   }
 
   subscribe(l: () => void): () => void {

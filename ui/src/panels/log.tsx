@@ -255,7 +255,7 @@ function LogView({ log, follow, onNearEnd, footer }: { log: LogModel; follow: bo
             follow={follow && selected === null}
             onNearEnd={onNearEnd}
             testId="log-list"
-            render={(r) => <Row key={r.seq} r={r} log={log} selected={r.seq === selected} onSelect={() => setSelected(r.seq)} />}
+            render={(r) => <Row r={r} log={log} selected={r.seq === selected} onSelect={() => setSelected(r.seq)} />}
           />
         )}
         {footer}

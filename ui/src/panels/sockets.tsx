@@ -96,7 +96,7 @@ export function SocketsPanel(): JSX.Element {
             rowHeight={28}
             testId="sockets-list"
             render={(x) => (
-              <SocketRow key={x.id} s={x} selected={x.id === selected} onSelect={() => setSelected(x.id)} />
+              <SocketRow s={x} selected={x.id === selected} onSelect={() => setSelected(x.id)} />
             )}
           />
         )}
