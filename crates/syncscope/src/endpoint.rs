@@ -146,14 +146,19 @@ async fn handle(sync: &Sync, incoming: Incoming) {
         Ok(outcome) => {
             tracing::debug!(sid = %socket.id, event = %event, "ok");
             let result = dialect::render(&dialect, outcome);
-            if let Err(e) = ack.send(&(Value::Null, &result)) {
+            let sent = ack.send(&(Value::Null, &result));
+            if let Err(e) = &sent {
                 tracing::debug!(sid = %socket.id, "ack not sent: {e}");
             }
             if has_ack {
-                let args = vec![Value::Null, result];
-                record
-                    .0
-                    .ack_out(record.1, record.2, Some(&dialect), args, None);
+                let (inspect, sid, request) = record;
+                match sent {
+                    Ok(()) => {
+                        let args = vec![Value::Null, result];
+                        inspect.ack_out(sid, request, Some(&dialect), args, None);
+                    }
+                    Err(e) => inspect.ack_not_sent(sid, request, e.to_string()),
+                }
             }
         }
         Err(err) => {
@@ -173,11 +178,15 @@ fn reply_err(
     (inspect, sid, request, dialect): (&Inspector, &str, &Request, Option<&dialect::Dialect>),
 ) {
     let wire = err.to_wire();
-    if let Err(e) = ack.send(&(&wire,)) {
+    let sent = ack.send(&(&wire,));
+    if let Err(e) = &sent {
         tracing::debug!("error ack not sent: {e}");
     }
     if has_ack {
-        inspect.ack_out(sid, request, dialect, vec![wire], Some(err.code()));
+        match sent {
+            Ok(()) => inspect.ack_out(sid, request, dialect, vec![wire], Some(err.code())),
+            Err(e) => inspect.ack_not_sent(sid, request, e.to_string()),
+        }
     }
 }
 

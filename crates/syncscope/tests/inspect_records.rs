@@ -418,3 +418,68 @@ async fn a_transport_upgrade_from_polling_to_websocket_is_recorded() {
     assert_eq!(sockets[0]["transport"], "websocket");
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn under_a_burst_every_request_has_one_ack_record_and_acks_the_transport_dropped_are_recorded_as_not_sent(
+) {
+    let running = server().await;
+    let control = Control::of(&running);
+    let mut client = Sio::connect(running.local_addr()).await;
+    let n = 3000;
+    for i in 0..n {
+        client
+            .emit_with_ack("create", json!({"url": "/burst", "data": {"id": i}}))
+            .await;
+    }
+    let acks_received = client.count_acks_until_quiet().await;
+
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut records = vec![];
+    loop {
+        let stats = control.get("/stats").await;
+        if stats["recorder_queued"] == 0 {
+            let mut after = 0;
+            records.clear();
+            loop {
+                let page = control
+                    .get(&format!(
+                        "/events?socket={}&kinds=ack_out,protocol_error&limit=1000&after={after}",
+                        client.sid
+                    ))
+                    .await;
+                records.extend(page["records"].as_array().unwrap().clone());
+                match page["next"].as_u64() {
+                    Some(next) => after = next,
+                    None => break,
+                }
+            }
+            if records.len() == n {
+                break;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} records",
+            records.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(control.get("/stats").await["recorder_lost"], 0);
+    let acks = records.iter().filter(|r| r["kind"] == "ack_out").count();
+    let not_sent: Vec<_> = records
+        .iter()
+        .filter(|r| r["kind"] == "protocol_error")
+        .collect();
+    assert_eq!(
+        acks, acks_received,
+        "an ack_out record is an ack the client got"
+    );
+    assert_eq!(acks + not_sent.len(), n);
+    for r in not_sent {
+        assert!(
+            r["message"].as_str().unwrap().contains("was not sent"),
+            "{r}"
+        );
+    }
+    running.shutdown().await;
+}

@@ -171,6 +171,19 @@ impl Inspector {
         );
     }
 
+    /// Records an ack that the transport refused (its buffer full, or the socket gone):
+    /// the client will never get it.
+    pub fn ack_not_sent(&self, sid: &str, request: &Request, why: String) {
+        self.protocol_error(
+            sid,
+            Some(&request.event),
+            format!(
+                "the ack of {} (request #{}) was not sent: {why}",
+                request.event, request.seq
+            ),
+        );
+    }
+
     /// Records an emit of the server or the inspector; `from` is the socket that caused
     /// it (a writer is not sent its own change).
     pub fn pushed(

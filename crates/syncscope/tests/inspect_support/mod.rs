@@ -132,6 +132,22 @@ impl Sio {
         self.ack(id).await
     }
 
+    /// Counts the acks that arrive until nothing comes for half a second.
+    pub async fn count_acks_until_quiet(&mut self) -> usize {
+        let mut acks = 0;
+        loop {
+            let next = tokio::time::timeout(Duration::from_millis(500), next_text(&mut self.ws));
+            match next.await {
+                Err(_) => return acks,
+                Ok(text) if text.starts_with("43") => acks += 1,
+                Ok(text) if text == "2" => {
+                    self.ws.send(Message::Text("3".into())).await.unwrap();
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+
     /// The next event (name, args), from those kept or from the wire.
     pub async fn next_event(&mut self) -> (String, Vec<Value>) {
         if !self.events.is_empty() {
