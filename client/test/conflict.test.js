@@ -7,7 +7,7 @@ const { describe, it, beforeEach, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const { tab, raw, outcome, startServer } = require('../test-support');
 
-describe('conflicts', () => {
+describe('conflicts', { timeout: 60000 }, () => {
   let server, a, peek, list, model;
 
   beforeEach(async () => {

@@ -7,7 +7,7 @@ const { describe, it, beforeEach, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const { tab, raw, record, outcome, startServer, sleep, connected } = require('../test-support');
 
-describe('CRUD over the socket', () => {
+describe('CRUD over the socket', { timeout: 60000 }, () => {
   let server, a, peek;
 
   beforeEach(async () => {
@@ -301,7 +301,7 @@ describe('CRUD over the socket', () => {
   });
 });
 
-describe('objects that are not realtime', () => {
+describe('objects that are not realtime', { timeout: 60000 }, () => {
   let server, a;
   beforeEach(async () => { server = await startServer(); a = tab(server); });
   afterEach(async () => { a.close(); await server.stop(); });

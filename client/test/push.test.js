@@ -6,7 +6,7 @@ const { describe, it, beforeEach, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const { tab, raw, record, next, until, sleep, startServer } = require('../test-support');
 
-describe('pushed changes', () => {
+describe('pushed changes', { timeout: 60000 }, () => {
   let server, a, b, peek;
 
   beforeEach(async () => {
@@ -86,6 +86,21 @@ describe('pushed changes', () => {
     await peek.ok('create', { url: '/todos', data: { id: 5, title: 'shout' } });
     const [model] = await added;
     assert.equal(model.get('title'), 'SHOUT');
+    const changed = next(model, 'change:title');
+    await peek.ok('update', { url: '/todos/5', data: { title: 'again' } });
+    await changed;
+    assert.equal(model.get('title'), 'AGAIN');
+  });
+
+  it('applies a push that overtakes a read after the read, so the read does not undo it', async () => {
+    await peek.ok('create', { url: '/todos', data: { id: 1, title: 'old' } });
+    const seq = (await peek.ok('read', { url: '/todos' })).seq;
+    const mine = new (Todos(a))();
+    const fetching = mine.fetch();
+    // A newer change arriving before the read's ack, as a racing push would.
+    a.socket.listeners('change').forEach((fn) => fn({ url: '/todos', op: 'update', id: 1, data: { id: 1, title: 'newer' }, version: 2, seq: seq + 1 }));
+    await fetching;
+    assert.equal(mine.get(1).get('title'), 'newer');
   });
 
   it('keeps a sorted collection sorted when a push changes the sort key', async () => {

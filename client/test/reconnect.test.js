@@ -10,7 +10,7 @@ const {
   tab, raw, record, next, until, sleep, startServer, tempDb, connected, outcome,
 } = require('../test-support');
 
-describe('reconnecting', () => {
+describe('reconnecting', { timeout: 60000 }, () => {
   let db, server, a, peek;
 
   const start = (file = db.file, port = server ? server.port : 0) =>
@@ -214,7 +214,7 @@ describe('reconnecting', () => {
   });
 });
 
-describe('unanswered requests', () => {
+describe('unanswered requests', { timeout: 60000 }, () => {
   let server, a, peek;
   beforeEach(async () => {
     server = await startServer();
