@@ -133,10 +133,14 @@ function FilterBar({ filter, onChange }: { filter: Filter; onChange: (f: Filter)
   useEffect(() => setEvent(filter.event ?? ''), [filter.event]);
   const timer = useRef(0);
   // The filter as last changed here: two changes before the next render both count.
+  // Taken from the prop during render, not in an effect: a late effect would undo a
+  // change made in between.
   const latest = useRef(filter);
-  useEffect(() => {
+  const given = useRef(filter);
+  if (given.current !== filter) {
+    given.current = filter;
     latest.current = filter;
-  }, [filter]);
+  }
   const change = (k: keyof Filter, v: unknown) => {
     const f: Filter = { ...latest.current, [k]: v === '' || v === false ? undefined : v };
     latest.current = f;

@@ -18,7 +18,7 @@ export function StatsPanel(): JSX.Element {
       <div class="cards">
         <div class="card">
           <b data-testid="stats-total">{total.toLocaleString()}</b>
-          <span>events in view</span>
+          <span>records in this window</span>
         </div>
         <div class="card">
           <b>{peak.toLocaleString()}</b>
