@@ -417,8 +417,9 @@ impl Writer {
         let n = batch.len() as u64;
         let result = async {
             let mut tx = self.pool.begin().await?;
-            for record in batch.iter() {
-                insert_record(&mut tx, session, record).await?;
+            // Many rows per statement: several times faster than one INSERT per record.
+            for chunk in batch.chunks(ROWS_PER_INSERT) {
+                insert_records(&mut tx, session, chunk).await?;
             }
             sqlx::query(
                 "UPDATE sessions SET recorded = recorded + ?, lost = lost + ? WHERE id = ?",
@@ -496,6 +497,39 @@ impl Writer {
 
 /// Stores one record of a session, with the copies of its fields that filters use.
 /// Shared by the recorder and session-file import, so both index records alike.
+/// Rows per multi-row INSERT (11 parameters each, far below SQLite's limit).
+const ROWS_PER_INSERT: usize = 64;
+
+async fn insert_records(
+    conn: &mut sqlx::SqliteConnection,
+    session: i64,
+    records: &[Arc<Record>],
+) -> Result<(), sqlx::Error> {
+    let mut q = QueryBuilder::new(
+        "INSERT OR IGNORE INTO session_events (session, seq, at_us, socket, url, kind, event, origin, error, latency_us, body) ",
+    );
+    q.push_values(records, |mut row, record| {
+        let latency = match &record.body {
+            super::types::Body::AckOut { latency_us, .. } => Some(*latency_us as i64),
+            _ => None,
+        };
+        let origin = serde_json::to_value(record.origin).unwrap_or_default();
+        row.push_bind(session)
+            .push_bind(record.seq as i64)
+            .push_bind(record.at_us as i64)
+            .push_bind(record.socket.clone())
+            .push_bind(record.url.clone())
+            .push_bind(record.body.kind())
+            .push_bind(record.body.event().map(str::to_string))
+            .push_bind(origin.as_str().unwrap_or_default().to_string())
+            .push_bind(record.body.is_error())
+            .push_bind(latency)
+            .push_bind(serde_json::to_string(&**record).unwrap_or_default());
+    });
+    q.build().execute(conn).await?;
+    Ok(())
+}
+
 pub(crate) async fn insert_record(
     conn: &mut sqlx::SqliteConnection,
     session: i64,
