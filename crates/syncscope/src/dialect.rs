@@ -46,6 +46,26 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The url the request concerns: the model url of a model read or write, else the
+    /// collection url.
+    pub fn url(&self) -> String {
+        match self {
+            Command::ReadCollection { collection }
+            | Command::Subscribe { collection, .. }
+            | Command::Unsubscribe { collection } => collection.to_string(),
+            Command::ReadModel { collection, id } => collection.model_url(id),
+            Command::ReadEither { url } => url.to_string(),
+            Command::Write { collection, write } => match write {
+                Write::Create { .. } => collection.to_string(),
+                Write::Update { id, .. } | Write::Patch { id, .. } | Write::Delete { id, .. } => {
+                    collection.model_url(id)
+                }
+            },
+        }
+    }
+}
+
 /// Reads one event into the dialect it belongs to and the command it asks for.
 pub fn parse(event: &str, arg: Value, max_data: usize) -> Result<(Dialect, Command), SyncError> {
     match event {

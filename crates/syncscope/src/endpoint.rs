@@ -16,13 +16,19 @@ use socketioxide::socket::{DisconnectReason, Socket};
 use socketioxide::SocketIo;
 use tokio::sync::mpsc;
 
-use crate::dialect;
+use crate::dialect::{self, Command};
 use crate::error::SyncError;
+use crate::faults::FaultAction;
 use crate::inspect::{Inspector, Request};
+use crate::store::Write;
 use crate::sync::Sync;
+use std::time::Duration;
 
 /// How many events of one socket may wait before new ones are refused with `busy`.
 pub const QUEUE_DEPTH: usize = 1024;
+
+/// How many packets may wait to be written to one socket (socketioxide's buffer).
+pub const SEND_BUFFER: usize = 16 * QUEUE_DEPTH;
 
 struct Incoming {
     socket: SocketRef,
@@ -142,6 +148,39 @@ async fn handle(sync: &Sync, incoming: Incoming) {
             return;
         }
     };
+    if let Some((rule, action)) = sync.faults.fire(&sid, &event, Some(&command.url())) {
+        tracing::info!(sid = %socket.id, event = %event, rule, ?action, "fault injected");
+        sync.inspect
+            .fault(&sid, &event, Some(command.url()), rule, action.clone());
+        match action {
+            FaultAction::Delay { ms } => tokio::time::sleep(Duration::from_millis(ms)).await,
+            FaultAction::Fail { code, message } => {
+                let current = match (&command, code.as_str()) {
+                    (Command::Write { collection, write }, "conflict") => {
+                        current_model(sync, collection, write).await
+                    }
+                    _ => None,
+                };
+                let err = SyncError::Injected {
+                    code,
+                    message,
+                    current,
+                };
+                reply_err(
+                    ack,
+                    &err,
+                    has_ack,
+                    (record.0, record.1, record.2, Some(&dialect)),
+                );
+                return;
+            }
+            FaultAction::Drop => return,
+            FaultAction::Disconnect => {
+                let _ = socket.disconnect();
+                return;
+            }
+        }
+    }
     sync.run(Some(&socket), &dialect, command, |outcome| match outcome {
         Ok(outcome) => {
             tracing::debug!(sid = %socket.id, event = %event, "ok");
@@ -171,6 +210,20 @@ async fn handle(sync: &Sync, incoming: Incoming) {
 }
 
 /// Sends an error ack, then records it when the client asked for an ack.
+/// The stored model a write names, for an injected conflict that looks like a real one.
+async fn current_model(
+    sync: &Sync,
+    collection: &crate::url::Url,
+    write: &Write,
+) -> Option<(Value, i64)> {
+    let id = match write {
+        Write::Update { id, .. } | Write::Patch { id, .. } | Write::Delete { id, .. } => id,
+        Write::Create { data } => &data.get("id")?.to_string().trim_matches('"').to_string(),
+    };
+    let model = sync.store.read_model(collection, id).await.ok()??;
+    Some((model.data, model.version))
+}
+
 fn reply_err(
     ack: AckSender,
     err: &SyncError,

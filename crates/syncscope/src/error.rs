@@ -26,6 +26,14 @@ pub enum SyncError {
     Busy,
     #[error("the store failed, nothing was written: {0}")]
     Internal(String),
+    /// A fault rule's error: the code and message the inspector chose, shaped like a
+    /// real error of that code (a `conflict` carries the stored model).
+    #[error("{message}")]
+    Injected {
+        code: String,
+        message: String,
+        current: Option<(Value, i64)>,
+    },
 }
 
 impl SyncError {
@@ -36,8 +44,9 @@ impl SyncError {
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         match self {
+            SyncError::Injected { code, .. } => code,
             SyncError::BadRequest { .. } => "bad_request",
             SyncError::NotFound { .. } => "not_found",
             SyncError::Conflict { .. } => "conflict",
@@ -59,7 +68,11 @@ impl SyncError {
             }
             SyncError::TooLarge { limit, .. } => json!({ "limit": limit }),
             SyncError::UnknownEvent { event } => json!({ "event": event }),
-            SyncError::Busy | SyncError::Internal(_) => json!({}),
+            SyncError::Injected {
+                current: Some((data, version)),
+                ..
+            } => json!({ "current": { "data": data, "version": version } }),
+            SyncError::Busy | SyncError::Internal(_) | SyncError::Injected { .. } => json!({}),
         };
         if let (Some(wire), Value::Object(extra)) = (wire.as_object_mut(), extra) {
             wire.extend(extra);

@@ -137,6 +137,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .ping_interval(config.ping_interval)
         .ping_timeout(config.ping_timeout)
         .max_payload(MAX_MESSAGE)
+        // Room for every ack of a full request queue plus the `busy` answers of a burst
+        // beyond it: socketioxide drops a packet silently when a socket's buffer is full,
+        // and a dropped ack leaves a client waiting forever.
+        .max_buffer_size(crate::endpoint::SEND_BUFFER)
         .ws_max_message_size(MAX_MESSAGE as usize)
         .build_layer();
     let recorder = Recorder::start(
@@ -152,6 +156,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         io: io.clone(),
         max_data: config.max_data,
         inspect: inspector.clone(),
+        faults: Default::default(),
     });
     endpoint::attach(&io, sync.clone());
 

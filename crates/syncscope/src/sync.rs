@@ -44,6 +44,8 @@ pub struct Sync {
     pub io: SocketIo,
     pub max_data: usize,
     pub inspect: Arc<Inspector>,
+    /// Rules the inspector set; checked for every request before it runs.
+    pub faults: crate::faults::Faults,
 }
 
 impl Sync {

@@ -318,3 +318,36 @@ async fn events_of_one_socket_are_applied_in_the_order_they_were_sent() {
     assert_eq!(ok(&read)["data"]["n"], 50);
     assert_eq!(ok(&read)["version"], 51);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_pipelined_requests_gets_every_ack_none_silently_dropped() {
+    let server = start_memory().await;
+    let mut c = Client::connect(server.local_addr()).await;
+    const N: u64 = 3000;
+    let mut ids = Vec::new();
+    for n in 0..N {
+        ids.push(
+            c.emit_with_ack("create", json!({"url": "/burst", "data": {"id": n}}))
+                .await,
+        );
+    }
+    let acks = c.collect_acks(ids.len()).await;
+    let missing: Vec<_> = ids.iter().filter(|id| !acks.contains_key(id)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {N} acks never came",
+        missing.len()
+    );
+    let (mut done, mut busy) = (0, 0);
+    for ack in acks.values() {
+        if ack[0].is_null() {
+            done += 1;
+        } else {
+            assert_eq!(ack[0]["code"], "busy", "{ack:?}");
+            busy += 1;
+        }
+    }
+    eprintln!("{done} done, {busy} busy");
+    let read = c.request("read", json!({"url": "/burst"})).await;
+    assert_eq!(ok(&read)["data"].as_array().unwrap().len(), done);
+}

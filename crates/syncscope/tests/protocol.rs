@@ -37,12 +37,23 @@ async fn a_polling_client_connects_and_gets_its_acks_over_plain_http() {
     let url = format!("{base}&sid={}", open["sid"].as_str().unwrap());
     let post = |frame: &'static str| http.post(&url).body(frame).send();
     assert_eq!(post("40").await.unwrap().status(), 200);
-    let connected = http.get(&url).send().await.unwrap().text().await.unwrap();
+    // A poll may carry several packets, separated by \x1e, and the heartbeat may slip
+    // a ping ("2") in at any time: read packets until the one wanted.
+    let next_packet = async |prefix: &str| {
+        for _ in 0..10 {
+            let body = http.get(&url).send().await.unwrap().text().await.unwrap();
+            if let Some(p) = body.split('\x1e').find(|p| p.starts_with(prefix)) {
+                return p.to_string();
+            }
+        }
+        panic!("no packet starting with {prefix}");
+    };
+    let connected = next_packet("40").await;
     assert!(connected.starts_with("40{\"sid\":"), "{connected}");
     post(r#"427["create",{"url":"/todos","data":{"id":1}}]"#)
         .await
         .unwrap();
-    let ack = http.get(&url).send().await.unwrap().text().await.unwrap();
+    let ack = next_packet("43").await;
     assert_eq!(ack, r#"437[null,{"data":{"id":1},"seq":1,"version":1}]"#);
 }
 

@@ -78,4 +78,4 @@ args: Array<JsonValue>, } | { "kind": "push_out", event: string, target: Target,
 /**
  * How many sockets it was sent to.
  */
-recipients: number, args: Array<JsonValue>, } | { "kind": "subscribe", channel: string, } | { "kind": "unsubscribe", channel: string, } | { "kind": "protocol_error", message: string, event: string | null, });
+recipients: number, args: Array<JsonValue>, } | { "kind": "subscribe", channel: string, } | { "kind": "unsubscribe", channel: string, } | { "kind": "protocol_error", message: string, event: string | null, } | { "kind": "fault", rule: number, event: string, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" }));

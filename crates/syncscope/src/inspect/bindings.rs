@@ -28,5 +28,6 @@ pub fn export(dir: &Path) -> Result<(), ExportError> {
     CommandResult::export_all(&cfg)?;
     ClientMessage::export_all(&cfg)?;
     ServerMessage::export_all(&cfg)?;
+    crate::faults::FaultRule::export_all(&cfg)?;
     Ok(())
 }

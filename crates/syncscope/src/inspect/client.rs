@@ -294,6 +294,11 @@ pub fn line(record: &Record) -> String {
         }
         Body::Subscribe { channel } | Body::Unsubscribe { channel } => channel.clone(),
         Body::ProtocolError { message, .. } => message.clone(),
+        Body::Fault {
+            rule,
+            event,
+            action,
+        } => format!("rule {rule} on {event}: {action:?}"),
     };
     format!(
         "{:>7} {h:02}:{m:02}:{s:02}.{ms:03} {:<14} {:<20} {url:<16} {detail}",

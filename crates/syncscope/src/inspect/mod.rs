@@ -249,6 +249,26 @@ impl Inspector {
         );
     }
 
+    pub fn fault(
+        &self,
+        sid: &str,
+        event: &str,
+        url: Option<String>,
+        rule: u64,
+        action: crate::faults::FaultAction,
+    ) {
+        self.bus.publish(
+            Some(sid),
+            Origin::Fault,
+            url,
+            Body::Fault {
+                rule,
+                event: event.to_string(),
+                action,
+            },
+        );
+    }
+
     pub fn stats(&self) -> Stats {
         let recorder = self.recorder();
         let (sockets, channels) = self.bus.registry.counts();

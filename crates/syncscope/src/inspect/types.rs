@@ -101,6 +101,14 @@ pub enum Body {
         message: String,
         event: Option<String>,
     },
+    /// A fault rule fired on a request (origin `fault`); what the client then sees
+    /// follows as usual (an error ack, nothing, a disconnect, or a late ack).
+    Fault {
+        rule: u64,
+        event: String,
+        #[serde(flatten)]
+        action: crate::faults::FaultAction,
+    },
 }
 
 impl Record {
@@ -137,6 +145,7 @@ impl Body {
             Body::Subscribe { .. } => "subscribe",
             Body::Unsubscribe { .. } => "unsubscribe",
             Body::ProtocolError { .. } => "protocol_error",
+            Body::Fault { .. } => "fault",
         }
     }
 
@@ -147,6 +156,7 @@ impl Body {
             | Body::AckOut { event, .. }
             | Body::PushOut { event, .. } => Some(event),
             Body::ProtocolError { event, .. } => event.as_deref(),
+            Body::Fault { event, .. } => Some(event),
             _ => None,
         }
     }
@@ -409,6 +419,14 @@ pub enum Command {
     },
     /// Stop recording.
     RecordStop,
+    /// Add a fault rule; the result is the rule with its id.
+    FaultAdd { rule: crate::faults::FaultSpec },
+    /// Switch a fault rule on or off.
+    FaultSet { id: u64, enabled: bool },
+    /// Delete a fault rule.
+    FaultRemove { id: u64 },
+    /// Delete every fault rule.
+    FaultClear,
 }
 
 /// The answer to a command.

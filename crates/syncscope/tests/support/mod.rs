@@ -94,6 +94,12 @@ impl Client {
                         self.send_raw("3").await;
                         continue;
                     }
+                    // A namespace DISCONNECT ends the socket as surely as a close;
+                    // real clients then close the transport themselves.
+                    if text == "41" {
+                        self.closed = true;
+                        return None;
+                    }
                     return Some(text);
                 }
                 Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => {
@@ -145,6 +151,32 @@ impl Client {
             }
             self.keep_event(&frame);
         }
+    }
+
+    /// Every ack that arrives, by id, in whatever order, until `count` came or nothing
+    /// more arrives in time.
+    pub async fn collect_acks(
+        &mut self,
+        count: usize,
+    ) -> std::collections::HashMap<u64, Vec<Value>> {
+        let mut acks = std::collections::HashMap::new();
+        while acks.len() < count {
+            let Some(frame) = self.frame().await else {
+                break;
+            };
+            if let Some(rest) = frame.strip_prefix("43") {
+                let digits = rest.find('[').unwrap_or(rest.len());
+                if let (Ok(id), Ok(args)) = (
+                    rest[..digits].parse(),
+                    serde_json::from_str(&rest[digits..]),
+                ) {
+                    acks.insert(id, args);
+                }
+            } else {
+                self.keep_event(&frame);
+            }
+        }
+        acks
     }
 
     fn keep_event(&mut self, frame: &str) {

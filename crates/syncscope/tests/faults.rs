@@ -1,0 +1,182 @@
+//! Faults set through the control API reach the client exactly like real failures.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::{err, ok, start_memory, Client};
+use syncscope::Running;
+
+async fn command(server: &Running, command: Value) -> Value {
+    reqwest::Client::new()
+        .post(format!("http://{}/_syncscope/command", server.local_addr()))
+        .bearer_auth(server.token())
+        .json(&command)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn add_rule(server: &Running, rule: Value) -> u64 {
+    let res = command(server, json!({"command": "fault_add", "rule": rule})).await;
+    assert_eq!(res["result"], "ok", "{res}");
+    res["value"]["id"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn the_next_update_on_a_collection_fails_with_a_conflict_shaped_like_a_real_one() {
+    let server = start_memory().await;
+    let mut c = Client::connect(server.local_addr()).await;
+    ok(&c
+        .request(
+            "create",
+            json!({"url": "/todos", "data": {"id": 1, "t": "a"}}),
+        )
+        .await);
+    add_rule(
+        &server,
+        json!({"when": {"event": "update", "url": "/todos"}, "action": "fail",
+               "code": "conflict", "message": "someone else changed it", "times": 1}),
+    )
+    .await;
+
+    ok(&c.request("read", json!({"url": "/todos"})).await);
+    let failed = c
+        .request("update", json!({"url": "/todos/1", "data": {"t": "b"}}))
+        .await;
+    let e = err(&failed);
+    assert_eq!(e["code"], "conflict");
+    assert_eq!(e["message"], "someone else changed it");
+    assert_eq!(
+        e["current"],
+        json!({"data": {"id": 1, "t": "a"}, "version": 1})
+    );
+    let read = c.request("read", json!({"url": "/todos/1"})).await;
+    assert_eq!(
+        ok(&read)["data"]["t"],
+        "a",
+        "the failed update wrote nothing"
+    );
+
+    let next = c
+        .request("update", json!({"url": "/todos/1", "data": {"t": "b"}}))
+        .await;
+    assert_eq!(ok(&next)["version"], 2, "the rule fired once only");
+    let rules: Value = reqwest::Client::new()
+        .get(format!("http://{}/_syncscope/faults", server.local_addr()))
+        .bearer_auth(server.token())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rules[0]["fired"], 1);
+    assert_eq!(rules[0]["enabled"], false);
+}
+
+#[tokio::test]
+async fn a_delay_rule_holds_the_ack_back_and_switching_it_off_restores_speed() {
+    let server = start_memory().await;
+    let mut c = Client::connect(server.local_addr()).await;
+    let id = add_rule(&server, json!({"action": "delay", "ms": 400})).await;
+    let t0 = Instant::now();
+    ok(&c.request("read", json!({"url": "/todos"})).await);
+    assert!(
+        t0.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        t0.elapsed()
+    );
+    let res = command(
+        &server,
+        json!({"command": "fault_set", "id": id, "enabled": false}),
+    )
+    .await;
+    assert_eq!(res["result"], "ok");
+    let t1 = Instant::now();
+    ok(&c.request("read", json!({"url": "/todos"})).await);
+    assert!(
+        t1.elapsed() < Duration::from_millis(400),
+        "{:?}",
+        t1.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_drop_rule_leaves_the_request_unanswered_and_a_disconnect_rule_cuts_the_socket() {
+    let server = start_memory().await;
+    let mut victim = Client::connect(server.local_addr()).await;
+    let other = Client::connect(server.local_addr()).await;
+    add_rule(
+        &server,
+        json!({"when": {"socket": victim.sid, "event": "create"}, "action": "drop", "times": 1}),
+    )
+    .await;
+    let dropped = victim
+        .emit_with_ack("create", json!({"url": "/x", "data": {"id": 1}}))
+        .await;
+    let after = victim.emit_with_ack("read", json!({"url": "/x"})).await;
+    let ack = victim.ack(after).await;
+    assert_eq!(
+        ok(&ack)["data"],
+        json!([]),
+        "the dropped create was not carried out"
+    );
+    assert_ne!(dropped, after);
+
+    add_rule(
+        &server,
+        json!({"when": {"socket": victim.sid}, "action": "disconnect"}),
+    )
+    .await;
+    victim.emit("read", json!({"url": "/x"})).await;
+    assert!(victim.is_closed_by_server().await);
+    drop(other);
+}
+
+#[tokio::test]
+async fn a_fired_rule_is_recorded_with_the_fault_origin_before_the_error_ack() {
+    let server = start_memory().await;
+    let mut c = Client::connect(server.local_addr()).await;
+    add_rule(
+        &server,
+        json!({"action": "fail", "code": "injected", "message": "boom"}),
+    )
+    .await;
+    let ack = c.request("read", json!({"url": "/todos"})).await;
+    assert_eq!(err(&ack)["code"], "injected");
+    server.inspector().recorder().stop_session().await.unwrap();
+    let page: Value = reqwest::Client::new()
+        .get(format!("http://{}/_syncscope/events", server.local_addr()))
+        .bearer_auth(server.token())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<(String, String)> = page["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["kind"].as_str().unwrap().into(),
+                r["origin"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let fault = kinds
+        .iter()
+        .position(|(k, o)| k == "fault" && o == "fault")
+        .expect("a fault record");
+    let ack = kinds
+        .iter()
+        .position(|(k, _)| k == "ack_out")
+        .expect("the error ack");
+    assert!(fault < ack, "{kinds:?}");
+}
