@@ -120,6 +120,7 @@ export interface Realtime extends Backbone.Events {
   on(event: 'push', callback: (change: RealtimeChange) => void, context?: any): this;
   on(event: 'error', callback: (error: RealtimeError, context: { url: string }) => void, context?: any): this;
   on(event: string, callback: (...args: any[]) => void, context?: any): this;
+  on(eventMap: Backbone.EventMap, context?: any): this;
 }
 
 declare module 'backbone' {

@@ -1,0 +1,78 @@
+'use strict';
+// The adapter works with every Backbone it claims: 1.4, 1.5 and 1.6. Each version
+// (installed under an npm alias) is loaded in place of `backbone` for two "tabs",
+// which then create, update and destroy through the socket and see each other's
+// writes arrive as pushes.
+
+const { describe, it, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const Module = require('node:module');
+const path = require('node:path');
+const ioV4 = require('socket.io-client');
+const { next, startServer } = require('../test-support');
+
+const ADAPTER = require.resolve('../backbone.realtime.js');
+
+/** Backbone `pkg` and a fresh adapter bound to it, connected to `server`. */
+function tabWith(pkg, server) {
+  const resolve = Module._resolveFilename;
+  Module._resolveFilename = function (request, ...rest) {
+    return resolve.call(this, request === 'backbone' ? pkg : request, ...rest);
+  };
+  try {
+    for (const key of Object.keys(require.cache)) {
+      if (key === ADAPTER || key.includes(`${path.sep}node_modules${path.sep}${pkg}${path.sep}`)) {
+        delete require.cache[key];
+      }
+    }
+    const Backbone = require(pkg);
+    const realtime = require(ADAPTER);
+    const socket = ioV4(server.url, { forceNew: true, transports: ['websocket'] });
+    realtime.socket = socket;
+    return { Backbone, realtime, socket };
+  } finally {
+    Module._resolveFilename = resolve;
+  }
+}
+
+for (const [pkg, version] of [['backbone-1.4', '1.4.1'], ['backbone-1.5', '1.5.0'], ['backbone', '1.6']]) {
+  describe(`with Backbone ${version}`, { timeout: 60000 }, () => {
+    let server, a, b;
+    before(async () => {
+      server = await startServer();
+      a = tabWith(pkg, server);
+      b = tabWith(pkg, server);
+    });
+    after(async () => {
+      a.socket.close();
+      b.socket.close();
+      await server.stop();
+    });
+
+    it('syncs a collection between two tabs: create, save and destroy arrive as pushes', async () => {
+      assert.ok(a.Backbone.VERSION.startsWith(version), `loaded Backbone ${a.Backbone.VERSION}`);
+      assert.equal(a.realtime, a.Backbone.realtime, 'the adapter attached itself to this Backbone');
+      const Todos = (t) => t.Backbone.Collection.extend({ url: '/todos', realtime: true });
+      const mine = new (Todos(a))();
+      const theirs = new (Todos(b))();
+      await mine.fetch();
+      await theirs.fetch();
+
+      const added = next(theirs, 'add');
+      const model = await new Promise((resolve, reject) =>
+        mine.create({ title: 'a' }, { wait: true, success: resolve, error: (m, e) => reject(e) }));
+      const [copy] = await added;
+      assert.equal(copy.id, model.id);
+
+      const changed = next(copy, 'change:title');
+      await model.save({ title: 'b' });
+      await changed;
+      assert.equal(copy.get('title'), 'b');
+
+      const removed = next(theirs, 'remove');
+      await model.destroy({ wait: true });
+      await removed;
+      assert.equal(theirs.length, 0);
+    });
+  });
+}

@@ -1,0 +1,31 @@
+// Compiled (never run) by the test command: the .d.ts must type a Backbone app's
+// ordinary use of the adapter, and refuse what it does not offer.
+import * as Backbone from 'backbone';
+import realtime, { RealtimeError, RealtimeChange } from '../backbone.realtime';
+
+class Todo extends Backbone.Model {
+  realtime = true;
+  onConflict = 'theirs' as const;
+}
+
+class Todos extends Backbone.Collection<Todo> {
+  url = '/todos';
+  realtime = true;
+}
+
+const todos = new Todos();
+todos.fetch({ reset: true, timeout: 2000 });
+todos.startRealtime().stopRealtime();
+const todo = new Todo({ title: 'typed' }, { realtime: true });
+todo.save({ done: true }, { patch: true, wait: true, onConflict: (err: RealtimeError) => (err.current ? 'theirs' : 'ours') });
+
+realtime.defaults.timeout = 5000;
+realtime.on('push', (change: RealtimeChange) => change.seq.toFixed());
+realtime.on('disconnect', (reason: string) => reason.length);
+const version: number | undefined = realtime.version(todo);
+Backbone.realtime.connect();
+
+// @ts-expect-error: `onConflict` takes 'theirs', 'ours' or a function only.
+todo.save({}, { onConflict: 'mine' });
+
+export { version };
