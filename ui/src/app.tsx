@@ -33,6 +33,11 @@ function Badge({ panel }: { panel: Panel }): JSX.Element | null {
         : panel === 'log'
           ? s.log.all.length + s.log.dropped
           : null;
+  if (panel === 'faults') {
+    // How many rules are on: a fault left on is the first thing to know about.
+    const on = s.faults?.filter((r) => r.enabled).length ?? 0;
+    return on ? <span class="count count-fault" title="Fault rules on" data-testid="faults-on">{on}</span> : null;
+  }
   return n === null ? null : <span class="count">{n.toLocaleString()}</span>;
 }
 
@@ -137,7 +142,7 @@ export function App(): JSX.Element {
           <a
             key={p}
             href={`#/${p}`}
-            class={p === panel ? 'active' : p === 'faults' ? 'unavailable' : ''}
+            class={p === panel ? 'active' : ''}
             data-testid={`nav-${p}`}
             onClick={(e) => {
               e.preventDefault();

@@ -12,6 +12,14 @@ export class LogModel {
   acks = new Map<number, Rec>();
   /** Requests by seq. */
   requests = new Map<number, Rec>();
+  /** The fault that hit a request, by the request's seq. */
+  faults = new Map<number, Rec>();
+  /**
+   * Per socket, its requests not finished yet, oldest first. A socket's requests are
+   * handled one at a time, in order, so a fault record is about the oldest of them
+   * with its event, and an ack finishes its request and every earlier one.
+   */
+  private unfinished = new Map<string, Rec[]>();
   /** Seqs of requests that are rows (their ack folds into them). */
   private requestRows = new Set<number>();
   filter: Filter = {};
@@ -30,6 +38,8 @@ export class LogModel {
     this.rows = [];
     this.acks.clear();
     this.requests.clear();
+    this.faults.clear();
+    this.unfinished.clear();
     this.requestRows.clear();
     this.dropped = 0;
     this.version++;
@@ -46,8 +56,32 @@ export class LogModel {
   }
 
   private index(r: Rec): void {
-    if (r.kind === 'event_in') this.requests.set(r.seq, r);
-    else if (r.kind === 'ack_out') this.acks.set(r.request_seq, r);
+    if (r.kind === 'event_in') {
+      this.requests.set(r.seq, r);
+      if (r.socket) {
+        const q = this.unfinished.get(r.socket) ?? [];
+        q.push(r);
+        if (q.length > 1000) q.shift();
+        this.unfinished.set(r.socket, q);
+      }
+    } else if (r.kind === 'ack_out') {
+      this.acks.set(r.request_seq, r);
+      const q = r.socket ? this.unfinished.get(r.socket) : undefined;
+      if (q) {
+        const i = q.findIndex((x) => x.seq === r.request_seq);
+        if (i >= 0) q.splice(0, i + 1);
+      }
+    } else if (r.kind === 'disconnect' && r.socket) {
+      this.unfinished.delete(r.socket);
+    } else if (r.kind === 'fault' && r.socket) {
+      const q = this.unfinished.get(r.socket);
+      const i = q ? q.findIndex((x) => x.kind === 'event_in' && x.event === r.event) : -1;
+      if (q && i >= 0) {
+        this.faults.set(q[i].seq, r);
+        // A delayed request still gets its ack; a failed, dropped or cut one is done.
+        q.splice(0, r.action === 'delay' ? i : i + 1);
+      }
+    }
   }
 
   private consider(r: Rec): void {
@@ -73,6 +107,7 @@ export class LogModel {
       if (r.kind === 'event_in') {
         this.requests.delete(r.seq);
         this.requestRows.delete(r.seq);
+        this.faults.delete(r.seq);
       } else if (r.kind === 'ack_out') this.acks.delete(r.request_seq);
     }
     let cut = 0;

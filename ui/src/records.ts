@@ -16,6 +16,7 @@ export const KINDS = [
   'subscribe',
   'unsubscribe',
   'protocol_error',
+  'fault',
 ] as const;
 
 export function eventOf(r: Rec): string | null {
@@ -25,6 +26,8 @@ export function eventOf(r: Rec): string | null {
     case 'push_out':
       return r.event;
     case 'protocol_error':
+      return r.event;
+    case 'fault':
       return r.event;
     default:
       return null;
@@ -108,6 +111,24 @@ export function summary(r: Rec): string {
       return r.channel;
     case 'protocol_error':
       return r.message;
+    case 'fault':
+      return `rule #${r.rule}: ${actionText(r)}`;
+  }
+}
+
+type FaultActionPart = { action: 'fail'; code: string; message: string } | { action: 'delay'; ms: number } | { action: 'drop' } | { action: 'disconnect' };
+
+/** What a fault action does, in a few words. */
+export function actionText(a: FaultActionPart): string {
+  switch (a.action) {
+    case 'fail':
+      return `fail with ${a.code}${a.message ? ` “${a.message}”` : ''}`;
+    case 'delay':
+      return `delay ${a.ms} ms`;
+    case 'drop':
+      return 'drop (no ack)';
+    case 'disconnect':
+      return 'disconnect the socket';
   }
 }
 

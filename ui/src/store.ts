@@ -4,7 +4,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import { Control, get, type ConnState } from './api';
 import type { ChannelInfo } from './bindings/ChannelInfo';
+import type { Command } from './bindings/Command';
+import type { CommandResult } from './bindings/CommandResult';
 import type { EventsPage } from './bindings/EventsPage';
+import type { FaultRule } from './bindings/FaultRule';
 import type { SocketInfo } from './bindings/SocketInfo';
 import type { Stats } from './bindings/Stats';
 import { LogModel } from './log';
@@ -31,6 +34,8 @@ class Store {
   stats: Stats | null = null;
   sockets: SocketInfo[] = [];
   channels: ChannelInfo[] = [];
+  /** The server's fault rules, in the order it tries them (null until first read). */
+  faults: FaultRule[] | null = null;
   log = new LogModel();
   paused = false;
   /** A session the Sessions panel asked the log to open. */
@@ -51,6 +56,8 @@ class Store {
   private frame = 0;
   private lastRender = 0;
   private refreshTimer = 0;
+  private faultsTimer = 0;
+  private ticks = 0;
   private started = false;
 
   start(): void {
@@ -67,6 +74,7 @@ class Store {
         this.channels = msg.channels;
         this.lastSeq = msg.stats.last_seq;
         void this.backfill(msg.stats.last_seq);
+        void this.refreshFaults();
       } else if (msg.type === 'batch') {
         this.stats = msg.stats;
         this.missed += msg.missed;
@@ -122,7 +130,10 @@ class Store {
   private ingest(records: Rec[]): void {
     let refresh = false;
     for (const r of records) {
-      if (r.kind === 'ack_out') {
+      if (r.kind === 'fault') {
+        // A rule fired: its count (and, for a limited one, its switch) changed.
+        this.refreshFaultsSoon();
+      } else if (r.kind === 'ack_out') {
         this.bucket.push(r.latency_us);
         if (r.error) this.bucketErrors++;
         if (r.socket) this.lastAck.set(r.socket, r.latency_us);
@@ -153,6 +164,30 @@ class Store {
     }, 150);
   }
 
+  refreshFaultsSoon(): void {
+    if (this.faultsTimer) return;
+    this.faultsTimer = window.setTimeout(() => {
+      this.faultsTimer = 0;
+      void this.refreshFaults();
+    }, 150);
+  }
+
+  async refreshFaults(): Promise<void> {
+    try {
+      this.faults = await get<FaultRule[]>('faults');
+      this.notify();
+    } catch {
+      /* the connection state tells */
+    }
+  }
+
+  /** Runs a fault command, then re-reads the rules so every view shows the result. */
+  async faultCommand(command: Command): Promise<CommandResult> {
+    const r = await this.control.command(command);
+    await this.refreshFaults();
+    return r;
+  }
+
   async refresh(): Promise<void> {
     try {
       const [sockets, channels] = await Promise.all([
@@ -171,6 +206,8 @@ class Store {
     if (this.conn !== 'open') return;
     // Counters (events in, acks…) move without a record that says so: poll them.
     void this.refresh();
+    // Rules change from other windows and the CLI too: re-read them every 2 s.
+    if (this.ticks++ % 2 === 0) void this.refreshFaults();
     let stats: Stats;
     try {
       stats = await get<Stats>('stats');

@@ -3,8 +3,10 @@ import { useEffect, useState } from 'preact/hooks';
 import { get } from '../api';
 import type { JsonValue } from '../bindings/serde_json/JsonValue';
 import type { StoreSnapshot } from '../bindings/StoreSnapshot';
+import type { FaultSpec } from '../bindings/FaultSpec';
 import type { Target } from '../bindings/Target';
 import { useFlash } from '../components';
+import { CODES, DEFAULT_MESSAGE, EVENTS, specText } from '../faults';
 import { go, handoff } from '../nav';
 import { store, useStore } from '../store';
 
@@ -157,13 +159,74 @@ export function InjectPanel(): JSX.Element {
         </div>
         {flash}
       </form>
-      <section class="note">
-        <h3>Fail the next request</h3>
-        <p class="muted">
-          Injected failures and latency need the server's fault injection, which this build does not have yet.{' '}
-          <a href="#/faults" onClick={(e) => { e.preventDefault(); go('faults'); }}>More in Faults</a>.
-        </p>
-      </section>
+      <FailNext />
     </div>
+  );
+}
+
+/** One click to make the next matching request fail: a `times: 1` fail rule. */
+function FailNext(): JSX.Element {
+  const s = useStore();
+  const [event, setEvent] = useState('update');
+  const [url, setUrl] = useState('/todos');
+  const [code, setCode] = useState('conflict');
+  const [armed, setArmed] = useState<number | null>(null);
+  const [flash, say] = useFlash();
+  const rule = armed === null ? undefined : s.faults?.find((r) => r.id === armed);
+
+  const fail = async (e: Event) => {
+    e.preventDefault();
+    const spec: FaultSpec = {
+      when: { ...(event.trim() ? { event: event.trim() } : {}), ...(url.trim() ? { url: url.trim() } : {}) },
+      action: 'fail',
+      code,
+      message: DEFAULT_MESSAGE[code] ?? code,
+      times: 1,
+    };
+    const r = await store.faultCommand({ command: 'fault_add', rule: spec });
+    if (r.result === 'ok') {
+      setArmed((r.value as { id?: number })?.id ?? null);
+      say('ok', `Set: ${specText(spec)}.`);
+    } else say('error', `${r.code}: ${r.message}`);
+  };
+
+  return (
+    <section class="note builder" data-testid="fail-next">
+      <h3>Fail the next request</h3>
+      <form class="inline" onSubmit={fail}>
+        the next
+        <input list="fail-next-events" value={event} size={9} onInput={(e) => setEvent(e.currentTarget.value)} placeholder="any request" data-testid="fail-next-event" />
+        on
+        <input list="channel-list" value={url} size={12} onInput={(e) => setUrl(e.currentTarget.value)} placeholder="any url" data-testid="fail-next-url" />
+        fails with
+        <select value={code} onChange={(e) => setCode(e.currentTarget.value)} data-testid="fail-next-code">
+          {CODES.map((c) => (
+            <option key={c} value={c}>
+              {c}
+            </option>
+          ))}
+        </select>
+        <button type="submit" class="primary" data-testid="fail-next-go">
+          Fail the next request
+        </button>
+        <datalist id="fail-next-events">
+          {EVENTS.map((x) => (
+            <option key={x} value={x} />
+          ))}
+        </datalist>
+      </form>
+      {armed !== null && (
+        <div class="builder-status muted" data-testid="fail-next-status">
+          Rule #{armed}:{' '}
+          {!rule ? 'removed' : rule.fired > 0 ? <span class="res fault">fired on the next one, now spent</span> : rule.enabled ? 'armed, waiting for a matching request' : 'switched off'}
+        </div>
+      )}
+      {flash}
+      <p class="muted small-note">
+        Any request from any socket that matches fails once, as a real error would (a conflict carries the stored model).
+        More rules, latency and offline sockets in{' '}
+        <a href="#/faults" onClick={(e) => { e.preventDefault(); go('faults'); }}>Faults</a>.
+      </p>
+    </section>
   );
 }

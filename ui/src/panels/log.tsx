@@ -15,10 +15,12 @@ const KIND_LABEL: Record<string, string> = {
   ack_out: 'ack',
   push_out: 'push',
   protocol_error: 'protocol error',
+  fault: 'fault',
 };
 
 function Row({ r, log, selected, onSelect }: { r: Rec; log: LogModel; selected: boolean; onSelect: () => void }): JSX.Element {
   const ack = r.kind === 'event_in' ? log.acks.get(r.seq) : undefined;
+  const fault = r.kind === 'event_in' ? log.faults.get(r.seq) : undefined;
   const err = isError(r) || (ack?.kind === 'ack_out' && ack.error !== null);
   const cls = ['row', 'log-row', `k-${r.kind}`, `o-${r.origin}`, err ? 'error' : '', selected ? 'selected' : '']
     .filter(Boolean)
@@ -31,8 +33,21 @@ function Row({ r, log, selected, onSelect }: { r: Rec; log: LogModel; selected: 
           {ack.error ?? 'ok'} · {fmtLatency(ack.latency_us)}
         </span>
       );
+    } else if (fault?.kind === 'fault' && (fault.action === 'drop' || fault.action === 'disconnect')) {
+      result = (
+        <span class="res fault" data-testid="ack-result">
+          {fault.action === 'drop' ? 'dropped' : 'cut off'} by fault #{fault.rule}
+        </span>
+      );
     } else if (r.ack_id !== null) {
       result = <span class="res pending">waiting…</span>;
+    }
+    if (fault?.kind === 'fault' && ack) {
+      result = (
+        <>
+          {result} <span class="res fault">· fault #{fault.rule}</span>
+        </>
+      );
     }
   } else if (r.kind === 'ack_out') {
     result = (
@@ -42,7 +57,7 @@ function Row({ r, log, selected, onSelect }: { r: Rec; log: LogModel; selected: 
     );
   }
   return (
-    <div class={cls} onClick={onSelect} data-testid="log-row" data-kind={r.kind} data-seq={r.seq}>
+    <div class={cls} onClick={onSelect} data-testid="log-row" data-kind={r.kind} data-seq={r.seq} data-fault={fault?.kind === 'fault' ? fault.rule : undefined}>
       <span class="c-seq mono">{r.seq}</span>
       <span class="c-time mono">{fmtTime(r.at_us)}</span>
       <span class="c-sock mono" title={r.socket ?? ''}>
@@ -51,7 +66,7 @@ function Row({ r, log, selected, onSelect }: { r: Rec; log: LogModel; selected: 
       <span class={`c-kind tag kind-${r.kind}`}>{KIND_LABEL[r.kind] ?? r.kind}</span>
       <span class="c-event mono">
         {r.origin !== 'client' && r.origin !== 'server' && <span class={`tag origin-${r.origin}`}>{r.origin}</span>}
-        {r.kind === 'ack_out' ? `↳ ${r.event}` : (r.kind === 'event_in' || r.kind === 'push_out' ? r.event : '')}
+        {r.kind === 'ack_out' ? `↳ ${r.event}` : (r.kind === 'event_in' || r.kind === 'push_out' || r.kind === 'fault' ? r.event : '')}
       </span>
       <span class="c-url mono" title={r.url ?? ''}>
         {r.url ?? ''}
