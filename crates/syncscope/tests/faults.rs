@@ -1,29 +1,20 @@
 //! Faults set through the control API reach the client exactly like real failures.
 
+mod inspect_support;
 mod support;
 
 use std::time::{Duration, Instant};
 
+use inspect_support::Control;
 use serde_json::{json, Value};
 use support::{err, ok, start_memory, Client};
 use syncscope::Running;
 
-async fn command(server: &Running, command: Value) -> Value {
-    reqwest::Client::new()
-        .post(format!("http://{}/_syncscope/command", server.local_addr()))
-        .bearer_auth(server.token())
-        .json(&command)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 async fn add_rule(server: &Running, rule: Value) -> u64 {
-    let res = command(server, json!({"command": "fault_add", "rule": rule})).await;
-    assert_eq!(res["result"], "ok", "{res}");
+    let (status, res) = Control::of(server)
+        .command(json!({"command": "fault_add", "rule": rule}))
+        .await;
+    assert_eq!((status, &res["result"]), (200, &json!("ok")), "{res}");
     res["value"]["id"].as_u64().unwrap()
 }
 
@@ -66,15 +57,7 @@ async fn the_next_update_on_a_collection_fails_with_a_conflict_shaped_like_a_rea
         .request("update", json!({"url": "/todos/1", "data": {"t": "b"}}))
         .await;
     assert_eq!(ok(&next)["version"], 2, "the rule fired once only");
-    let rules: Value = reqwest::Client::new()
-        .get(format!("http://{}/_syncscope/faults", server.local_addr()))
-        .bearer_auth(server.token())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rules = Control::of(&server).get("/faults").await;
     assert_eq!(rules[0]["fired"], 1);
     assert_eq!(rules[0]["enabled"], false);
 }
@@ -91,11 +74,9 @@ async fn a_delay_rule_holds_the_ack_back_and_switching_it_off_restores_speed() {
         "{:?}",
         t0.elapsed()
     );
-    let res = command(
-        &server,
-        json!({"command": "fault_set", "id": id, "enabled": false}),
-    )
-    .await;
+    let (_, res) = Control::of(&server)
+        .command(json!({"command": "fault_set", "id": id, "enabled": false}))
+        .await;
     assert_eq!(res["result"], "ok");
     let t1 = Instant::now();
     ok(&c.request("read", json!({"url": "/todos"})).await);
@@ -150,15 +131,7 @@ async fn a_fired_rule_is_recorded_with_the_fault_origin_before_the_error_ack() {
     let ack = c.request("read", json!({"url": "/todos"})).await;
     assert_eq!(err(&ack)["code"], "injected");
     server.inspector().recorder().stop_session().await.unwrap();
-    let page: Value = reqwest::Client::new()
-        .get(format!("http://{}/_syncscope/events", server.local_addr()))
-        .bearer_auth(server.token())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = Control::of(&server).get("/events").await;
     let kinds: Vec<(String, String)> = page["records"]
         .as_array()
         .unwrap()

@@ -1,26 +1,32 @@
 //! Session files: export a recorded session as versioned NDJSON over the control API,
 //! import it into another server, and refuse files that are not sessions.
 
+mod inspect_support;
 mod support;
 
+use inspect_support::Control;
 use serde_json::{json, Value};
 use support::{ok, start_memory, Client};
 
-async fn export(addr: std::net::SocketAddr, token: &str, session: i64) -> reqwest::Response {
-    reqwest::Client::new()
-        .get(format!(
-            "http://{addr}/_syncscope/sessions/{session}/export"
-        ))
-        .bearer_auth(token)
+async fn export(server: &syncscope::Running, session: i64) -> reqwest::Response {
+    let control = Control::of(server);
+    let url = control.url(&format!("/sessions/{session}/export"));
+    control
+        .http
+        .get(url)
+        .bearer_auth(&control.token)
         .send()
         .await
         .unwrap()
 }
 
-async fn import(addr: std::net::SocketAddr, token: &str, body: String) -> reqwest::Response {
-    reqwest::Client::new()
-        .post(format!("http://{addr}/_syncscope/sessions/import"))
-        .bearer_auth(token)
+async fn import(server: &syncscope::Running, body: String) -> reqwest::Response {
+    let control = Control::of(server);
+    let url = control.url("/sessions/import");
+    control
+        .http
+        .post(url)
+        .bearer_auth(&control.token)
         .body(body)
         .send()
         .await
@@ -45,7 +51,7 @@ async fn a_recorded_session_exports_as_a_header_line_then_one_record_per_line() 
         .unwrap()
         .expect("the launch session was recording");
 
-    let res = export(server.local_addr(), server.token(), session.id).await;
+    let res = export(&server, session.id).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/x-ndjson");
     let text = res.text().await.unwrap();
@@ -92,24 +98,16 @@ async fn an_exported_session_imports_into_another_server_with_every_record() {
         .await
         .unwrap()
         .unwrap();
-    let file = export(source.local_addr(), source.token(), session.id)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let file = export(&source, session.id).await.text().await.unwrap();
     let records = file.lines().count() - 1;
 
     let target = start_memory().await;
-    let res = import(target.local_addr(), target.token(), file.clone()).await;
+    let res = import(&target, file.clone()).await;
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["records"], records as i64);
     let imported = body["session"].as_i64().unwrap();
-    let again = export(target.local_addr(), target.token(), imported)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let again = export(&target, imported).await.text().await.unwrap();
     assert_eq!(
         again.lines().skip(1).collect::<Vec<_>>(),
         file.lines().skip(1).collect::<Vec<_>>(),
@@ -120,7 +118,6 @@ async fn an_exported_session_imports_into_another_server_with_every_record() {
 #[tokio::test]
 async fn a_file_that_is_not_a_session_is_refused_with_the_line_at_fault() {
     let server = start_memory().await;
-    let (addr, token) = (server.local_addr(), server.token().to_string());
     let cases = [
         ("".to_string(), "empty"),
         ("{\"hello\": 1}\n".to_string(), "line 1"),
@@ -134,22 +131,14 @@ async fn a_file_that_is_not_a_session_is_refused_with_the_line_at_fault() {
         ),
     ];
     for (file, says) in cases {
-        let res = import(addr, &token, file).await;
+        let res = import(&server, file).await;
         assert_eq!(res.status(), 400);
         let body: Value = res.json().await.unwrap();
         assert!(body["message"].as_str().unwrap().contains(says), "{body}");
     }
-    let missing = export(addr, &token, 999).await;
+    let missing = export(&server, 999).await;
     assert_eq!(missing.status(), 404);
-    let sessions: Value = reqwest::Client::new()
-        .get(format!("http://{addr}/_syncscope/sessions"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sessions = Control::of(&server).get("/sessions").await;
     assert_eq!(
         sessions.as_array().map(Vec::len),
         Some(1),
