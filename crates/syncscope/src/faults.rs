@@ -32,15 +32,15 @@ pub enum FaultAction {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct FaultMatch {
     /// Only this socket id.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub socket: Option<String>,
     /// Only this event: a native method (`update`) or an iobind event (`todos:update`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub event: Option<String>,
     /// Only urls starting with this (normalised) prefix, e.g. `/todos`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub url: Option<String>,
 }
@@ -53,7 +53,7 @@ pub struct FaultSpec {
     #[serde(flatten)]
     pub action: FaultAction,
     /// Fire this many times, then switch off; absent: every time.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub times: Option<u32>,
 }
@@ -216,5 +216,19 @@ mod tests {
         ));
         assert_eq!(faults.fire("b", "read", Some("/todos")), None);
         assert!(faults.fire("a", "read", Some("/todos")).is_some());
+    }
+
+    #[test]
+    fn absent_match_fields_and_times_are_left_out_on_the_wire_as_the_ts_bindings_say() {
+        let faults = Faults::default();
+        let rule = faults.add(FaultSpec {
+            when: FaultMatch::default(),
+            action: FaultAction::Drop,
+            times: None,
+        });
+        assert_eq!(
+            serde_json::to_value(&rule).unwrap(),
+            serde_json::json!({"id": rule.id, "enabled": true, "fired": 0, "when": {}, "action": "drop"})
+        );
     }
 }
