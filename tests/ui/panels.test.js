@@ -282,11 +282,6 @@ describe('the inspector UI against a server with two live clients', { timeout: 1
     await shot(page, 'stats');
   });
 
-  it('says plainly that fault injection is not available', async () => {
-    await go(page, 'faults');
-    assert.match(await page.locator('[data-testid=faults-unavailable]').innerText(), /not available/);
-  });
-
   it('cuts a socket off from the Sockets panel', async () => {
     const carol = await connectClient(env, { userAgent: 'Carol/3.0' });
     await go(page, 'sockets');

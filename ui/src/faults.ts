@@ -28,7 +28,7 @@ export function whenText(w: FaultMatch): string {
 }
 
 export function timesText(times: number | undefined): string {
-  if (times === undefined) return 'every time';
+  if (times == null) return 'every time';
   if (times === 1) return 'next one only';
   return `${times} times`;
 }
@@ -44,5 +44,5 @@ export function offlineSpec(socket: string): FaultSpec {
 }
 
 export function isOfflineRule(r: FaultRule, socket: string): boolean {
-  return r.action === 'drop' && r.when.socket === socket && !r.when.event && !r.when.url && r.times === undefined;
+  return r.action === 'drop' && r.when.socket === socket && !r.when.event && !r.when.url && r.times == null;
 }

@@ -15,7 +15,7 @@ function RuleRow({ r, say }: { r: FaultRule; say: (kind: 'ok' | 'error', text: s
     const res = await store.faultCommand(cmd);
     if (res.result === 'error') say('error', `${res.code}: ${res.message}`);
   };
-  const spent = r.times !== undefined && r.fired >= r.times;
+  const spent = r.times != null && r.fired >= r.times;
   return (
     <tr class={`rule ${r.enabled ? 'on' : 'off'} act-${r.action}`} data-testid="fault-rule" data-rule={r.id}>
       <td>
@@ -288,7 +288,8 @@ export function FaultsPanel(): JSX.Element {
   const s = useStore();
   const [flash, say] = useFlash();
   useEffect(() => {
-    void store.refreshFaults();
+    // Fresh on opening (the store reads them on connecting, too).
+    if (store.conn === 'open') void store.refreshFaults();
   }, []);
   const rules = s.faults;
   const on = rules?.filter((r) => r.enabled).length ?? 0;

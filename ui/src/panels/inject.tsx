@@ -84,82 +84,84 @@ export function InjectPanel(): JSX.Element {
         <h2>Inject a push</h2>
         <span class="muted">The clients get it exactly as if the server had sent it.</span>
       </div>
-      <form onSubmit={send} class="form" data-testid="inject-form">
-        <label>
-          Event
-          <input value={event} onInput={(e) => setEvent(e.currentTarget.value)} required data-testid="inject-event" />
-          <span class="hint">
-            <code>change</code> for backbone.realtime; <code>/todos:create</code>, <code>/todos/1:update</code> for backbone.iobind.
-          </span>
-        </label>
-        <fieldset>
-          <legend>Target</legend>
-          <div class="radios">
-            {(['socket', 'channel', 'iobind', 'all'] as const).map((t) => (
-              <label key={t} class="check">
-                <input type="radio" name="to" checked={to === t} onChange={() => setTo(t)} data-testid={`inject-to-${t}`} />
-                {{ socket: 'one socket', channel: 'a channel', iobind: 'iobind namespace', all: 'everyone' }[t]}
-              </label>
-            ))}
+      <div class="inject-grid">
+        <form onSubmit={send} class="form" data-testid="inject-form">
+          <label>
+            Event
+            <input value={event} onInput={(e) => setEvent(e.currentTarget.value)} required data-testid="inject-event" />
+            <span class="hint">
+              <code>change</code> for backbone.realtime; <code>/todos:create</code>, <code>/todos/1:update</code> for backbone.iobind.
+            </span>
+          </label>
+          <fieldset>
+            <legend>Target</legend>
+            <div class="radios">
+              {(['socket', 'channel', 'iobind', 'all'] as const).map((t) => (
+                <label key={t} class="check">
+                  <input type="radio" name="to" checked={to === t} onChange={() => setTo(t)} data-testid={`inject-to-${t}`} />
+                  {{ socket: 'one socket', channel: 'a channel', iobind: 'iobind namespace', all: 'everyone' }[t]}
+                </label>
+              ))}
+            </div>
+            {to === 'socket' && (
+              <select value={socket} onChange={(e) => setSocket(e.currentTarget.value)} data-testid="inject-socket">
+                {!s.sockets.some((x) => x.id === socket) && socket && <option value={socket}>{socket} (gone)</option>}
+                {s.sockets.map((x) => (
+                  <option key={x.id} value={x.id}>
+                    {x.id} — {x.remote_addr ?? ''} {x.user_agent?.slice(0, 40) ?? ''}
+                  </option>
+                ))}
+              </select>
+            )}
+            {to === 'channel' && (
+              <input list="channel-list" value={channel} onInput={(e) => setChannel(e.currentTarget.value)} placeholder="/todos" data-testid="inject-channel" />
+            )}
+            <datalist id="channel-list">
+              {s.channels.map((c) => (
+                <option key={c.url} value={c.url} />
+              ))}
+            </datalist>
+            {to === 'iobind' && <input value={ns} onInput={(e) => setNs(e.currentTarget.value)} placeholder="todos" />}
+          </fieldset>
+          <fieldset>
+            <legend>Template from a stored model</legend>
+            <div class="inline">
+              <select value={tplCollection} onChange={(e) => setTplCollection(e.currentTarget.value)} data-testid="inject-tpl-collection">
+                <option value="">collection…</option>
+                {snap?.collections.map((c) => (
+                  <option key={c.url} value={c.url}>
+                    {c.url} ({c.models})
+                  </option>
+                ))}
+              </select>
+              <select value="" onChange={(e) => fromModel(e.currentTarget.value)} disabled={!tplCollection || !snap?.models} data-testid="inject-tpl-model">
+                <option value="">model…</option>
+                {snap?.models?.map((m) => (
+                  <option key={m.id} value={m.id}>
+                    {m.id} v{m.version} {JSON.stringify(m.data).slice(0, 40)}
+                  </option>
+                ))}
+              </select>
+            </div>
+          </fieldset>
+          <label>
+            Payload (JSON)
+            <textarea rows={10} value={payload} onInput={(e) => setPayload(e.currentTarget.value)} class={parseError ? 'invalid' : ''} spellcheck={false} data-testid="inject-payload" />
+            <span class={parseError ? 'hint err' : 'hint'}>{parseError || 'Sent as the event’s one argument.'}</span>
+          </label>
+          <label class="check">
+            <input type="checkbox" checked={spread} onChange={(e) => setSpread(e.currentTarget.checked)} />
+            the payload is an array of arguments (emit each one)
+          </label>
+          <div class="actions">
+            <button type="submit" class="primary" disabled={!!parseError || !target || !event} data-testid="inject-send">
+              Send push
+            </button>
           </div>
-          {to === 'socket' && (
-            <select value={socket} onChange={(e) => setSocket(e.currentTarget.value)} data-testid="inject-socket">
-              {!s.sockets.some((x) => x.id === socket) && socket && <option value={socket}>{socket} (gone)</option>}
-              {s.sockets.map((x) => (
-                <option key={x.id} value={x.id}>
-                  {x.id} — {x.remote_addr ?? ''} {x.user_agent?.slice(0, 40) ?? ''}
-                </option>
-              ))}
-            </select>
-          )}
-          {to === 'channel' && (
-            <input list="channel-list" value={channel} onInput={(e) => setChannel(e.currentTarget.value)} placeholder="/todos" data-testid="inject-channel" />
-          )}
-          <datalist id="channel-list">
-            {s.channels.map((c) => (
-              <option key={c.url} value={c.url} />
-            ))}
-          </datalist>
-          {to === 'iobind' && <input value={ns} onInput={(e) => setNs(e.currentTarget.value)} placeholder="todos" />}
-        </fieldset>
-        <fieldset>
-          <legend>Template from a stored model</legend>
-          <div class="inline">
-            <select value={tplCollection} onChange={(e) => setTplCollection(e.currentTarget.value)} data-testid="inject-tpl-collection">
-              <option value="">collection…</option>
-              {snap?.collections.map((c) => (
-                <option key={c.url} value={c.url}>
-                  {c.url} ({c.models})
-                </option>
-              ))}
-            </select>
-            <select value="" onChange={(e) => fromModel(e.currentTarget.value)} disabled={!tplCollection || !snap?.models} data-testid="inject-tpl-model">
-              <option value="">model…</option>
-              {snap?.models?.map((m) => (
-                <option key={m.id} value={m.id}>
-                  {m.id} v{m.version} {JSON.stringify(m.data).slice(0, 40)}
-                </option>
-              ))}
-            </select>
-          </div>
-        </fieldset>
-        <label>
-          Payload (JSON)
-          <textarea rows={10} value={payload} onInput={(e) => setPayload(e.currentTarget.value)} class={parseError ? 'invalid' : ''} spellcheck={false} data-testid="inject-payload" />
-          <span class={parseError ? 'hint err' : 'hint'}>{parseError || 'Sent as the event’s one argument.'}</span>
-        </label>
-        <label class="check">
-          <input type="checkbox" checked={spread} onChange={(e) => setSpread(e.currentTarget.checked)} />
-          the payload is an array of arguments (emit each one)
-        </label>
-        <div class="actions">
-          <button type="submit" class="primary" disabled={!!parseError || !target || !event} data-testid="inject-send">
-            Send push
-          </button>
-        </div>
-        {flash}
-      </form>
-      <FailNext />
+          {flash}
+        </form>
+        <FailNext />
+      </div>
     </div>
   );
 }

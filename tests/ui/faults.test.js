@@ -1,0 +1,288 @@
+'use strict';
+// Fault injection from the inspector UI, against the real server and real
+// socket.io-client sockets: what is set in the Faults panel (or the Inject panel's
+// fail-the-next-request builder) is what the clients get.
+
+const { describe, it, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { startAll, openUi, connectClient, go, shot, TOKEN, ARTIFACTS } = require('./support');
+
+async function eventually(check, ms = 5000, page = null) {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > end) {
+        if (page) await shot(page, 'faults-failure');
+        throw err;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** A request with an ack timeout: `{ timedOut: true }` when no ack came within `ms`. */
+function callWithin(socket, ms, event, arg) {
+  return new Promise((resolve) => {
+    socket.timeout(ms).emit(event, arg, (timeout, err, res) => resolve(timeout ? { timedOut: true } : { err, res }));
+  });
+}
+
+async function timed(promise) {
+  const t0 = Date.now();
+  const value = await promise;
+  return { value, ms: Date.now() - t0 };
+}
+
+describe('fault injection from the inspector UI', { timeout: 180000 }, () => {
+  let env, page, alice, bob, todo;
+
+  const rules = async () => {
+    const res = await fetch(`${env.server.url}/_syncscope/faults`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+    assert.equal(res.status, 200);
+    return res.json();
+  };
+  const command = async (body) => {
+    const res = await fetch(`${env.server.url}/_syncscope/command`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return res.json();
+  };
+  const ruleRow = (id) => page.locator(`[data-testid=fault-rule][data-rule="${id}"]`);
+  const update = (socket, title) => socket.call('update', { url: `/todos/${todo.data.id}`, data: { ...todo.data, title } });
+
+  before(async () => {
+    env = await startAll();
+    alice = await connectClient(env, { userAgent: 'Alice/1.0 (todo app)' });
+    bob = await connectClient(env, { userAgent: 'Bob/2.0 (todo app)' });
+    await alice.call('subscribe', { url: '/todos' });
+    await bob.call('subscribe', { url: '/todos' });
+    const created = await alice.call('create', { url: '/todos', data: { title: 'ship faults', done: false } });
+    assert.equal(created.err, null);
+    todo = created.res;
+    page = await openUi(env, '#/faults');
+    await page.waitForSelector('[data-testid=panel-faults] [data-testid=fault-form]');
+  });
+
+  after(async () => {
+    if (page && (page.problems.length || page.foreign.length)) {
+      console.log('# page problems:', page.problems, 'foreign requests:', page.foreign);
+    }
+    if (env) await env.close();
+  });
+
+  it('fails a real client\'s next request with the error code chosen in the Faults panel, and the request after it succeeds', async () => {
+    await go(page, 'faults');
+    await page.check('[data-testid=fault-action-fail]');
+    await page.selectOption('[data-testid=fault-code]', 'not_found');
+    await page.fill('[data-testid=fault-message]', 'gone, says the UI');
+    await page.fill('[data-testid=fault-event]', 'update');
+    await page.fill('[data-testid=fault-url]', '/todos');
+    assert.equal(await page.isChecked('[data-testid=fault-times-once]'), true, '"next request only" is the default');
+    await page.click('[data-testid=fault-add]');
+    const [rule] = await eventually(async () => {
+      const list = await rules();
+      assert.equal(list.length, 1);
+      return list;
+    });
+    assert.deepEqual(
+      { when: rule.when, action: rule.action, code: rule.code, times: rule.times },
+      { when: { event: 'update', url: '/todos' }, action: 'fail', code: 'not_found', times: 1 },
+    );
+    await ruleRow(rule.id).waitFor();
+
+    const read = await alice.call('read', { url: '/todos' });
+    assert.equal(read.err, null, 'a read is not an update: it goes through');
+    const failed = await update(alice, 'first try');
+    assert.equal(failed.err?.code, 'not_found');
+    assert.equal(failed.err?.message, 'gone, says the UI');
+    const next = await update(alice, 'second try');
+    assert.equal(next.err, null, 'the rule fired once only');
+    assert.equal(next.res.data.title, 'second try');
+    todo = next.res;
+
+    // The list follows: fired once, and switched off.
+    await eventually(async () => {
+      assert.equal(await ruleRow(rule.id).locator('[data-testid=fault-fired]').innerText(), '1');
+      assert.equal(await ruleRow(rule.id).locator('[data-testid=fault-toggle]').isChecked(), false);
+    }, 5000, page);
+  });
+
+  it('sends a free error code typed in the Faults panel to the client', async () => {
+    await go(page, 'faults');
+    await page.check('[data-testid=fault-action-fail]');
+    await page.selectOption('[data-testid=fault-code]', 'other');
+    await page.fill('[data-testid=fault-code-other]', 'rate_limited');
+    await page.fill('[data-testid=fault-event]', 'read');
+    await page.fill('[data-testid=fault-url]', '/todos');
+    await page.check('[data-testid=fault-times-once]');
+    await page.click('[data-testid=fault-add]');
+    await page.locator('[data-testid=flash]', { hasText: 'rate_limited' }).waitFor();
+    const got = await bob.call('read', { url: '/todos' });
+    assert.equal(got.err?.code, 'rate_limited');
+    assert.equal((await bob.call('read', { url: '/todos' })).err, null);
+  });
+
+  it('makes the next update on /todos fail with a conflict from the Inject panel\'s one-click builder', async () => {
+    await go(page, 'inject');
+    const builder = page.locator('[data-testid=fail-next]');
+    await builder.waitFor();
+    assert.equal(await page.inputValue('[data-testid=fail-next-event]'), 'update');
+    assert.equal(await page.inputValue('[data-testid=fail-next-url]'), '/todos');
+    assert.equal(await page.inputValue('[data-testid=fail-next-code]'), 'conflict');
+    await page.click('[data-testid=fail-next-go]');
+    await page.locator('[data-testid=fail-next-status]', { hasText: 'armed' }).waitFor();
+
+    const failed = await update(bob, 'from bob');
+    assert.equal(failed.err?.code, 'conflict');
+    assert.equal(failed.err.current?.data?.title, todo.data.title, 'a conflict carries the stored model');
+    const next = await update(bob, 'from bob, again');
+    assert.equal(next.err, null, 'only the next one fails');
+    todo = next.res;
+    await page.locator('[data-testid=fail-next-status]', { hasText: 'fired' }).waitFor();
+    await shot(page, 'inject-fail-next');
+  });
+
+  it('delays a client\'s acks by the latency chosen on the slider, until the rule is switched off', async () => {
+    await go(page, 'faults');
+    await page.check('[data-testid=fault-action-delay]');
+    await page.fill('[data-testid=fault-latency]', '700');
+    assert.equal(await page.inputValue('[data-testid=fault-latency-ms]'), '700', 'the slider and the number agree');
+    assert.equal(await page.isChecked('[data-testid=fault-times-always]'), true, 'latency lasts by default');
+    await page.selectOption('[data-testid=fault-socket]', alice.id);
+    await page.fill('[data-testid=fault-event]', '');
+    await page.fill('[data-testid=fault-url]', '');
+    await page.click('[data-testid=fault-add]');
+    const rule = await eventually(async () => {
+      const r = (await rules()).find((x) => x.action === 'delay');
+      assert.ok(r, 'a delay rule');
+      return r;
+    });
+    assert.deepEqual({ ms: rule.ms, when: rule.when, times: rule.times }, { ms: 700, when: { socket: alice.id }, times: undefined });
+
+    const slow = await timed(alice.call('read', { url: '/todos' }));
+    assert.equal(slow.value.err, null);
+    assert.ok(slow.ms >= 700, `the ack came after ${slow.ms} ms`);
+    const other = await timed(bob.call('read', { url: '/todos' }));
+    assert.ok(other.ms < 700, `another socket is not delayed (${other.ms} ms)`);
+
+    await ruleRow(rule.id).locator('[data-testid=fault-toggle]').uncheck();
+    await eventually(async () => assert.equal((await rules()).find((x) => x.id === rule.id).enabled, false));
+    const fast = await timed(alice.call('read', { url: '/todos' }));
+    assert.ok(fast.ms < 700, `switched off, the ack came after ${fast.ms} ms`);
+  });
+
+  it('takes a socket offline so its requests go unanswered, and bringing it back online restores answers', async () => {
+    await go(page, 'faults');
+    const row = page.locator(`[data-testid=offline-row][data-socket="${bob.id}"]`);
+    await row.waitFor();
+    assert.match(await page.locator('[data-testid=fault-offline]').innerText(), /unanswered/);
+    await row.locator('[data-testid=offline-toggle]').click();
+    await row.locator('.tag-offline').waitFor();
+
+    const unanswered = await callWithin(bob, 1000, 'read', { url: '/todos' });
+    assert.deepEqual(unanswered, { timedOut: true }, 'no ack while offline');
+    assert.equal(bob.connected, true, 'the connection stays open');
+    const others = await callWithin(alice, 1000, 'read', { url: '/todos' });
+    assert.equal(others.err, null, 'other sockets are answered');
+
+    await row.locator('[data-testid=offline-toggle]').click();
+    await row.locator('.tag-online').waitFor();
+    const answered = await callWithin(bob, 2000, 'read', { url: '/todos' });
+    assert.equal(answered.timedOut, undefined, 'answered again');
+    assert.equal(answered.err, null);
+  });
+
+  it('shows fault records in the event log in their own colour, and filters the log down to them', async () => {
+    await go(page, 'log');
+    const faultRow = page.locator('[data-testid=log-row][data-kind=fault]').first();
+    await faultRow.waitFor();
+    const colours = await page.evaluate(() => {
+      const bg = (sel) => {
+        const el = document.querySelector(sel);
+        return el ? getComputedStyle(el).backgroundColor : null;
+      };
+      return {
+        fault: bg('[data-testid=log-row][data-kind=fault]'),
+        error: bg('[data-testid=log-row].error'),
+        plain: bg('[data-testid=log-row][data-kind=subscribe]'),
+      };
+    });
+    assert.ok(colours.fault && colours.error && colours.plain, JSON.stringify(colours));
+    assert.notEqual(colours.fault, colours.error, 'a fault is not painted as a real error');
+    assert.notEqual(colours.fault, colours.plain);
+    assert.match(await faultRow.innerText(), /fault/);
+    // The request the offline rule swallowed says so instead of waiting forever.
+    await page.locator('[data-testid=log-row][data-kind=event_in] [data-testid=ack-result]', { hasText: /dropped by fault #\d+/ }).first().waitFor();
+
+    await page.selectOption('[data-testid=filter-kind]', 'fault');
+    await eventually(async () => {
+      const kinds = await page.$$eval('[data-testid=log-row]', (els) => els.map((e) => e.dataset.kind));
+      assert.ok(kinds.length >= 4, `fault rows: ${kinds.length}`);
+      assert.deepEqual([...new Set(kinds)], ['fault']);
+    }, 5000, page);
+    const summaries = await page.$$eval('[data-testid=log-row] .c-sum', (els) => els.map((e) => e.textContent).join('\n'));
+    assert.match(summaries, /fail with not_found/);
+    assert.match(summaries, /delay 700 ms/);
+    assert.match(summaries, /drop/);
+    await shot(page, 'log-faults');
+    await page.selectOption('[data-testid=filter-kind]', '');
+  });
+
+  it('lists a rule set elsewhere within seconds, and switches rules on and off, deletes one and clears them all', async () => {
+    await go(page, 'faults');
+    const added = await command({ command: 'fault_add', rule: { when: { event: 'delete' }, action: 'disconnect' } });
+    assert.equal(added.result, 'ok');
+    const id = added.value.id;
+    await ruleRow(id).waitFor({ timeout: 4000 });
+    assert.match(await ruleRow(id).innerText(), /delete[\s\S]*disconnect/);
+
+    await ruleRow(id).locator('[data-testid=fault-toggle]').uncheck();
+    await eventually(async () => assert.equal((await rules()).find((r) => r.id === id).enabled, false));
+    await ruleRow(id).locator('[data-testid=fault-toggle]').check();
+    await eventually(async () => assert.equal((await rules()).find((r) => r.id === id).enabled, true));
+
+    await ruleRow(id).locator('[data-testid=fault-delete]').click();
+    await eventually(async () => assert.equal((await rules()).some((r) => r.id === id), false));
+    await ruleRow(id).waitFor({ state: 'detached' });
+
+    assert.ok((await rules()).length > 0);
+    await page.click('[data-testid=fault-clear]');
+    await eventually(async () => assert.deepEqual(await rules(), []));
+    await page.locator('[data-testid=panel-faults] .empty', { hasText: 'No rule' }).waitFor();
+  });
+
+  it('shows a tidy Faults panel with rules of each kind (screenshot)', async () => {
+    await command({ command: 'fault_add', rule: { when: { event: 'update', url: '/todos' }, action: 'fail', code: 'conflict', message: 'the model changed since the version sent', times: 1 } });
+    await update(alice, 'spent the conflict');
+    await command({ command: 'fault_add', rule: { when: {}, action: 'delay', ms: 800 } });
+    await command({ command: 'fault_add', rule: { when: { event: 'create', url: '/notes' }, action: 'fail', code: 'internal', message: 'internal server error', times: 3 } });
+    // Opened afresh: no message left from the test before.
+    await go(page, 'sockets');
+    await go(page, 'faults');
+    await page.locator(`[data-testid=offline-row][data-socket="${bob.id}"] [data-testid=offline-toggle]`).click();
+    await page.locator(`[data-testid=offline-row][data-socket="${bob.id}"] .tag-offline`).waitFor();
+    await page.check('[data-testid=fault-action-delay]');
+    await page.fill('[data-testid=fault-latency]', '1200');
+    await page.fill('[data-testid=fault-event]', 'update');
+    await page.fill('[data-testid=fault-url]', '/todos');
+    await page.locator('[data-testid=fault-rule]').nth(3).waitFor();
+    await eventually(async () => {
+      assert.equal(await page.locator('[data-testid=fault-rule]').first().locator('[data-testid=fault-fired]').innerText(), '1');
+    });
+    await page.evaluate(() => document.activeElement?.blur());
+    await shot(page, 'faults');
+    assert.ok(fs.statSync(path.join(ARTIFACTS, 'ui-faults.png')).size > 10000);
+    await command({ command: 'fault_clear' });
+  });
+
+  it('reaches the page without an error after all of the above', () => {
+    assert.deepEqual(page.foreign, []);
+    assert.deepEqual(page.problems, []);
+  });
+});
