@@ -9,7 +9,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { startAll, openUi, connectClient, go, shot, TOKEN, ARTIFACTS } = require('./support');
 
-async function eventually(check, ms = 5000, page = null) {
+async function eventually(check, ms = 8000, page = null) {
   const end = Date.now() + ms;
   for (;;) {
     try {
@@ -110,7 +110,7 @@ describe('fault injection from the inspector UI', { timeout: 180000 }, () => {
     await eventually(async () => {
       assert.equal(await ruleRow(rule.id).locator('[data-testid=fault-fired]').innerText(), '1');
       assert.equal(await ruleRow(rule.id).locator('[data-testid=fault-toggle]').isChecked(), false);
-    }, 5000, page);
+    }, 8000, page);
   });
 
   it('sends a free error code typed in the Faults panel to the client', async () => {
@@ -225,7 +225,7 @@ describe('fault injection from the inspector UI', { timeout: 180000 }, () => {
       const kinds = await page.$$eval('[data-testid=log-row]', (els) => els.map((e) => e.dataset.kind));
       assert.ok(kinds.length >= 4, `fault rows: ${kinds.length}`);
       assert.deepEqual([...new Set(kinds)], ['fault']);
-    }, 5000, page);
+    }, 8000, page);
     const summaries = await page.$$eval('[data-testid=log-row] .c-sum', (els) => els.map((e) => e.textContent).join('\n'));
     assert.match(summaries, /fail with not_found/);
     assert.match(summaries, /delay 700 ms/);
@@ -239,7 +239,7 @@ describe('fault injection from the inspector UI', { timeout: 180000 }, () => {
     const added = await command({ command: 'fault_add', rule: { when: { event: 'delete' }, action: 'disconnect' } });
     assert.equal(added.result, 'ok');
     const id = added.value.id;
-    await ruleRow(id).waitFor({ timeout: 4000 });
+    await ruleRow(id).waitFor({ timeout: 6000 });
     assert.match(await ruleRow(id).innerText(), /delete[\s\S]*disconnect/);
 
     await ruleRow(id).locator('[data-testid=fault-toggle]').uncheck();

@@ -183,6 +183,14 @@ class Store {
 
   /** Runs a fault command, then re-reads the rules so every view shows the result. */
   async faultCommand(command: Command): Promise<CommandResult> {
+    // Show a switch or a delete at once: a render before the reply must not flip a
+    // switch back (the re-read below corrects it if the server said no).
+    if (this.faults && command.command === 'fault_set') {
+      this.faults = this.faults.map((x) => (x.id === command.id ? { ...x, enabled: command.enabled } : x));
+    } else if (this.faults && command.command === 'fault_remove') {
+      this.faults = this.faults.filter((x) => x.id !== command.id);
+    }
+    this.notify();
     const r = await this.control.command(command);
     await this.refreshFaults();
     return r;
