@@ -7,6 +7,7 @@
 //! message it handles, so it ends when the socket is gone and its queue is dropped.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
 use socketioxide::adapter::LocalAdapter;
@@ -20,9 +21,7 @@ use crate::dialect::{self, Command};
 use crate::error::SyncError;
 use crate::faults::FaultAction;
 use crate::inspect::{Inspector, Request};
-use crate::store::Write;
 use crate::sync::Sync;
-use std::time::Duration;
 
 /// How many events of one socket may wait before new ones are refused with `busy`.
 pub const QUEUE_DEPTH: usize = 1024;
@@ -148,43 +147,16 @@ async fn handle(sync: &Sync, incoming: Incoming) {
             return;
         }
     };
-    if let Some((rule, action)) = sync.faults.fire(&sid, &event, Some(&command.url())) {
-        tracing::info!(sid = %socket.id, event = %event, rule, ?action, "fault injected");
-        sync.inspect
-            .fault(&sid, &event, Some(command.url()), rule, action.clone());
-        match action {
-            FaultAction::Delay { ms } => tokio::time::sleep(Duration::from_millis(ms)).await,
-            FaultAction::Fail { code, message } => {
-                let current = match (&command, code.as_str()) {
-                    (Command::Write { collection, write }, "conflict") => {
-                        current_model(sync, collection, write).await
-                    }
-                    _ => None,
-                };
-                let err = SyncError::Injected {
-                    code,
-                    message,
-                    current,
-                };
-                reply_err(
-                    ack,
-                    &err,
-                    has_ack,
-                    (record.0, record.1, record.2, Some(&dialect)),
-                );
-                return;
-            }
-            FaultAction::Drop => return,
-            FaultAction::Disconnect => {
-                let _ = socket.disconnect();
-                return;
-            }
-        }
-    }
-    sync.run(Some(&socket), &dialect, command, |outcome| match outcome {
+    let refused = (record.0, record.1, record.2, Some(&dialect));
+    let Some(ack) = apply_fault(sync, &socket, &event, &command, ack, has_ack, refused).await
+    else {
+        return;
+    };
+    let dialect = &dialect;
+    sync.run(Some(&socket), dialect, command, |outcome| match outcome {
         Ok(outcome) => {
             tracing::debug!(sid = %socket.id, event = %event, "ok");
-            let result = dialect::render(&dialect, outcome);
+            let result = dialect::render(dialect, outcome);
             let sent = ack.send(&(Value::Null, &result));
             if let Err(e) = &sent {
                 tracing::debug!(sid = %socket.id, "ack not sent: {e}");
@@ -194,7 +166,7 @@ async fn handle(sync: &Sync, incoming: Incoming) {
                 match sent {
                     Ok(()) => {
                         let args = vec![Value::Null, result];
-                        inspect.ack_out(sid, request, Some(&dialect), args, None);
+                        inspect.ack_out(sid, request, Some(dialect), args, None);
                     }
                     Err(e) => inspect.ack_not_sent(sid, request, e.to_string()),
                 }
@@ -202,33 +174,82 @@ async fn handle(sync: &Sync, incoming: Incoming) {
         }
         Err(err) => {
             tracing::warn!(sid = %socket.id, event = %event, code = err.code(), "failed: {err}");
-            let refused = (record.0, record.1, record.2, Some(&dialect));
+            let refused = (record.0, record.1, record.2, Some(dialect));
             reply_err(ack, &err, has_ack, refused);
         }
     })
     .await;
 }
 
-/// Sends an error ack, then records it when the client asked for an ack.
-/// The stored model a write names, for an injected conflict that looks like a real one.
-async fn current_model(
+/// Applies the first fault rule matching the request, if any. Gives the ack back when
+/// the request is to be carried out (no rule, or a delay that has passed); None when
+/// the fault consumed it (failed, dropped or the socket cut off).
+async fn apply_fault(
     sync: &Sync,
-    collection: &crate::url::Url,
-    write: &Write,
-) -> Option<(Value, i64)> {
-    let id = match write {
-        Write::Update { id, .. } | Write::Patch { id, .. } | Write::Delete { id, .. } => id,
-        Write::Create { data } => &data.get("id")?.to_string().trim_matches('"').to_string(),
+    socket: &SocketRef,
+    event: &str,
+    command: &Command,
+    ack: AckSender,
+    has_ack: bool,
+    refused: Refused<'_>,
+) -> Option<AckSender> {
+    let sid = refused.1;
+    let Some((rule, action)) = sync.faults.fire(sid, event, Some(&command.url())) else {
+        return Some(ack);
     };
-    let model = sync.store.read_model(collection, id).await.ok()??;
-    Some((model.data, model.version))
+    tracing::info!(sid, event, rule, ?action, "fault injected");
+    sync.inspect
+        .fault(sid, event, Some(command.url()), rule, action.clone());
+    match action {
+        FaultAction::Delay { ms } => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            return Some(ack);
+        }
+        FaultAction::Fail { code, message } => {
+            // A conflict carries the stored model, as a real one does.
+            let current = match (command, code.as_str()) {
+                (Command::Write { collection, write }, "conflict") => match write.target_id() {
+                    Some(id) => sync
+                        .store
+                        .read_model(collection, &id)
+                        .await
+                        .ok()
+                        .flatten()
+                        .map(|m| (m.data, m.version)),
+                    None => None,
+                },
+                _ => None,
+            };
+            let err = SyncError::Injected {
+                code,
+                message,
+                current,
+            };
+            reply_err(ack, &err, has_ack, refused);
+        }
+        FaultAction::Drop => {}
+        FaultAction::Disconnect => {
+            let _ = socket.clone().disconnect();
+        }
+    }
+    None
 }
 
+/// What an error ack is recorded with: the inspector, the socket id, the request's
+/// record and the dialect when known.
+type Refused<'a> = (
+    &'a Inspector,
+    &'a str,
+    &'a Request,
+    Option<&'a dialect::Dialect>,
+);
+
+/// Sends an error ack, then records it when the client asked for an ack.
 fn reply_err(
     ack: AckSender,
     err: &SyncError,
     has_ack: bool,
-    (inspect, sid, request, dialect): (&Inspector, &str, &Request, Option<&dialect::Dialect>),
+    (inspect, sid, request, dialect): Refused<'_>,
 ) {
     let wire = err.to_wire();
     let sent = ack.send(&(&wire,));

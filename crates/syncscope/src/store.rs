@@ -127,6 +127,18 @@ pub enum Write {
     },
 }
 
+impl Write {
+    /// The id of the model written: the url's, or for a create the one the client gave.
+    pub fn target_id(&self) -> Option<String> {
+        match self {
+            Write::Create { data } => data.get("id").and_then(|v| id_text(v).ok()),
+            Write::Update { id, .. } | Write::Patch { id, .. } | Write::Delete { id, .. } => {
+                Some(id.clone())
+            }
+        }
+    }
+}
+
 /// The answer to `subscribe since`.
 #[derive(Debug)]
 pub enum Since {
