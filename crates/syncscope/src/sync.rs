@@ -181,6 +181,18 @@ impl Sync {
             return;
         }
         let ns = collection.first_segment();
+        // Most apps speak one dialect: without an iobind listener besides the writer,
+        // its two events would only add empty pushes to the log.
+        let iobind = Target::Iobind { ns: ns.to_string() };
+        if self
+            .inspect
+            .bus
+            .registry
+            .recipients(&iobind, writer.as_deref())
+            == 0
+        {
+            return;
+        }
         // ioBind listens on `<collection url>:create` and `<model url>:update|delete`,
         // with the url spelled as the app spelled it: with or without the leading slash.
         let model_url = collection.model_url(&change.id);
@@ -200,7 +212,7 @@ impl Sync {
             self.inspect.pushed(
                 writer.as_deref(),
                 tag,
-                Target::Iobind { ns: ns.to_string() },
+                iobind.clone(),
                 &spelling,
                 vec![change.data.clone()],
             );

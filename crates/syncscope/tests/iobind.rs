@@ -115,3 +115,33 @@ async fn iobind_update_without_an_id_is_a_bad_request() {
     let unknown = c.request("todos:frobnicate", json!({})).await;
     assert_eq!(err(&unknown)["code"], "unknown_event");
 }
+
+#[tokio::test]
+async fn iobind_pushes_are_sent_and_recorded_only_while_someone_listens_in_that_dialect() {
+    let server = start_memory().await;
+    let mut writer = Client::connect(server.local_addr()).await;
+    let pushes = |server: &syncscope::Running| {
+        server
+            .inspector()
+            .bus
+            .registry
+            .sockets()
+            .iter()
+            .map(|s| s.pushes_in)
+            .sum::<u64>()
+    };
+    ok(&writer
+        .request("create", json!({"url": "/todos", "data": {"id": 1}}))
+        .await);
+    let mut listener = Client::connect(server.local_addr()).await;
+    ok(&listener.request("todos:read", json!([])).await);
+    ok(&writer
+        .request("create", json!({"url": "/todos", "data": {"id": 2}}))
+        .await);
+    assert_eq!(listener.next_event().await.0, "todos:create");
+    assert_eq!(
+        pushes(&server),
+        2,
+        "both spellings reached the one listener"
+    );
+}
