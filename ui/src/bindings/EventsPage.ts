@@ -8,4 +8,13 @@ export type EventsPage = { session: number, records: Array<Record>,
 /**
  * Pass as `after` to get the next page; null when this page is the last so far.
  */
-next: number | null, };
+next: number | null, 
+/**
+ * Pass as `before` to get the previous page; null when this page is the first
+ * (a page after seq 0, or a backward page that reached the start).
+ */
+prev: number | null, 
+/**
+ * How many records of the session match the filter, when asked (`total=true`).
+ */
+total: number | null, };

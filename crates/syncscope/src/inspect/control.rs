@@ -25,8 +25,8 @@ use sqlx::Row;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::types::{
-    ClientMessage, CollectionInfo, Command, CommandResult, Filter, ModelInfo, ModelOp, Origin,
-    ServerMessage, StoreSnapshot, Target,
+    ClientMessage, CollectionInfo, Command, CommandResult, Cursor, Filter, ModelInfo, ModelOp,
+    Origin, ServerMessage, StoreSnapshot, Target,
 };
 use super::Inspector;
 use crate::dialect::{self, Dialect};
@@ -214,7 +214,9 @@ async fn sessions(State(state): State<Arc<ControlState>>) -> Response {
 pub struct EventsQuery {
     pub session: Option<i64>,
     pub after: Option<u64>,
+    pub before: Option<u64>,
     pub limit: Option<u32>,
+    pub total: Option<bool>,
     pub socket: Option<String>,
     pub channel: Option<String>,
     pub event: Option<String>,
@@ -248,8 +250,12 @@ async fn events(State(state): State<Arc<ControlState>>, Query(q): Query<EventsQu
         .events(
             q.session,
             &q.filter(),
-            q.after.unwrap_or(0),
+            match q.before {
+                Some(before) => Cursor::Before(before),
+                None => Cursor::After(q.after.unwrap_or(0)),
+            },
             q.limit.unwrap_or(200),
+            q.total.unwrap_or(false),
         )
         .await;
     match page {

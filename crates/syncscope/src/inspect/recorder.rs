@@ -14,7 +14,7 @@ use sqlx::{QueryBuilder, Row, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::now_us;
-use super::types::{EventsPage, Filter, Latency, Record, SessionInfo};
+use super::types::{Cursor, EventsPage, Filter, Latency, Record, SessionInfo};
 
 /// Records that may wait for the writer before new ones are dropped.
 pub const DEFAULT_CAPACITY: usize = 8192;
@@ -190,36 +190,73 @@ impl Recorder {
             .collect())
     }
 
-    /// One page of a session's records matching `filter`, after seq `after`.
+    /// One page of a session's records matching `filter`, oldest first: the first
+    /// `limit` after seq `after`, or, with `before`, the last `limit` before that seq.
+    /// With `total`, also counts every record of the session matching `filter`.
     pub async fn events(
         &self,
         session: Option<i64>,
         filter: &Filter,
-        after: u64,
+        cursor: Cursor,
         limit: u32,
+        total: bool,
     ) -> Result<EventsPage, String> {
         let session = self.resolve(session).await?;
         let limit = limit.clamp(1, 1000) as i64;
         let mut q = QueryBuilder::new("SELECT seq, body FROM session_events WHERE session = ");
-        q.push_bind(session)
-            .push(" AND seq > ")
-            .push_bind(after as i64);
+        q.push_bind(session);
+        match cursor {
+            Cursor::After(after) => q.push(" AND seq > ").push_bind(after as i64),
+            Cursor::Before(before) => q.push(" AND seq < ").push_bind(before as i64),
+        };
         push_filter(&mut q, filter);
-        q.push(" ORDER BY seq LIMIT ").push_bind(limit + 1);
+        let backwards = matches!(cursor, Cursor::Before(_));
+        q.push(if backwards {
+            " ORDER BY seq DESC LIMIT "
+        } else {
+            " ORDER BY seq LIMIT "
+        })
+        .push_bind(limit + 1);
         let rows = q
             .build()
             .fetch_all(&self.pool)
             .await
             .map_err(|e| e.to_string())?;
         let more = rows.len() as i64 > limit;
-        let records = rows
+        let mut records = rows
             .iter()
             .take(limit as usize)
             .map(|row| serde_json::from_str::<Record>(row.get::<&str, _>(1)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("a stored record is unreadable: {e}"))?;
-        let next = if more {
-            records.last().map(|r| r.seq)
+        if backwards {
+            records.reverse();
+        }
+        let first = records.first().map(|r| r.seq);
+        let last = records.last().map(|r| r.seq);
+        // Going forward, the earlier side is known to hold records only when the cursor
+        // skipped some; going backward, the later side holds at least `before`'s side.
+        let (prev, next) = match cursor {
+            Cursor::After(after) => (
+                if after > 0 { first } else { None },
+                if more { last } else { None },
+            ),
+            Cursor::Before(before) => (
+                if more { first } else { None },
+                Some(last.map_or(before.saturating_sub(1), |l| l)),
+            ),
+        };
+        let total = if total {
+            let mut q = QueryBuilder::new("SELECT COUNT(*) FROM session_events WHERE session = ");
+            q.push_bind(session);
+            push_filter(&mut q, filter);
+            let n: i64 = q
+                .build()
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| e.to_string())?
+                .get(0);
+            Some(n as u64)
         } else {
             None
         };
@@ -227,6 +264,8 @@ impl Recorder {
             session,
             records,
             next,
+            prev,
+            total,
         })
     }
 

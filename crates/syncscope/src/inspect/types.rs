@@ -332,6 +332,19 @@ pub struct EventsPage {
     pub records: Vec<Record>,
     /// Pass as `after` to get the next page; null when this page is the last so far.
     pub next: Option<u64>,
+    /// Pass as `before` to get the previous page; null when this page is the first
+    /// (a page after seq 0, or a backward page that reached the start).
+    pub prev: Option<u64>,
+    /// How many records of the session match the filter, when asked (`total=true`).
+    pub total: Option<u64>,
+}
+
+/// Where a page of records starts: after a seq (going forward) or before one (going
+/// backward, the page still oldest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    After(u64),
+    Before(u64),
 }
 
 /// Ack latency over a session, in microseconds.
