@@ -14,11 +14,11 @@ const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
 const TOKEN = 'ui-test-token-0123456789';
 
-async function startAll({ viewport = { width: 1440, height: 860 } } = {}) {
+async function startAll({ viewport = { width: 1440, height: 860 }, db } = {}) {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncscope-ui-'));
-  const server = await startServer({ args: ['--db', path.join(dir, 'ui.db'), '--token', TOKEN] });
+  const server = await startServer({ args: ['--db', db ?? path.join(dir, 'ui.db'), '--token', TOKEN] });
   const browser = await chromium.launchPersistentContext(path.join(dir, 'chromium-profile'), {
     executablePath: CHROMIUM,
     headless: true,

@@ -13,6 +13,8 @@ interface VirtualListProps<T> {
   /** Keep the last row in view while the user has not scrolled up. */
   follow?: boolean;
   onNearEnd?: () => void;
+  /** Called when the user scrolls near the first row (to load earlier items). */
+  onNearStart?: () => void;
   testId?: string;
   class?: string;
 }
@@ -47,7 +49,10 @@ export function VirtualList<T>(p: VirtualListProps<T>): JSX.Element {
     stuck.current = el.scrollTop + el.clientHeight >= el.scrollHeight - p.rowHeight;
     // Following the tail, the next render puts the window at the end anyway.
     if (!(p.follow && stuck.current)) setScrollTop(el.scrollTop);
-    if (p.onNearEnd && el.scrollTop + el.clientHeight >= el.scrollHeight - p.rowHeight * 20) p.onNearEnd();
+    // Well ahead (a few screens), so that the next page is there before the user is.
+    const ahead = p.rowHeight * 20 + el.clientHeight * 3;
+    if (p.onNearEnd && el.scrollTop + el.clientHeight >= el.scrollHeight - ahead) p.onNearEnd();
+    if (p.onNearStart && el.scrollTop <= ahead) p.onNearStart();
   };
 
   const end = Math.max(0, total - height);

@@ -1,5 +1,5 @@
 import type { JSX } from 'preact';
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { filterQuery, get } from '../api';
 import type { EventsPage } from '../bindings/EventsPage';
 import type { Filter } from '../bindings/Filter';
@@ -239,7 +239,19 @@ function FilterBar({ filter, onChange }: { filter: Filter; onChange: (f: Filter)
 }
 
 /** Rows and detail over one LogModel. */
-function LogView({ log, follow, onNearEnd, footer }: { log: LogModel; follow: boolean; onNearEnd?: () => void; footer?: JSX.Element }): JSX.Element {
+function LogView({
+  log,
+  follow,
+  onNearEnd,
+  onNearStart,
+  footer,
+}: {
+  log: LogModel;
+  follow: boolean;
+  onNearEnd?: () => void;
+  onNearStart?: () => void;
+  footer?: JSX.Element;
+}): JSX.Element {
   const [selected, setSelected] = useState<number | null>(null);
   const [jumpTo, setJumpTo] = useState<number | null>(null);
   const sel = selected === null ? undefined : (log.rows.find((x) => x.seq === selected) ?? log.all.find((x) => x.seq === selected));
@@ -273,6 +285,7 @@ function LogView({ log, follow, onNearEnd, footer }: { log: LogModel; follow: bo
             rowHeight={ROW}
             follow={follow && selected === null}
             onNearEnd={onNearEnd}
+            onNearStart={onNearStart}
             testId="log-list"
             render={(r) => <Row r={r} log={log} selected={r.seq === selected} onSelect={() => setSelected(r.seq)} />}
           />
@@ -329,46 +342,137 @@ function LiveLog(): JSX.Element {
   );
 }
 
-/** A recorded session paged from the database, as far as the user scrolls. */
+/** Pages of a session kept at once: what the log holds is bounded, wherever the user scrolls. */
+const WINDOW_PAGES = 5;
+const PAGE = 1000;
+
+/**
+ * A recorded session paged from the database both ways, as far as the user scrolls:
+ * a window of at most WINDOW_PAGES pages, extended at the end scrolled towards and
+ * trimmed at the other, with the row in view kept in place.
+ */
 function SessionLog({ session }: { session: number }): JSX.Element {
-  const log = useMemo(() => new LogModel(50_000, false), [session]);
+  const log = useMemo(() => new LogModel(Infinity, false), [session]);
   const [filter, setFilter] = useState<Filter>({});
   const [, setN] = useState(0);
-  const state = useRef({ next: 0 as number | null, loading: false, gen: 0 });
+  const state = useRef({
+    pages: [] as Rec[][],
+    /** `before` of the page above the window; null at the start of the session. */
+    prev: null as number | null,
+    /** `after` of the page below the window; null at its end so far. */
+    next: 0 as number | null,
+    total: null as number | null,
+    loading: false,
+    gen: 0,
+    /** Where to scroll once the rows are rendered: this seq's row, so many px from the top. */
+    anchor: null as { seq: number; px: number } | null,
+  });
+  const box = useRef<HTMLDivElement>(null);
   const [jump, setJump] = useState('');
+  const list = () => box.current?.querySelector<HTMLDivElement>('.vlist') ?? null;
 
-  const load = async (reset: boolean, after?: number) => {
+  /** The row at the top of the view and how far it is scrolled past. */
+  const topRow = (): { seq: number; px: number } | null => {
+    const el = list();
+    if (!el || !log.rows.length) return null;
+    const i = Math.min(log.rows.length - 1, Math.floor(el.scrollTop / ROW));
+    return { seq: log.rows[i].seq, px: i * ROW - el.scrollTop };
+  };
+
+  const rebuild = (anchor: { seq: number; px: number } | null) => {
     const st = state.current;
-    if (reset) {
-      st.gen++;
-      st.next = after ?? 0;
-      st.loading = false;
-      log.clear();
+    log.clear();
+    log.add(st.pages.flat());
+    st.anchor = anchor;
+    setN((n) => n + 1);
+  };
+
+  const fetchPage = (q: { after?: number; before?: number }, total = false) =>
+    get<EventsPage>('events', { session, ...q, limit: PAGE, ...(total ? { total: true } : {}), ...filterQuery(filter) });
+
+  /** Starts over with the records from seq `from` (and the page before them). */
+  const reset = async (from: number) => {
+    const st = state.current;
+    const gen = ++st.gen;
+    st.loading = true;
+    st.pages = [];
+    st.prev = null;
+    st.next = null;
+    try {
+      const page = await fetchPage({ after: Math.max(0, from - 1) }, true);
+      if (gen !== st.gen) return;
+      const before = page.prev !== null ? await fetchPage({ before: page.prev }) : null;
+      if (gen !== st.gen) return;
+      st.total = page.total;
+      st.pages = [...(before && before.records.length ? [before.records] : []), ...(page.records.length ? [page.records] : [])];
+      st.prev = before ? before.prev : null;
+      st.next = page.next;
+      const target = page.records[0] ?? before?.records[before.records.length - 1];
+      rebuild(target ? { seq: target.seq, px: 0 } : null);
+    } finally {
+      if (gen === st.gen) st.loading = false;
     }
-    if (st.loading || st.next === null) return;
+  };
+
+  const extend = async (down: boolean) => {
+    const st = state.current;
+    const cursor = down ? st.next : st.prev;
+    if (st.loading || cursor === null) return;
     st.loading = true;
     const gen = st.gen;
     try {
-      const page = await get<EventsPage>('events', { session, after: st.next, limit: 1000, ...filterQuery(filter) });
+      const page = await fetchPage(down ? { after: cursor } : { before: cursor });
       if (gen !== st.gen) return;
-      log.add(page.records);
-      st.next = page.next;
+      const anchor = topRow();
+      if (down) {
+        if (page.records.length) st.pages.push(page.records);
+        st.next = page.next;
+        if (st.pages.length > WINDOW_PAGES) {
+          st.pages.shift();
+          st.prev = st.pages[0][0].seq;
+        }
+      } else {
+        if (page.records.length) st.pages.unshift(page.records);
+        st.prev = page.prev;
+        if (st.pages.length > WINDOW_PAGES) {
+          const gone = st.pages.pop() ?? [];
+          st.next = gone.length ? gone[0].seq - 1 : st.next;
+        }
+      }
+      rebuild(anchor);
     } finally {
       if (gen === st.gen) st.loading = false;
-      setN((n) => n + 1);
     }
   };
+
   useEffect(() => {
-    void load(true);
+    void reset(0);
   }, [session, filter]);
 
-  const done = state.current.next === null;
+  // Once the rows of a new window are rendered, put the anchored row back where it was.
+  useLayoutEffect(() => {
+    const st = state.current;
+    const el = list();
+    if (!st.anchor || !el) return;
+    const { seq, px } = st.anchor;
+    st.anchor = null;
+    let i = log.rows.findIndex((r) => r.seq >= seq);
+    if (i < 0) i = log.rows.length - 1;
+    el.scrollTop = Math.max(0, i * ROW - px);
+  });
+
+  const st = state.current;
+  const done = st.next === null;
+  const firstSeq = log.all.length ? log.all[0].seq : null;
+  const lastSeq = log.all.length ? log.all[log.all.length - 1].seq : null;
   return (
     <>
       <div class="toolbar">
         <span class="muted" data-testid="session-log-count">
           {log.rows.length.toLocaleString()} rows loaded
-          {log.dropped ? ` (${log.dropped.toLocaleString()} earlier ones unloaded)` : ''}
+          {firstSeq !== null ? ` (seq ${firstSeq}–${lastSeq})` : ''}
+          {st.total !== null ? ` of ${st.total.toLocaleString()} records` : ''}
+          {st.prev !== null ? ' · scroll up for earlier' : ''}
           {done ? ' · end of the session so far' : ' · scroll down for more'}
         </span>
         <form
@@ -376,18 +480,18 @@ function SessionLog({ session }: { session: number }): JSX.Element {
           onSubmit={(e) => {
             e.preventDefault();
             const n = Number(jump);
-            if (Number.isFinite(n)) void load(true, Math.max(0, n - 1));
+            if (Number.isFinite(n)) void reset(Math.max(0, n));
           }}
         >
           <input placeholder="jump to seq" value={jump} size={10} onInput={(e) => setJump(e.currentTarget.value)} data-testid="session-jump" />
           <button type="submit">Go</button>
         </form>
-        <button onClick={() => void load(true)}>From the start</button>
+        <button onClick={() => void reset(0)}>From the start</button>
         {done && (
           <button
             onClick={() => {
-              state.current.next = log.all.length ? log.all[log.all.length - 1].seq : 0;
-              void load(false);
+              state.current.next = lastSeq ?? 0;
+              void extend(true);
             }}
           >
             Load newer
@@ -395,7 +499,9 @@ function SessionLog({ session }: { session: number }): JSX.Element {
         )}
       </div>
       <FilterBar filter={filter} onChange={setFilter} />
-      <LogView log={log} follow={false} onNearEnd={() => void load(false)} />
+      <div class="session-log" ref={box}>
+        <LogView log={log} follow={false} onNearEnd={() => void extend(true)} onNearStart={() => void extend(false)} />
+      </div>
     </>
   );
 }
