@@ -1,7 +1,8 @@
 //! Export and import of sessions through native file dialogs. The work itself is the
 //! core's (`syncscope::session_file`); this only asks the user where.
 
-use tauri::{AppHandle, Manager};
+use tauri::webview::DownloadEvent;
+use tauri::{AppHandle, Manager, Runtime, Webview};
 use tauri_plugin_dialog::{DialogExt, MessageDialogKind};
 
 use crate::Core;
@@ -25,7 +26,7 @@ pub fn export_session(app: &AppHandle) {
     app.dialog()
         .file()
         .add_filter("Syncscope session", &["ndjson"])
-        .set_file_name("session.session.ndjson")
+        .set_file_name("syncscope.session.ndjson")
         .save_file(move |path| {
             let Some(path) = path.and_then(|p| p.into_path().ok()) else {
                 return;
@@ -89,4 +90,51 @@ fn tell(app: &AppHandle, (kind, message): (MessageDialogKind, String)) {
         .kind(kind)
         .title("Syncscope")
         .show(|_| {});
+}
+
+/// Downloads started by the page (the Sessions panel's Export) go to the Downloads
+/// folder, and the user is told where: a webview has no download bar of its own.
+pub fn on_download<R: Runtime>(webview: Webview<R>, event: DownloadEvent<'_>) -> bool {
+    match event {
+        DownloadEvent::Requested { destination, .. } => {
+            let name = destination
+                .file_name()
+                .map(|n| n.to_os_string())
+                .unwrap_or_else(|| "syncscope.session.ndjson".into());
+            // The XDG Downloads folder, else ~/Downloads (a bare X session has no XDG
+            // user dirs, and the webview would then save into the working directory).
+            let paths = webview.app_handle().path();
+            let dir = paths
+                .download_dir()
+                .or_else(|_| paths.home_dir().map(|home| home.join("Downloads")));
+            match dir {
+                Ok(dir) => {
+                    let _ = std::fs::create_dir_all(&dir);
+                    *destination = dir.join(name);
+                }
+                Err(e) => tracing::warn!("no Downloads folder ({e}); the webview picks the place"),
+            }
+        }
+        DownloadEvent::Finished { path, success, .. } => {
+            let message = match (success, path) {
+                (true, Some(path)) => format!("Saved {}", path.display()),
+                (true, None) => "Saved the download".to_string(),
+                (false, _) => "The download failed".to_string(),
+            };
+            let kind = if success {
+                MessageDialogKind::Info
+            } else {
+                MessageDialogKind::Error
+            };
+            webview
+                .app_handle()
+                .dialog()
+                .message(message)
+                .kind(kind)
+                .title("Syncscope")
+                .show(|_| {});
+        }
+        _ => {}
+    }
+    true
 }

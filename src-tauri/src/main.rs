@@ -47,7 +47,8 @@ fn main() {
                         .text("export", "Export session…")
                         .text("import", "Import session…")
                         .separator()
-                        .quit()
+                        // A plain item: the native Quit item is disabled in GTK menus.
+                        .text("quit", "Quit")
                         .build()?,
                 )
                 .item(
@@ -63,6 +64,7 @@ fn main() {
                 .title(format!("Syncscope — {addr}"))
                 .inner_size(1280.0, 820.0)
                 .min_inner_size(900.0, 560.0)
+                .on_download(files::on_download)
                 .build()?;
             app.manage(Core {
                 running: std::sync::Mutex::new(Some(running)),
@@ -93,6 +95,7 @@ fn on_menu(app: &AppHandle, event: MenuEvent) {
     match event.id().as_ref() {
         "export" => files::export_session(app),
         "import" => files::import_session(app),
+        "quit" => app.exit(0),
         "reload" => {
             if let (Some(window), Some(core)) =
                 (app.get_webview_window("main"), app.try_state::<Core>())

@@ -22,6 +22,7 @@ const children = [];
 let driver; // base url of tauri-driver
 let session;
 let browser;
+let home;
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -88,8 +89,11 @@ before(async () => {
   assert.ok(fs.existsSync(APP), `build the window first: cargo build -p syncscope-app (${APP} is missing)`);
 
   const [port, nativePort] = [await freePort(), await freePort()];
+  home = fs.mkdtempSync(path.join(os.tmpdir(), 'syncscope-home-'));
   const td = start('tauri-driver', ['--port', String(port), '--native-port', String(nativePort), '--native-driver', '/usr/bin/WebKitWebDriver'], {
     DISPLAY: display,
+    // A home of its own: the window saves downloads to ~/Downloads.
+    HOME: home,
     // The window's own server: any free port, a throwaway database.
     SYNCSCOPE_PORT: '0',
     SYNCSCOPE_DB: ':memory:',
@@ -106,9 +110,10 @@ after(async () => {
   if (browser) await browser.close();
   if (session) await wd('DELETE', `/session/${session}`).catch(() => {});
   for (const child of children.reverse()) child.kill('SIGTERM');
+  if (home) fs.rmSync(home, { recursive: true, force: true });
 });
 
-test('the window opens on the inspector, lists the demo app as a connected client, and a push injected there shows up in the demo', async () => {
+test('the window opens on the inspector, lists the demo app as a connected client, and a push injected there shows up in the demo, and the session exports to ~/Downloads', async () => {
   // The window loads the UI from the core it started; its address gives the port.
   const url = await until('the inspector page', async () => {
     const u = await wd('GET', `/session/${session}/url`);
@@ -150,6 +155,20 @@ test('the window opens on the inspector, lists the demo app as a connected clien
     () => [...document.querySelectorAll('#todo-list li label')].some((l) => l.textContent === 'pushed from the window'),
     null, { timeout: 10000 },
   );
+
+  // Export from the Sessions panel: the window saves the file to ~/Downloads.
+  await click('[data-testid="nav-sessions"]');
+  await click('[data-testid="session-export"]');
+  const downloads = path.join(home, 'Downloads');
+  const file = await until('the exported session in ~/Downloads', () =>
+    fs.existsSync(downloads) && fs.readdirSync(downloads).find((f) => f.endsWith('.session.ndjson')));
+  const lines = await until('the whole file', () => {
+    const text = fs.readFileSync(path.join(downloads, file), 'utf8');
+    return text.endsWith('\n') && text.trim().split('\n');
+  });
+  const header = JSON.parse(lines[0]);
+  assert.equal(header.format, 'syncscope-session');
+  assert.ok(lines.slice(1).some((l) => JSON.parse(l).kind === 'push_out'), 'the injected push is in the export');
 
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   const png = await wd('GET', `/session/${session}/screenshot`);

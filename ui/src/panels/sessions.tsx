@@ -12,7 +12,7 @@ function fmtDate(us: number | null): string {
   return us ? new Date(us / 1000).toLocaleString() : '—';
 }
 
-/** Downloads the server's session file (versioned NDJSON, what `syncscope replay` reads). */
+/** Downloads the server's session file (versioned NDJSON, docs/CONTROL-API.md). */
 async function exportSession(s: SessionInfo): Promise<void> {
   const res = await request(`sessions/${s.id}/export`);
   const blob = await res.blob();
@@ -169,8 +169,8 @@ export function SessionsPanel(): JSX.Element {
         })}
       </div>
       <p class="muted small">
-        Export downloads the session file (versioned NDJSON) that <code>syncscope replay FILE --check</code> reads; Import
-        adds one as a new session. Replay from this window needs server support that this build does not have yet.
+        Export downloads the session file (versioned NDJSON, a fixture for the coming <code>syncscope replay</code>); Import
+        adds one as a new session. Replay is not in this build yet.
       </p>
       {flash}
     </div>
