@@ -64,8 +64,31 @@ async fn models_and_the_change_log_survive_a_restart_on_the_same_file() {
     assert_eq!(ok(&next)["seq"], 4, "the sequence goes on where it stopped");
 }
 
+/// The real binary, killed when dropped so that a failing test leaves no server behind.
+struct Server(Option<std::process::Child>);
+
+impl Server {
+    fn id(&self) -> u32 {
+        self.0.as_ref().unwrap().id()
+    }
+
+    /// Waits for the process to exit on its own and returns its output.
+    fn wait_with_output(mut self) -> std::process::Output {
+        self.0.take().unwrap().wait_with_output().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Runs the real binary and returns it with the address it printed.
-fn spawn_binary(args: &[&str]) -> (std::process::Child, SocketAddr) {
+fn spawn_binary(args: &[&str]) -> (Server, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_syncscope"))
         .arg("serve")
         .args(args)
@@ -81,7 +104,7 @@ fn spawn_binary(args: &[&str]) -> (std::process::Child, SocketAddr) {
         .strip_prefix("Syncscope listening on http://")
         .and_then(|rest| rest.split(' ').next())
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    (child, addr.parse().unwrap())
+    (Server(Some(child)), addr.parse().unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,7 +135,7 @@ async fn sigterm_during_a_burst_of_writes_loses_no_acked_write() {
             _ => break,
         }
     }
-    let output = child.wait_with_output().unwrap();
+    let output = child.wait_with_output();
     assert!(output.status.success(), "a clean exit on SIGTERM");
 
     let server = start(file_config(&db)).await;
@@ -145,9 +168,8 @@ fn a_port_already_in_use_is_a_clear_error_not_a_panic() {
 fn serve_prints_where_it_listens_and_which_database_it_uses() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("x.db");
-    let (mut child, addr) = spawn_binary(&["--port", "0", "--db", db.to_str().unwrap()]);
+    let (child, addr) = spawn_binary(&["--port", "0", "--db", db.to_str().unwrap()]);
     assert!(addr.ip().is_loopback(), "loopback unless told otherwise");
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     assert!(db.exists(), "the database file was created");
 }
