@@ -342,13 +342,7 @@ async fn record_start_and_stop_cut_new_sessions() {
     assert_eq!(sessions[1]["name"], "checkout bug");
     assert!(sessions[1]["stopped_at_us"].is_u64());
     let id = sessions[1]["id"].as_i64().unwrap();
-    let page = control.get(&format!("/events?session={id}")).await;
-    let kinds: Vec<&str> = page["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["kind"].as_str().unwrap())
-        .collect();
+    let kinds = control.session_kinds(id).await;
     assert_eq!(
         kinds,
         ["connect", "event_in", "ack_out"],

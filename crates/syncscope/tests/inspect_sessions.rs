@@ -39,13 +39,7 @@ async fn sessions_and_their_records_survive_a_restart_of_the_server() {
         "a new one is recording"
     );
     let first = sessions[0]["id"].as_i64().unwrap();
-    let page = control.get(&format!("/events?session={first}")).await;
-    let kinds: Vec<&str> = page["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["kind"].as_str().unwrap())
-        .collect();
+    let kinds = control.session_kinds(first).await;
     assert_eq!(
         kinds,
         ["connect", "event_in", "ack_out", "push_out", "disconnect"]

@@ -234,6 +234,17 @@ impl Control {
         res.json().await.unwrap()
     }
 
+    /// The kinds of a recorded session's records, in order.
+    pub async fn session_kinds(&self, session: i64) -> Vec<String> {
+        let page = self.get(&format!("/events?session={session}")).await;
+        page["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["kind"].as_str().unwrap().to_string())
+            .collect()
+    }
+
     pub async fn command(&self, command: Value) -> (u16, Value) {
         let res = self
             .http
