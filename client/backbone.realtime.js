@@ -735,6 +735,14 @@
   // Collections
   // -----------
 
+  // Leaving a channel is the same for a collection and a lone model.
+  function stopRealtime() {
+    this._realtimeStopped = true;
+    if (this._realtimeChannel) this._realtimeChannel.remove(this);
+    delete this._realtimeChannel;
+    return this;
+  }
+
   var CollectionProto = Backbone.Collection.prototype;
   var ModelProto = Backbone.Model.prototype;
 
@@ -780,12 +788,7 @@
     },
 
     // Leave the channel: pushes stop; syncing still goes over the socket.
-    stopRealtime: function() {
-      this._realtimeStopped = true;
-      if (this._realtimeChannel) this._realtimeChannel.remove(this);
-      delete this._realtimeChannel;
-      return this;
-    },
+    stopRealtime: stopRealtime,
 
     realtimeApply: function(change, options) {
       var existing = this.get(change.id);
@@ -828,12 +831,7 @@
       return this;
     },
 
-    stopRealtime: function() {
-      this._realtimeStopped = true;
-      if (this._realtimeChannel) this._realtimeChannel.remove(this);
-      delete this._realtimeChannel;
-      return this;
-    },
+    stopRealtime: stopRealtime,
 
     realtimeApply: function(change, options) {
       if (String(change.id) !== String(this.id)) return;
