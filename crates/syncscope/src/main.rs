@@ -39,6 +39,10 @@ enum Command {
     /// delete as EVENT and --channel, sends a fake `change` push of that op (the store
     /// is not touched); any other EVENT is emitted as is, with ARGS as its arguments.
     Push(PushArgs),
+    /// Play recorded sessions against a server and check that it answers as recorded
+    /// (exit 0), or show where it does not (exit 1); exit 2 when a file or the server
+    /// is unusable. `replay accept FILE…` (or --update) re-records the files instead.
+    Replay(ReplayArgs),
     /// Start (`record start [NAME]`) or stop (`record stop`) a recording session.
     Record {
         #[command(flatten)]
@@ -106,6 +110,45 @@ struct PushArgs {
 }
 
 #[derive(clap::Args)]
+struct ReplayArgs {
+    /// Session files (`*.session.ndjson`), as exported from the inspector.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<std::path::PathBuf>,
+    /// Compare every ack and push with the recording (what replay does by default).
+    #[arg(long)]
+    check: bool,
+    /// Re-record each file from what the server answers now, keeping its requests:
+    /// accepts a deliberate change of behaviour.
+    #[arg(long, conflicts_with = "check")]
+    update: bool,
+    /// Check a running server (http://HOST:PORT) instead of a fresh in-memory one.
+    #[arg(long, value_name = "URL")]
+    against: Option<String>,
+    /// The control token of the --against server (needed for recorded faults and --update).
+    #[arg(long, env = "SYNCSCOPE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// 0 plays as fast as the answers come; 1 keeps the recorded timing; 2 twice as fast.
+    #[arg(long, default_value_t = 0.0)]
+    speed: f64,
+    /// Leave a field out of the comparison, e.g. data.updatedAt or data.*.updatedAt
+    /// (paths start in an ack's result or error, or a push's payload). Repeatable.
+    #[arg(long, value_name = "PATH")]
+    ignore: Vec<String>,
+    /// Also write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<std::path::PathBuf>,
+    /// How long to wait for one answer before calling it missing, in milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    timeout_ms: u64,
+    /// `--max-data` of the in-process server.
+    #[arg(long, default_value_t = 256 * 1024)]
+    max_data: usize,
+    /// `--retain-changes` of the in-process server.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(i64).range(1..))]
+    retain_changes: i64,
+}
+
+#[derive(clap::Args)]
 struct ServeArgs {
     /// Address to listen on; loopback unless you mean to share it.
     #[arg(long, default_value = "127.0.0.1")]
@@ -136,7 +179,14 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            // Replay runs a server in-process whose routine logging would bury the
+            // report; RUST_LOG still turns it on.
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                EnvFilter::new(match cli.command {
+                    Command::Replay(_) => "error",
+                    _ => "info",
+                })
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -146,6 +196,7 @@ async fn main() -> ExitCode {
         Command::Events(args) => report(events(args).await),
         Command::Push(args) => report(push(args).await),
         Command::Record { conn, action, name } => report(record(conn, &action, name).await),
+        Command::Replay(args) => replay(args).await,
     }
 }
 
@@ -258,6 +309,118 @@ async fn record(conn: ConnArgs, action: &str, name: Option<String>) -> Result<()
         _ => println!("Nothing was being recorded."),
     }
     Ok(())
+}
+
+async fn replay(mut args: ReplayArgs) -> ExitCode {
+    use std::io::IsTerminal;
+    use syncscope::replay::{self, compare::IgnorePath, report, CheckOptions};
+
+    if args
+        .files
+        .first()
+        .is_some_and(|f| f.as_os_str() == "accept")
+    {
+        args.files.remove(0);
+        args.update = true;
+        if args.files.is_empty() {
+            eprintln!("error: say which files to accept: syncscope replay accept FILE…");
+            return ExitCode::from(2);
+        }
+    }
+    let ignore: Vec<IgnorePath> = match args.ignore.iter().map(|p| IgnorePath::parse(p)).collect() {
+        Ok(paths) => paths,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if !(args.speed >= 0.0 && args.speed.is_finite()) {
+        eprintln!("error: --speed must be 0 (as fast as possible) or a positive factor");
+        return ExitCode::from(2);
+    }
+    let style = report::Style {
+        colour: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let mut outcomes = Vec::new();
+    let mut unusable = false;
+    for path in &args.files {
+        let progress = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar.set_message(path.display().to_string());
+            bar
+        });
+        let opts = CheckOptions {
+            against: args.against.clone(),
+            token: args.token.clone(),
+            speed: args.speed,
+            timeout: std::time::Duration::from_millis(args.timeout_ms),
+            ignore: ignore.clone(),
+            max_data: args.max_data,
+            retain_changes: args.retain_changes,
+            update: args.update,
+            progress: progress.clone().map(|bar| {
+                Box::new(move |done: u64, total: u64| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                }) as Box<dyn Fn(u64, u64) + Send>
+            }),
+        };
+        let result = replay::check(path, opts).await;
+        if let Some(bar) = progress {
+            bar.finish_and_clear();
+        }
+        match result {
+            Ok(outcome) => {
+                for warning in &outcome.script.warnings {
+                    eprintln!("warning: {}: {warning}", outcome.path);
+                }
+                if outcome.updated {
+                    println!(
+                        "{}: re-recorded from today's answers ({} divergence(s) accepted)",
+                        outcome.path,
+                        outcome.report.divergences.len()
+                    );
+                } else {
+                    print!("{}", report::render(&outcome, &style));
+                }
+                outcomes.push(outcome);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                unusable = true;
+            }
+        }
+    }
+    if let Some(junit) = &args.junit {
+        if let Err(e) = std::fs::write(junit, report::junit(&outcomes)) {
+            eprintln!("error: cannot write {}: {e}", junit.display());
+            return ExitCode::from(2);
+        }
+    }
+    let diverged = !args.update && outcomes.iter().any(|o| !o.report.divergences.is_empty());
+    if diverged {
+        let files: Vec<String> = outcomes
+            .iter()
+            .filter(|o| !o.report.divergences.is_empty())
+            .map(|o| o.path.clone())
+            .collect();
+        println!(
+            "\nIf today's answers are right, accept them: syncscope replay accept {}",
+            files.join(" ")
+        );
+    }
+    if unusable {
+        ExitCode::from(2)
+    } else if diverged {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 use sqlx::{Row, SqlitePool};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncBufRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::inspect::recorder::insert_record;
 use crate::inspect::types::Record;
@@ -80,19 +80,29 @@ pub async fn export(
     Ok(bodies.len() as u64)
 }
 
-/// Reads a session file into a new, stopped session; returns its id. Nothing is
-/// stored unless the whole file is valid.
-pub async fn import(
-    pool: &SqlitePool,
-    input: impl AsyncBufRead + Unpin,
-) -> Result<(i64, Header), SessionFileError> {
-    let mut lines = input.lines();
+/// A session file, read and checked: its header and its records in file order.
+#[derive(Debug, Clone)]
+pub struct SessionFile {
+    pub header: Header,
+    pub records: Vec<Record>,
+    /// The line each record was read from (1 is the header).
+    pub lines: Vec<u64>,
+}
+
+/// Reads and checks a whole session file. Errors name the line at fault: a bad header,
+/// a line that is not a record, a newer format, or fewer records than the header
+/// announces (a truncated file).
+pub fn parse(text: &str) -> Result<SessionFile, SessionFileError> {
     let invalid = |line: u64, message: String| SessionFileError::Invalid { line, message };
-    let first = lines
-        .next_line()
-        .await?
-        .ok_or_else(|| invalid(1, "the file is empty".into()))?;
-    let header: Header = serde_json::from_str(&first)
+    let mut lines = text.split('\n');
+    let first = lines.next().unwrap_or_default();
+    if first.trim().is_empty() {
+        return Err(invalid(
+            1,
+            "the file is empty: expected a session header".into(),
+        ));
+    }
+    let header: Header = serde_json::from_str(first)
         .map_err(|e| invalid(1, format!("not a Syncscope session header: {e}")))?;
     if header.format != "syncscope-session" {
         return Err(invalid(
@@ -104,16 +114,46 @@ pub async fn import(
         return Err(SessionFileError::TooNew(header.version));
     }
     let mut records = Vec::new();
+    let mut numbers = Vec::new();
     let mut n = 1;
-    while let Some(line) = lines.next_line().await? {
+    for line in lines {
         n += 1;
         if line.trim().is_empty() {
             continue;
         }
-        let record: Record = serde_json::from_str(&line)
+        let record: Record = serde_json::from_str(line)
             .map_err(|e| invalid(n, format!("not a Syncscope record: {e}")))?;
         records.push(record);
+        numbers.push(n);
     }
+    if (records.len() as i64) < header.records {
+        return Err(invalid(
+            numbers.last().map_or(2, |l| l + 1),
+            format!(
+                "the header announces {} records but the file ends after {}: it is truncated",
+                header.records,
+                records.len()
+            ),
+        ));
+    }
+    Ok(SessionFile {
+        header,
+        records,
+        lines: numbers,
+    })
+}
+
+/// Reads a session file into a new, stopped session; returns its id. Nothing is
+/// stored unless the whole file is valid.
+pub async fn import(
+    pool: &SqlitePool,
+    mut input: impl AsyncBufRead + Unpin,
+) -> Result<(i64, Header), SessionFileError> {
+    let mut text = String::new();
+    input.read_to_string(&mut text).await?;
+    let SessionFile {
+        header, records, ..
+    } = parse(&text)?;
     let mut tx = pool.begin().await?;
     let name = format!(
         "imported: {}",

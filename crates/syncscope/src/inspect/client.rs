@@ -79,6 +79,23 @@ impl Client {
         self.answer(res).await
     }
 
+    /// A GET whose answer is text, such as a session export.
+    pub async fn get_text(&self, path: &str) -> Result<String, String> {
+        let res = self
+            .http
+            .get(format!("{}/_syncscope{path}", self.base))
+            .bearer_auth(self.token()?)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let status = res.status();
+        let body = res.text().await.map_err(|e| self.unreachable(e))?;
+        if !status.is_success() {
+            return Err(format!("{path}: the server answered {status}: {body}"));
+        }
+        Ok(body)
+    }
+
     pub async fn command(&self, command: &Command) -> Result<Value, String> {
         let res = self
             .http
