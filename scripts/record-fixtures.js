@@ -11,7 +11,8 @@
 //
 //   make fixtures                      # builds the server first
 //   node scripts/record-fixtures.js    # uses $SYNCSCOPE_BIN (tests/support/server.js)
-//   node scripts/record-fixtures.js conflict iobind-v2   # only these
+//   node scripts/record-fixtures.js conflict iobind-v2   # only these (names below;
+//                                                        # the HARs: har, v2-polling-har)
 //
 // Each session: `syncscope serve --port 0 --db :memory:`, `record_start` through
 // the control API (token from the server's "Control token: …" line), drive the
@@ -35,9 +36,15 @@
 //                  socket.io-client 2 (EIO3, websocket): todos:read, todos:create
 //                  (the server makes the id), todos:update, todos:read of the model,
 //                  todos:delete; a second iobind client hears the pushes.
-//   demo.har       the demo in two Chromium pages, captured through CDP Network
-//                  events (WebSocket frames, and the polling requests with their
-//                  bodies) and written in Chrome DevTools' HAR shape.
+//   demo.har       the demo in two Chromium pages doing what demo-two-tabs does,
+//                  then one more add in page A refused by a fault rule (code
+//                  `unavailable`), captured through CDP Network events (WebSocket
+//                  frames, and the polling requests with their bodies) and written
+//                  in Chrome DevTools' HAR shape, while the pages are still open.
+//   v2-polling.har socket.io-client 2's browser bundle (EIO3) in Chromium, polling
+//                  only (no WebSocket at all): create, the same create again
+//                  (`conflict`), read, close; the HAR has only XHR entries, whose
+//                  bodies carry the packets.
 
 const fs = require('node:fs');
 const os = require('node:os');
@@ -530,6 +537,21 @@ async function recordHar() {
     const pageA = await open('page_1');
     const pageB = await open('page_2');
     await driveDemo(pageA, pageB);
+    // One refused write, so the HAR carries an error ack: a fault rule fails the
+    // next create; page B hears nothing of it.
+    const rule = await command(server, {
+      command: 'fault_add',
+      rule: {
+        when: { event: 'create', url: '/todos' },
+        action: 'fail', code: 'unavailable', message: 'injected by the demo.har fixture', times: 1,
+      },
+    });
+    await addTodo(pageA, 'refused by a fault');
+    await settled('the fault to fire', async () => {
+      const rules = JSON.parse(await control(server, 'GET', 'faults'));
+      return rules.find((r) => r.id === rule.id && r.fired === 1) ? 1 : null;
+    }, 1);
+    await command(server, { command: 'fault_remove', id: rule.id });
     for (const c of captures) await c.acked();
     const entries = (await Promise.all(captures.map((c) => c.entries()))).flat()
       .sort((x, y) => x.startedDateTime.localeCompare(y.startedDateTime));
@@ -538,23 +560,71 @@ async function recordHar() {
     // Page A's socket sent events (42…) and got acks (43…); page B's got pushes (42…).
     expect(websockets.every((e) => e._webSocketMessages.some((m) => /^4[23]/.test(m.data))),
       'a page\'s WebSocket carried no Socket.IO event or ack');
-    const har = {
-      log: {
-        version: '1.2',
-        creator: { name: 'syncscope scripts/record-fixtures.js (CDP, DevTools HAR shape)', version: '1' },
-        browser: { name: 'Chromium', version: browser.context.browser() ? browser.context.browser().version() : 'unknown' },
-        pages,
-        entries,
-      },
-    };
-    const file = path.join(OUT_DIR, 'demo.har');
-    fs.writeFileSync(file, `${JSON.stringify(har, null, 2)}\n`);
-    const frames = websockets.reduce((n, e) => n + e._webSocketMessages.length, 0);
-    console.log(`${path.relative(process.cwd(), file)}: ${entries.length} entries (${websockets.length} websockets, ${frames} frames)`);
+    writeHar('demo.har', browser, pages, entries);
   } finally {
     await browser.close();
     await server.stop();
   }
+}
+
+// A polling-only conversation of socket.io-client 2 (EIO3) in Chromium: what a HAR
+// holds for an app that cannot use WebSockets (a proxy in the way). The page is a
+// blank one served at the server's origin by Playwright; the Socket.IO traffic
+// goes to the real server.
+async function recordPollingHar() {
+  const server = await startRecordingServer();
+  const browser = await launchChromium();
+  try {
+    const page = await browser.context.newPage();
+    const capture = await captureNetwork(page, 'page_1');
+    const pageUrl = `${server.url}/fixture-v2.html`;
+    await page.route(pageUrl, (route) => route.fulfill({
+      contentType: 'text/html',
+      body: '<!doctype html><title>socket.io-client 2, polling only</title>',
+    }));
+    await page.goto(pageUrl);
+    await page.addScriptTag({ path: require.resolve('socket.io-client-v2/dist/socket.io.js') });
+    const outcome = await page.evaluate((url) => new Promise((resolve, reject) => {
+      const socket = window.io(url, { transports: ['polling'], reconnection: false });
+      const ask = (event, arg) => new Promise((done) => socket.emit(event, arg, (...args) => done(args)));
+      socket.on('connect_error', (err) => reject(new Error(`connect_error: ${err && err.message}`)));
+      socket.on('connect', async () => {
+        const created = await ask('create', { url: '/chairs', data: { id: 'oak', legs: 4 } });
+        const again = await ask('create', { url: '/chairs', data: { id: 'oak', legs: 3 } });
+        const read = await ask('read', { url: '/chairs' });
+        socket.close();
+        resolve({ created, again, read });
+      });
+    }), server.url);
+    expect(outcome.created[0] === null, `create: ${JSON.stringify(outcome.created)}`);
+    expect(outcome.again[0] && outcome.again[0].code === 'conflict', `second create: ${JSON.stringify(outcome.again)}`);
+    expect(outcome.read[1].data.length === 1, `read: ${JSON.stringify(outcome.read)}`);
+    await settled('the socket to close', async () => ((await stats(server)).sockets === 0 ? 0 : null));
+    await capture.acked();
+    const entries = (await capture.entries()).sort((x, y) => x.startedDateTime.localeCompare(y.startedDateTime));
+    expect(entries.every((e) => e._resourceType === 'xhr'), 'a WebSocket was opened; this HAR is polling only');
+    writeHar('v2-polling.har', browser, [{ id: 'page_1', title: 'socket.io-client 2, polling only', startedDateTime: entries[0].startedDateTime, pageTimings: {} }], entries);
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
+}
+
+function writeHar(name, browser, pages, entries) {
+  const har = {
+    log: {
+      version: '1.2',
+      creator: { name: 'syncscope scripts/record-fixtures.js (CDP, DevTools HAR shape)', version: '1' },
+      browser: { name: 'Chromium', version: browser.context.browser() ? browser.context.browser().version() : 'unknown' },
+      pages,
+      entries,
+    },
+  };
+  const file = path.join(OUT_DIR, name);
+  fs.writeFileSync(file, `${JSON.stringify(har, null, 2)}\n`);
+  const websockets = entries.filter((e) => e._resourceType === 'websocket');
+  const frames = websockets.reduce((n, e) => n + e._webSocketMessages.length, 0);
+  console.log(`${path.relative(process.cwd(), file)}: ${entries.length} entries (${websockets.length} websockets, ${frames} frames)`);
 }
 
 // --- main -----------------------------------------------------------------------
@@ -565,6 +635,7 @@ const RECORDINGS = {
   'fault-error': () => recordSession('fault-error', faultError),
   'iobind-v2': () => recordSession('iobind-v2', iobindV2),
   har: recordHar,
+  'v2-polling-har': recordPollingHar,
 };
 
 async function main() {

@@ -247,7 +247,7 @@ fn gather(entries: &[Value]) -> Vec<Conversation> {
         let conversation = &mut conversations[index];
         if conversation.engine_sid.is_none() {
             // A handshake: the server's open packet names the session.
-            if let Some(sid) = frames.iter().find_map(|f| open_sid(f)) {
+            if let Some(sid) = frames.iter().find_map(open_sid) {
                 by_sid.insert(sid.clone(), index);
                 conversation.engine_sid = Some(sid);
             }
@@ -709,9 +709,8 @@ fn number(mut drafts: Vec<Draft>) -> Vec<Record> {
     for (position, &i) in order.iter().enumerate() {
         seq_of[i] = position as u64 + 1;
     }
-    for i in 0..drafts.len() {
-        if let (Some(request), Body::AckOut { request_seq, .. }) =
-            (drafts[i].answers, &mut drafts[i].body)
+    for draft in &mut drafts {
+        if let (Some(request), Body::AckOut { request_seq, .. }) = (draft.answers, &mut draft.body)
         {
             *request_seq = seq_of[request];
         }

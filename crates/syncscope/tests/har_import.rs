@@ -118,7 +118,8 @@ fn the_demo_har_imports_as_two_clients_in_time_order() {
             "{socket}"
         );
     }
-    // Page A wrote: two creates, a toggle and an edit (patches), a delete.
+    // Page A wrote: two creates, a toggle and an edit (patches), a delete, and a
+    // create that a fault rule refused.
     let writes_of = |socket: &str| -> Vec<String> {
         records
             .iter()
@@ -133,10 +134,11 @@ fn the_demo_har_imports_as_two_clients_in_time_order() {
     };
     assert_eq!(
         writes_of(a),
-        ["create", "create", "patch", "patch", "delete"]
+        ["create", "create", "patch", "patch", "delete", "create"]
     );
     assert_eq!(writes_of(b), Vec::<String>::new());
-    // Page B heard each of them as a `change` push addressed to it, in order.
+    // Page B heard each write that succeeded as a `change` push addressed to it,
+    // in order.
     let heard: Vec<(String, String)> = records
         .iter()
         .filter_map(|r| match &r.body {
@@ -181,6 +183,7 @@ fn every_ack_is_paired_to_the_request_it_answers() {
     let (_, records) = parse(&import_fixture(dir.path()));
     let by_seq: HashMap<u64, &Record> = records.iter().map(|r| (r.seq, r)).collect();
     let mut acks = 0;
+    let mut errors = Vec::new();
     for ack in &records {
         let Body::AckOut {
             request_seq,
@@ -210,7 +213,14 @@ fn every_ack_is_paired_to_the_request_it_answers() {
         assert_eq!(*latency_us, ack.at_us - request.at_us);
         assert_eq!(ack.url, request.url);
         assert_eq!(*dialect, None);
-        assert_eq!(*error, None, "the demo session had no error");
+        if let Some(code) = error {
+            // The refused create: the error's code, the ack's args as sent.
+            errors.push((event.clone(), code.clone()));
+            assert_eq!(args.len(), 1, "{args:?}");
+            assert_eq!(args[0]["code"], code.as_str());
+            assert_eq!(args[0]["message"], "injected by the demo.har fixture");
+            continue;
+        }
         assert!(args[0].is_null(), "error-first: {args:?}");
         // A write's ack carries the model the request wrote.
         if event == "create" {
@@ -234,7 +244,8 @@ fn every_ack_is_paired_to_the_request_it_answers() {
         })
         .count();
     assert_eq!(acks, requests);
-    assert!(acks >= 7, "reads, subscribes and five writes: {acks}");
+    assert!(acks >= 10, "reads, subscribes and six writes: {acks}");
+    assert_eq!(errors, [("create".to_string(), "unavailable".to_string())]);
 }
 
 #[tokio::test]
@@ -261,6 +272,72 @@ async fn the_imported_session_is_a_session_file_the_server_accepts() {
     let expected: Vec<String> = records.iter().map(|r| r.body.kind().to_string()).collect();
     assert_eq!(kinds, expected);
     server.shutdown().await;
+}
+
+#[test]
+fn a_polling_only_eio3_conversation_imports_from_the_request_and_response_bodies() {
+    // fixtures/replay/v2-polling.har: socket.io-client 2 in Chromium, polling only:
+    // create, the same create again (conflict), read, then socket.close().
+    let dir = tempfile::tempdir().unwrap();
+    let har = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/replay/v2-polling.har");
+    let out = dir.path().join("v2.session.ndjson");
+    let run = syncscope(&[
+        "import",
+        har.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let (_, records) = parse(&std::fs::read_to_string(out).unwrap());
+    let kinds: Vec<&str> = records.iter().map(|r| r.body.kind()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "connect",
+            "event_in",
+            "ack_out",
+            "event_in",
+            "ack_out",
+            "event_in",
+            "ack_out",
+            "disconnect"
+        ]
+    );
+    let Body::Connect {
+        transport,
+        protocol,
+        auth,
+        ..
+    } = &records[0].body
+    else {
+        unreachable!()
+    };
+    assert_eq!((transport.as_str(), protocol.as_str()), ("polling", "EIO3"));
+    assert_eq!(auth, &serde_json::json!({}), "EIO3 has no CONNECT payload");
+    // EIO3's socket id is the Engine.IO session id of the handshake.
+    let sid = records[0].socket.clone().unwrap();
+    assert!(records.iter().all(|r| r.socket.as_ref() == Some(&sid)));
+    let acks: Vec<(u64, Option<String>)> = records
+        .iter()
+        .filter_map(|r| match &r.body {
+            Body::AckOut {
+                request_seq, error, ..
+            } => Some((*request_seq, error.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        acks,
+        [(2, None), (4, Some("conflict".to_string())), (6, None)]
+    );
+    let Body::Disconnect { reason } = &records[7].body else {
+        unreachable!()
+    };
+    assert!(reason.contains("manually disconnected"), "{reason}");
 }
 
 #[test]
