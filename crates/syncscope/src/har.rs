@@ -253,7 +253,8 @@ fn gather(entries: &[Value]) -> Vec<Conversation> {
             }
         }
         if request.transport == Transport::Websocket {
-            conversation.closed_at_us = Some(request.started_at_us + request.duration_us);
+            conversation.closed_at_us =
+                Some(request.started_at_us.saturating_add(request.duration_us));
         }
         conversation.frames.extend(frames);
     }
@@ -317,7 +318,7 @@ fn frames_of(request: &SocketIoRequest) -> Vec<Frame> {
         .unwrap_or_default()
     {
         frames.push(Frame {
-            at_us: request.started_at_us + request.duration_us,
+            at_us: request.started_at_us.saturating_add(request.duration_us),
             side: Side::Server,
             text: packet,
         });
@@ -737,11 +738,14 @@ fn number(mut drafts: Vec<Draft>) -> Vec<Record> {
 /// Microseconds since the Unix epoch of an RFC 3339 time such as
 /// `2026-12-06T09:30:01.123Z` or `…+01:00` (HAR's `startedDateTime`).
 fn rfc3339_us(text: &str) -> Option<u64> {
+    // Fields are range-checked before any arithmetic: a HAR is untrusted input and
+    // a year of 10^18 must be refused, not overflow.
+    let field = |s: &str, max: i64| s.parse::<i64>().ok().filter(|v| (0..=max).contains(v));
     let (date, time) = text.split_once('T')?;
     let mut parts = date.splitn(3, '-');
-    let year: i64 = parts.next()?.parse().ok()?;
-    let month: i64 = parts.next()?.parse().ok()?;
-    let day: i64 = parts.next()?.parse().ok()?;
+    let year = field(parts.next()?, 9999)?;
+    let month = field(parts.next()?, 12)?.max(1);
+    let day = field(parts.next()?, 31)?.max(1);
     let (clock, offset_s) = if let Some(clock) = time.strip_suffix('Z') {
         (clock, 0)
     } else {
@@ -749,13 +753,16 @@ fn rfc3339_us(text: &str) -> Option<u64> {
         let (clock, zone) = time.split_at(at);
         let sign = if zone.starts_with('-') { -1 } else { 1 };
         let (h, m) = zone[1..].split_once(':')?;
-        let offset = h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60;
-        (clock, sign * offset)
+        (clock, sign * (field(h, 23)? * 3600 + field(m, 59)? * 60))
     };
     let mut hms = clock.splitn(3, ':');
-    let hour: i64 = hms.next()?.parse().ok()?;
-    let minute: i64 = hms.next()?.parse().ok()?;
-    let seconds: f64 = hms.next()?.parse().ok()?;
+    let hour = field(hms.next()?, 23)?;
+    let minute = field(hms.next()?, 59)?;
+    let seconds: f64 = hms
+        .next()?
+        .parse()
+        .ok()
+        .filter(|s| (0.0..61.0).contains(s))?;
     // Days from the civil date (Howard Hinnant's algorithm).
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
@@ -784,6 +791,23 @@ mod tests {
             rfc3339_us("2026-12-06T10:30:01.250+01:00"),
             rfc3339_us("2026-12-06T09:30:01.250Z")
         );
+        // Untrusted input: refused, never an overflow.
+        assert_eq!(rfc3339_us("99999999999999999-01-01T00:00:00Z"), None);
+        assert_eq!(rfc3339_us("2026-01-01T99999999999999:00:00Z"), None);
+        assert_eq!(rfc3339_us("2026-01-01T00:00:00+9999999999999:00"), None);
+        assert_eq!(rfc3339_us("yesterday"), None);
+    }
+
+    #[test]
+    fn odd_hars_import_or_are_refused_without_panicking() {
+        let odd = [
+            r#"{"log":{"entries":[{"request":{"url":"http://h/socket.io/?EIO=4&transport=websocket"},"_resourceType":"websocket","_webSocketMessages":[{"type":"receive","time":-5,"opcode":1,"data":"4"},{"type":"send","time":1e300,"opcode":1,"data":"42"},{"type":"send","time":1,"opcode":1,"data":"4299999999999999999999999[\"x\"]"},{"type":"receive","time":2,"opcode":1,"data":"43/,"},{"type":"receive","time":2,"opcode":1,"data":"42é"},{"type":"receive","time":2,"opcode":1,"data":"45-"}]}]}}"#,
+            r#"{"log":{"entries":[{"startedDateTime":"9999-12-31T23:59:59Z","time":1e300,"request":{"url":"http://h/socket.io/?EIO=3&transport=polling&sid=x","postData":{"text":"3:é€😀9:4\u001e"}},"response":{"content":{"text":"99999999999999999999:x"}}},{"startedDateTime":"9999-12-31T23:59:59Z","time":1e300,"request":{"url":"ws://h/socket.io/?EIO=4&sid=x"},"_resourceType":"websocket","_webSocketMessages":[{"type":"receive","time":1e300,"data":"40"}]}]}}"#,
+            r#"{"log":{"entries":[{"startedDateTime":"2026-02-30T25:61:00Z","request":{"url":"ws://h/socket.io/?EIO=4"},"_webSocketMessages":[{"type":"send","time":"soon","data":7}]}]}}"#,
+        ];
+        for text in odd {
+            let _ = import(text, None);
+        }
     }
 
     #[test]
