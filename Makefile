@@ -20,7 +20,7 @@ help:
 	@echo "make build  cargo build -p syncscope"
 	@echo "make fmt    cargo fmt --all"
 	@echo "make test-rust / make test-js   only the Rust tests / only the JavaScript tests"
-	@echo "make fixtures  re-record fixtures/replay/ (sessions and demo.har) from real clients against the server"
+	@echo "make fixtures  re-record fixtures/replay/ (session files and HARs) from real clients against the server"
 
 app:
 	@scripts/app.sh $(ARGS)
