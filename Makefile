@@ -11,7 +11,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/syncscope/target
 export SYNCSCOPE_BIN ?= $(CARGO_TARGET_DIR)/debug/syncscope
 
 .DEFAULT_GOAL := help
-.PHONY: help app test setup build fmt test-rust test-js
+.PHONY: help app test setup build fmt test-rust test-js fixtures
 
 help:
 	@echo "make app    build and run Syncscope on http://127.0.0.1:4000 (ARGS='--db :memory:' to pass options)"
@@ -20,6 +20,7 @@ help:
 	@echo "make build  cargo build -p syncscope"
 	@echo "make fmt    cargo fmt --all"
 	@echo "make test-rust / make test-js   only the Rust tests / only the JavaScript tests"
+	@echo "make fixtures  re-record fixtures/replay/ (session files and HARs) from real clients against the server"
 
 app:
 	@scripts/app.sh $(ARGS)
@@ -41,3 +42,8 @@ test-rust: build
 
 test-js: build
 	node --test --test-reporter=spec $$(find tests/e2e client/test tests/browser -name '*.test.js' -not -path '*/node_modules/*' 2>/dev/null | sort)
+
+# Re-records the replay fixtures from real clients (scripts/record-fixtures.js says
+# what each one holds). Review the diff before committing it.
+fixtures: build
+	node scripts/record-fixtures.js

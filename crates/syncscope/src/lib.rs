@@ -8,6 +8,7 @@ pub mod dialect;
 pub mod endpoint;
 pub mod error;
 pub mod faults;
+pub mod har;
 pub mod inspect;
 pub mod replay;
 pub mod server;

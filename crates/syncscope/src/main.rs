@@ -52,6 +52,15 @@ enum Command {
         /// A name for the new session.
         name: Option<String>,
     },
+    /// Turn the Socket.IO conversations of a HAR file (saved from the Network panel of
+    /// Chrome DevTools) into a session file, one client per WebSocket or polling session.
+    Import {
+        /// The .har file.
+        file: std::path::PathBuf,
+        /// Where to write the session [default: FILE with .har replaced by .session.ndjson].
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
 }
 
 /// How to reach a running server's control API.
@@ -197,7 +206,39 @@ async fn main() -> ExitCode {
         Command::Push(args) => report(push(args).await),
         Command::Record { conn, action, name } => report(record(conn, &action, name).await),
         Command::Replay(args) => replay(args).await,
+        Command::Import { file, output } => import_har(&file, output),
     }
+}
+
+/// `syncscope import`: exit 0 with the session written, 2 when the file is unusable.
+fn import_har(file: &std::path::Path, output: Option<std::path::PathBuf>) -> ExitCode {
+    let unusable = |message: String| {
+        eprintln!("error: {message}");
+        ExitCode::from(2)
+    };
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) => return unusable(format!("cannot read {}: {e}", file.display())),
+    };
+    let stem = file
+        .file_name()
+        .map(|n| n.to_string_lossy().trim_end_matches(".har").to_string())
+        .unwrap_or_else(|| "imported".into());
+    let imported = match syncscope::har::import(&text, Some(stem.clone())) {
+        Ok(imported) => imported,
+        Err(e) => return unusable(format!("{}: {e}", file.display())),
+    };
+    let output = output.unwrap_or_else(|| file.with_file_name(format!("{stem}.session.ndjson")));
+    if let Err(e) = std::fs::write(&output, imported.to_ndjson()) {
+        return unusable(format!("cannot write {}: {e}", output.display()));
+    }
+    println!(
+        "Imported {} client(s), {} records into {}.",
+        imported.clients,
+        imported.records.len(),
+        output.display()
+    );
+    ExitCode::SUCCESS
 }
 
 fn report(result: Result<(), String>) -> ExitCode {

@@ -307,7 +307,7 @@ fn protocol_name(p: ProtocolVersion) -> &'static str {
 }
 
 /// The url an event is about: `url` of a native request, `/<ns>` of an iobind one.
-fn request_url(event: &str, arg: Option<&Value>) -> Option<String> {
+pub(crate) fn request_url(event: &str, arg: Option<&Value>) -> Option<String> {
     if let Some(url) = arg.and_then(|a| a.get("url")).and_then(Value::as_str) {
         return crate::url::Url::parse(url).ok().map(|u| u.to_string());
     }
