@@ -48,6 +48,24 @@ node_tests() {
   timeout --kill-after=10 1200 node --test --test-reporter=spec --test-timeout=120000 "${files[@]}"
 }
 
+# The project's own regression suite on its replay feature: every recorded session
+# in fixtures/replay, and every HAR there once imported, must replay as recorded.
+replay_fixtures() {
+  local tmp files=() har
+  tmp=$(mktemp -d)
+  shopt -s nullglob
+  for har in fixtures/replay/*.har; do
+    "$SYNCSCOPE_BIN" import "$har" -o "$tmp/$(basename "$har" .har).session.ndjson" || return 1
+  done
+  files=(fixtures/replay/*.session.ndjson "$tmp"/*.session.ndjson)
+  shopt -u nullglob
+  [ "${#files[@]}" -gt 0 ] || { echo "no session fixtures in fixtures/replay" >&2; return 1; }
+  "$SYNCSCOPE_BIN" replay --check "${files[@]}"
+  local rc=$?
+  rm -rf "$tmp"
+  return $rc
+}
+
 step "setup (install what is missing)" scripts/setup.sh
 step "ui: eslint" npm --prefix ui run --silent lint
 step "ui: tsc --noEmit" npm --prefix ui run --silent typecheck
@@ -58,6 +76,7 @@ step "cargo clippy --workspace --all-targets -- -D warnings" \
   cargo clippy --workspace --all-targets -- -D warnings
 step "cargo build (server and desktop window)" cargo build -p syncscope -p syncscope-app
 step "cargo nextest run --workspace" cargo nextest run --workspace
+step "replay every fixture with --check" replay_fixtures
 step "node --test (JavaScript and end-to-end tests)" node_tests
 
 echo "==> all tests passed in $((SECONDS - started))s"

@@ -166,6 +166,17 @@ struct Player<'a> {
     control: Option<Control>,
     /// Fault rules this run added, removed at the end.
     rules: Vec<u64>,
+    /// The recorded ack of each request, by the request's seq: event and arguments.
+    recorded_acks: HashMap<u64, (String, Vec<Value>)>,
+    /// Creates whose id the server makes, sent and not yet acked.
+    creates: HashSet<u64>,
+}
+
+enum Meet {
+    Met,
+    NotYet,
+    /// It differs, and a create's ack still in flight may explain why.
+    NeedCreates,
 }
 
 pub async fn play(script: &Script, opts: PlayOptions) -> Result<PlayReport, PlayError> {
@@ -187,6 +198,20 @@ pub async fn play(script: &Script, opts: PlayOptions) -> Result<PlayReport, Play
         total,
         control,
         rules: Vec::new(),
+        recorded_acks: script
+            .expectations
+            .iter()
+            .filter_map(|e| match &e.what {
+                Expected::Ack {
+                    request_seq,
+                    event,
+                    args,
+                    ..
+                } => Some((*request_seq, (event.clone(), args.clone()))),
+                _ => None,
+            })
+            .collect(),
+        creates: HashSet::new(),
     };
     let result = player.run().await;
     for id in std::mem::take(&mut player.rules) {
@@ -293,6 +318,9 @@ impl Player<'_> {
                 };
                 live.log.push(format!("→ {event} {}", short(&args)));
                 if *wants_ack {
+                    if server_makes_id(event, &args) {
+                        self.creates.insert(*seq);
+                    }
                     let id = c.emit_with_ack(event, &[args]);
                     live.ack_ids.insert(id, *seq);
                 } else {
@@ -358,9 +386,17 @@ impl Player<'_> {
             self.next_expectation += 1;
             let deadline = Instant::now() + self.opts.timeout;
             let client = expectation.client;
+            let mut retried = false;
             loop {
-                if self.try_meet(expectation.seq, client, &expectation.what) {
-                    break;
+                self.drain_all().await;
+                match self.try_meet(expectation.seq, client, &expectation.what, retried) {
+                    Meet::Met => break,
+                    Meet::NeedCreates => {
+                        self.await_creates(deadline).await;
+                        retried = true;
+                        continue;
+                    }
+                    Meet::NotYet => {}
                 }
                 let live = &mut self.live[client];
                 let left = deadline.saturating_duration_since(Instant::now());
@@ -374,8 +410,69 @@ impl Player<'_> {
         }
     }
 
-    /// Meets an expectation with what has come, when it has; false to keep waiting.
-    fn try_meet(&mut self, seq: u64, client: usize, what: &Expected) -> bool {
+    /// Reads whatever has already arrived on every client, and learns the ids of
+    /// creates as their acks arrive: another client may hear of the model first.
+    async fn drain_all(&mut self) {
+        for live in &mut self.live {
+            while live.pump(Duration::ZERO).await {}
+        }
+        self.learn_created();
+    }
+
+    fn learn_created(&mut self) {
+        let arrived: Vec<(usize, u64)> = self
+            .creates
+            .iter()
+            .flat_map(|&seq| {
+                self.live
+                    .iter()
+                    .enumerate()
+                    .filter(move |(_, l)| l.acks.contains_key(&seq))
+                    .map(move |(c, _)| (c, seq))
+            })
+            .collect();
+        for (client, seq) in arrived {
+            self.creates.remove(&seq);
+            let (Some(got), Some((event, recorded))) = (
+                self.live[client].acks.get(&seq),
+                self.recorded_acks.get(&seq),
+            ) else {
+                continue;
+            };
+            if let (Some(recorded), Some(now)) =
+                (created_id(event, recorded), created_id(event, got))
+            {
+                self.mapping.learn_id(recorded, now);
+            }
+        }
+    }
+
+    /// Waits for the acks of creates still in flight, so their ids are known.
+    async fn await_creates(&mut self, deadline: Instant) {
+        while !self.creates.is_empty() && Instant::now() < deadline {
+            let waiting: Vec<usize> = self
+                .live
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| {
+                    l.ended.is_none() && l.ack_ids.values().any(|s| self.creates.contains(s))
+                })
+                .map(|(c, _)| c)
+                .collect();
+            let Some(&client) = waiting.first() else {
+                return;
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !self.live[client].pump(left).await {
+                return;
+            }
+            self.learn_created();
+        }
+    }
+
+    /// Meets an expectation with what has come, when it has.
+    fn try_meet(&mut self, seq: u64, client: usize, what: &Expected, retried: bool) -> Meet {
+        let pending_creates = !self.creates.is_empty();
         let live = &mut self.live[client];
         let (subject, result) = match what {
             Expected::Ack {
@@ -385,23 +482,14 @@ impl Player<'_> {
                 args,
             } => {
                 let Some(got) = live.acks.remove(request_seq) else {
-                    return false;
+                    return Meet::NotYet;
                 };
-                if let Some((request_event, request_args)) = self.requests.get(request_seq) {
-                    if server_makes_id(request_event, request_args) {
-                        if let (Some(recorded), Some(now)) =
-                            (created_id(event, args), created_id(event, &got))
-                        {
-                            self.mapping.learn_id(recorded, now);
-                        }
-                    }
-                }
                 let subject = format!("the ack of {event}{}", on(url));
                 (subject, self.mapping.compare(args, &got))
             }
             Expected::Push { event, args } => {
-                let Some((name, got)) = live.pushes.pop_front() else {
-                    return false;
+                let Some((name, got)) = live.pushes.front().cloned() else {
+                    return Meet::NotYet;
                 };
                 let event = self.mapping.substitute_text(event);
                 let subject = format!("the push of {event}");
@@ -418,14 +506,20 @@ impl Player<'_> {
                 } else {
                     self.mapping.compare(args, &got)
                 };
+                // A push about a model created by a request whose ack is still on
+                // its way differs only by the id: wait for that ack, then look again.
+                if result.is_err() && pending_creates && !retried {
+                    return Meet::NeedCreates;
+                }
+                live.pushes.pop_front();
                 (subject, result)
             }
             Expected::Disconnect { .. } => {
                 if live.ended.is_none() {
-                    return false;
+                    return Meet::NotYet;
                 }
                 self.matched += 1;
-                return true;
+                return Meet::Met;
             }
         };
         match result {
@@ -439,7 +533,7 @@ impl Player<'_> {
                 context: self.live[client].recent(),
             }),
         }
-        true
+        Meet::Met
     }
 
     fn missing(&mut self, seq: u64, client: usize, what: &Expected) {
