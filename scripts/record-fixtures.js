@@ -52,7 +52,8 @@ const os = require('node:os');
 const path = require('node:path');
 const { startServer } = require('../tests/support/server');
 
-const OUT_DIR = path.join(__dirname, '..', 'fixtures', 'replay');
+// SYNCSCOPE_FIXTURES_OUT records elsewhere (the replay tests record fresh sessions).
+const OUT_DIR = process.env.SYNCSCOPE_FIXTURES_OUT || path.join(__dirname, '..', 'fixtures', 'replay');
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const WAIT_MS = 10000;
 

@@ -170,6 +170,8 @@ struct Player<'a> {
     recorded_acks: HashMap<u64, (String, Vec<Value>)>,
     /// Creates whose id the server makes, sent and not yet acked.
     creates: HashSet<u64>,
+    /// An answer timed out and nothing has come since.
+    quiet: bool,
 }
 
 enum Meet {
@@ -212,6 +214,7 @@ pub async fn play(script: &Script, opts: PlayOptions) -> Result<PlayReport, Play
             })
             .collect(),
         creates: HashSet::new(),
+        quiet: false,
     };
     let result = player.run().await;
     for id in std::mem::take(&mut player.rules) {
@@ -384,7 +387,14 @@ impl Player<'_> {
                 return;
             }
             self.next_expectation += 1;
-            let deadline = Instant::now() + self.opts.timeout;
+            // After one answer failed to come, the server has gone quiet: the next
+            // missing ones are called after a short wait, not a whole timeout each.
+            let wait = if self.quiet {
+                self.opts.timeout.min(Duration::from_millis(250))
+            } else {
+                self.opts.timeout
+            };
+            let deadline = Instant::now() + wait;
             let client = expectation.client;
             let mut retried = false;
             loop {
@@ -401,10 +411,13 @@ impl Player<'_> {
                 let live = &mut self.live[client];
                 let left = deadline.saturating_duration_since(Instant::now());
                 if live.ended.is_some() || live.client.is_none() || left.is_zero() {
+                    self.quiet |= left.is_zero();
                     self.missing(expectation.seq, client, &expectation.what);
                     break;
                 }
-                live.pump(left).await;
+                if live.pump(left).await {
+                    self.quiet = false;
+                }
             }
             self.tick();
         }
