@@ -17,12 +17,28 @@ pub async fn start_core() -> Result<syncscope::Running, Box<dyn std::error::Erro
         Ok(db) => db.parse::<DbLocation>()?,
         Err(_) => DbLocation::default_file()?,
     };
+    // The same settings as `syncscope serve --allow-origin/--allow-host`, comma-separated.
+    let list = |name: &str| -> Vec<String> {
+        std::env::var(name)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let allow_origins = list("SYNCSCOPE_ALLOW_ORIGIN");
+    let allow_hosts = list("SYNCSCOPE_ALLOW_HOST");
     let mut last = None;
     for candidate in port..=port.saturating_add(PORT_TRIES) {
         let config = Config {
             port: candidate,
             db: db.clone(),
             token: std::env::var("SYNCSCOPE_TOKEN").ok(),
+            allow_origins: allow_origins.clone(),
+            allow_hosts: allow_hosts.clone(),
             ..Config::default()
         };
         match syncscope::start(config).await {

@@ -17,6 +17,7 @@ export const KINDS = [
   'unsubscribe',
   'protocol_error',
   'fault',
+  'refused',
 ] as const;
 
 export function eventOf(r: Rec): string | null {
@@ -35,7 +36,7 @@ export function eventOf(r: Rec): string | null {
 }
 
 export function isError(r: Rec): boolean {
-  return (r.kind === 'ack_out' && r.error !== null) || r.kind === 'protocol_error';
+  return (r.kind === 'ack_out' && r.error !== null) || r.kind === 'protocol_error' || r.kind === 'refused';
 }
 
 export function onChannel(url: string | null, channel: string): boolean {
@@ -113,6 +114,9 @@ export function summary(r: Rec): string {
       return r.message;
     case 'fault':
       return `rule #${r.rule}: ${actionText(r)}`;
+    case 'refused':
+      // The message names the flag that lets the request through.
+      return `${r.transport ?? 'request'} from ${r.http_origin ?? 'no origin'} to ${r.host ?? 'no host'}: ${r.message}`;
   }
 }
 

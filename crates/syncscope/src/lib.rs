@@ -3,11 +3,13 @@
 //! Data flows endpoint → dialect → sync → store (docs/ARCHITECTURE.md). Nothing here
 //! depends on Tauri: the desktop shell starts [`server::start`] in-process.
 
+pub mod access;
 pub mod assets;
 pub mod dialect;
 pub mod endpoint;
 pub mod error;
 pub mod faults;
+pub mod handshake_guard;
 pub mod har;
 pub mod inspect;
 pub mod replay;

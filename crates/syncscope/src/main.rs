@@ -177,10 +177,26 @@ struct ServeArgs {
     /// The control API's token [default: a random one per launch, printed at start].
     #[arg(long, env = "SYNCSCOPE_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// An origin allowed to reach the Socket.IO endpoint cross-origin; repeat for
-    /// several. Without it any origin may (`*`).
-    #[arg(long)]
-    cors: Vec<String>,
+    /// An origin (scheme://host[:port]) whose pages may use the Socket.IO endpoint, besides
+    /// this machine's own (localhost, 127.0.0.1, [::1], any port): your app on a LAN
+    /// address or behind a tunnel. Repeatable. `*` allows every website (unsafe).
+    #[arg(
+        long = "allow-origin",
+        value_name = "ORIGIN",
+        env = "SYNCSCOPE_ALLOW_ORIGIN",
+        value_delimiter = ','
+    )]
+    allow_origin: Vec<String>,
+    /// A name the Socket.IO endpoint may be reached by, besides loopback names and the
+    /// --host address: a LAN name or a tunnel's host. Repeatable; `.example.com` allows it
+    /// and its subdomains.
+    #[arg(
+        long = "allow-host",
+        value_name = "HOST",
+        env = "SYNCSCOPE_ALLOW_HOST",
+        value_delimiter = ','
+    )]
+    allow_host: Vec<String>,
 }
 
 #[tokio::main]
@@ -479,7 +495,8 @@ async fn serve(args: ServeArgs) -> ExitCode {
         max_data: args.max_data,
         retain_changes: args.retain_changes,
         token: args.token,
-        cors: args.cors,
+        allow_origins: args.allow_origin,
+        allow_hosts: args.allow_host,
         ..Config::default()
     };
     let running = match syncscope::start(config.clone()).await {

@@ -12,8 +12,9 @@ use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tower_http::cors::CorsLayer;
 
+use crate::access::{Access, AllowError};
+use crate::handshake_guard::{self, HandshakeGuard};
 use crate::inspect::control::{self, ControlState};
 use crate::inspect::recorder::{self, Recorder};
 use crate::inspect::Inspector;
@@ -35,8 +36,12 @@ pub struct Config {
     pub ping_timeout: Duration,
     /// The control API's token; a random one per launch when None.
     pub token: Option<String>,
-    /// Origins allowed to use the Socket.IO endpoint cross-origin; empty allows any.
-    pub cors: Vec<String>,
+    /// Origins (`scheme://host[:port]`, `null`, or `*` for any) whose pages may use the
+    /// Socket.IO endpoint besides this machine's own (`--allow-origin`, crate::access).
+    pub allow_origins: Vec<String>,
+    /// Host names the Socket.IO endpoint may be reached by besides loopback names and
+    /// `host` (`--allow-host`; `.example.com` for a domain and its subdomains).
+    pub allow_hosts: Vec<String>,
     /// How many records may wait for the recorder before new ones are counted as lost.
     pub recorder_capacity: usize,
     /// How many bytes of records (approximately) may wait for the recorder.
@@ -54,7 +59,8 @@ impl Default for Config {
             ping_interval: Duration::from_millis(25_000),
             ping_timeout: Duration::from_millis(20_000),
             token: None,
-            cors: Vec::new(),
+            allow_origins: Vec::new(),
+            allow_hosts: Vec::new(),
             recorder_capacity: recorder::DEFAULT_CAPACITY,
             recorder_max_bytes: recorder::DEFAULT_MAX_BYTES,
         }
@@ -75,6 +81,8 @@ pub enum StartError {
     },
     #[error("{0}")]
     Store(String),
+    #[error("{0}")]
+    Allow(#[from] AllowError),
 }
 
 pub struct Running {
@@ -120,6 +128,17 @@ impl Running {
 }
 
 pub async fn start(config: Config) -> Result<Running, StartError> {
+    let access = Arc::new(Access::new(
+        &config.allow_origins,
+        &config.allow_hosts,
+        &config.host,
+    )?);
+    if access.allows_any_origin() {
+        tracing::warn!(
+            "--allow-origin '*': any website open in your browser can now read and change \
+             this server's data; list your app's origin instead when you can"
+        );
+    }
     let addr = format!("{}:{}", config.host, config.port);
     let listener = match TcpListener::bind(&addr).await {
         Ok(l) => l,
@@ -177,13 +196,19 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         host: config.host.clone(),
     }));
 
+    let guard = Arc::new(HandshakeGuard::new(access.clone(), inspector.clone()));
     let app = Router::new()
         .route("/", get(landing))
         .layer(layer)
-        // The app under development usually runs on another origin (its own dev server),
-        // and Socket.IO's polling transport needs CORS for that.
-        .layer(cors_layer(&config.cors))
-        // Added after the CORS layer, so it does not apply to the control API.
+        // The app under development may run on another origin (its own dev server on
+        // localhost, or one allowed with --allow-origin), and polling needs CORS for that.
+        .layer(handshake_guard::cors_layer(access))
+        // Outside CORS: a refused request gets no CORS headers, a preflight included.
+        .layer(axum::middleware::from_fn_with_state(
+            guard,
+            handshake_guard::guard,
+        ))
+        // Added after the guard and CORS layers: the control API has its own checks.
         .nest("/_syncscope", control)
         .layer(axum::middleware::from_fn(assets::serve));
 
@@ -206,16 +231,6 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         stop: Some(stop),
         task,
     })
-}
-
-/// `--cors`: any origin (mirrored, with credentials) by default, else only those listed.
-fn cors_layer(origins: &[String]) -> CorsLayer {
-    if origins.is_empty() || origins.iter().any(|o| o == "*") {
-        return CorsLayer::very_permissive();
-    }
-    let list: Vec<axum::http::HeaderValue> =
-        origins.iter().filter_map(|o| o.parse().ok()).collect();
-    CorsLayer::very_permissive().allow_origin(list)
 }
 
 async fn landing() -> impl IntoResponse {

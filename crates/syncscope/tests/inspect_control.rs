@@ -109,45 +109,41 @@ async fn the_control_api_refuses_a_foreign_host_against_dns_rebinding() {
 }
 
 #[tokio::test]
-async fn the_socket_io_endpoint_stays_open_to_any_origin_without_a_token() {
+async fn the_socket_io_endpoint_needs_no_token_from_a_local_page() {
     let running = server().await;
     let addr = running.local_addr();
     let res = reqwest::Client::new()
         .get(format!("http://{addr}/socket.io/?EIO=4&transport=polling"))
-        .header("origin", "http://app.test:3000")
+        .header("origin", "http://localhost:3000")
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(
         res.headers()["access-control-allow-origin"],
-        "http://app.test:3000"
+        "http://localhost:3000"
     );
     assert!(res.text().await.unwrap().starts_with("0{"));
     running.shutdown().await;
 }
 
 #[tokio::test]
-async fn cors_limits_the_socket_io_endpoint_to_the_origins_given() {
-    let running = server_with(Config {
-        cors: vec!["http://app.test:3000".into()],
-        ..Config::default()
-    })
-    .await;
-    let addr = running.local_addr();
-    let ask = |origin: &'static str| {
-        reqwest::Client::new()
-            .get(format!("http://{addr}/socket.io/?EIO=4&transport=polling"))
-            .header("origin", origin)
-            .send()
-    };
-    let listed = ask("http://app.test:3000").await.unwrap();
-    assert_eq!(
-        listed.headers()["access-control-allow-origin"],
-        "http://app.test:3000"
+async fn the_control_api_refuses_a_host_that_hides_another_name_or_two_origins() {
+    let running = server().await;
+    let control = Control::of(&running);
+    let port = control.addr.port();
+    let trick = format!(
+        "GET /_syncscope/stats HTTP/1.1\r\nHost: 127.0.0.1:{port}@evil.example\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        control.token
     );
-    let other = ask("http://other.test").await.unwrap();
-    assert!(other.headers().get("access-control-allow-origin").is_none());
+    let status = raw_status(control.addr, trick).await;
+    assert!(status.contains("403"), "{status}");
+    let two = format!(
+        "GET /_syncscope/stats HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\nOrigin: https://evil.example\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        control.token
+    );
+    let status = raw_status(control.addr, two).await;
+    assert!(status.contains("403"), "{status}");
     running.shutdown().await;
 }
 

@@ -85,7 +85,7 @@ async fn each_record_kind_appears_with_its_fields_in_the_order_things_happened()
             assert_eq!(protocol, "EIO4");
             assert!(remote_addr.as_deref().unwrap().starts_with("127.0.0.1:"));
             assert_eq!(user_agent.as_deref(), Some("inspect-test/1"));
-            assert_eq!(http_origin.as_deref(), Some("http://app.test:3000"));
+            assert_eq!(http_origin.as_deref(), Some("http://localhost:3000"));
             assert_eq!(auth, &json!({"user": "ann"}));
             assert!(query.as_deref().unwrap().contains("app=test"));
         }

@@ -14,7 +14,7 @@ channel?: string, event?: string,
  */
 kinds?: Array<string>, origin?: Origin, 
 /**
- * Only error acks and protocol errors.
+ * Only error acks, protocol errors and refused requests.
  */
 errors_only?: boolean, 
 /**

@@ -78,4 +78,24 @@ args: Array<JsonValue>, } | { "kind": "push_out", event: string, target: Target,
 /**
  * How many sockets it was sent to.
  */
-recipients: number, args: Array<JsonValue>, } | { "kind": "subscribe", channel: string, } | { "kind": "unsubscribe", channel: string, } | { "kind": "protocol_error", message: string, event: string | null, } | { "kind": "fault", rule: number, event: string, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" }));
+recipients: number, args: Array<JsonValue>, } | { "kind": "subscribe", channel: string, } | { "kind": "unsubscribe", channel: string, } | { "kind": "protocol_error", message: string, event: string | null, } | { "kind": "fault", rule: number, event: string, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" }) | { "kind": "refused", 
+/**
+ * The stable code of the reason (`foreign_origin`, `foreign_host`, …).
+ */
+reason: string, 
+/**
+ * What the client was told, naming the option that lets it through.
+ */
+message: string, 
+/**
+ * The request's `Origin` header; several are joined with `, `.
+ */
+http_origin: string | null, 
+/**
+ * The request's `Host` header; several are joined with `, `.
+ */
+host: string | null, 
+/**
+ * `polling` or `websocket`, as the request's query said.
+ */
+transport: string | null, remote_addr: string | null, });

@@ -16,6 +16,7 @@ const KIND_LABEL: Record<string, string> = {
   push_out: 'push',
   protocol_error: 'protocol error',
   fault: 'fault',
+  refused: 'refused',
 };
 
 function Row({ r, log, selected, onSelect }: { r: Rec; log: LogModel; selected: boolean; onSelect: () => void }): JSX.Element {
@@ -66,7 +67,13 @@ function Row({ r, log, selected, onSelect }: { r: Rec; log: LogModel; selected: 
       <span class={`c-kind tag kind-${r.kind}`}>{KIND_LABEL[r.kind] ?? r.kind}</span>
       <span class="c-event mono">
         {r.origin !== 'client' && r.origin !== 'server' && <span class={`tag origin-${r.origin}`}>{r.origin}</span>}
-        {r.kind === 'ack_out' ? `↳ ${r.event}` : (r.kind === 'event_in' || r.kind === 'push_out' || r.kind === 'fault' ? r.event : '')}
+        {r.kind === 'ack_out'
+          ? `↳ ${r.event}`
+          : r.kind === 'event_in' || r.kind === 'push_out' || r.kind === 'fault'
+            ? r.event
+            : r.kind === 'refused'
+              ? r.reason
+              : ''}
       </span>
       <span class="c-url mono" title={r.url ?? ''}>
         {r.url ?? ''}

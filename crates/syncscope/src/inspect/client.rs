@@ -316,6 +316,7 @@ pub fn line(record: &Record) -> String {
             event,
             action,
         } => format!("rule {rule} on {event}: {action:?}"),
+        Body::Refused { message, .. } => message.clone(),
     };
     format!(
         "{:>7} {h:02}:{m:02}:{s:02}.{ms:03} {:<14} {:<20} {url:<16} {detail}",

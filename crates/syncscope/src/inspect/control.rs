@@ -2,7 +2,7 @@
 //! for live batches and commands (docs/CONTROL-API.md).
 //!
 //! Every request needs the launch's token, and is refused when its `Host` is not a
-//! loopback name (DNS rebinding) or its `Origin` is foreign.
+//! loopback name (DNS rebinding) or its `Origin` is foreign (checks in crate::access).
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -29,6 +29,7 @@ use super::types::{
     Origin, ServerMessage, StoreSnapshot, Target,
 };
 use super::Inspector;
+use crate::access::{self, RequestHeaders};
 use crate::dialect::{self, Dialect};
 use crate::error::SyncError;
 use crate::sync::{channel_room, Sync};
@@ -81,26 +82,30 @@ fn refuse(status: StatusCode, message: &str) -> Response {
 
 async fn guard(State(state): State<Arc<ControlState>>, req: Request, next: Next) -> Response {
     let headers = req.headers();
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
-    if !host_allowed(host, &state.host) {
+    // Every Host and Origin header counts, parsed strictly (crate::access).
+    let seen = RequestHeaders::of(headers, req.uri().authority().map(|a| a.as_str()));
+    let host_ok = match seen.hosts.as_slice() {
+        [host] => access::control_host_allowed(host, &state.host),
+        _ => false,
+    };
+    if !host_ok {
         return refuse(
             StatusCode::FORBIDDEN,
             "the control API answers only to a loopback Host (127.0.0.1, localhost, [::1]); \
              connect to it through one of those names",
         );
     }
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let origin = origin.to_str().unwrap_or_default();
-        if !origin_allowed(origin, state.port) {
-            return refuse(
-                StatusCode::FORBIDDEN,
-                "the control API refuses requests from other web origins; \
-                 open the inspector from this server's own address",
-            );
-        }
+    let origin_ok = match seen.origins.as_slice() {
+        [] => true,
+        [origin] => access::control_origin_allowed(origin, state.port),
+        _ => false,
+    };
+    if !origin_ok {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "the control API refuses requests from other web origins; \
+             open the inspector from this server's own address",
+        );
     }
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -131,53 +136,6 @@ async fn guard(State(state): State<Arc<ControlState>>, req: Request, next: Next)
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// The host part of a `Host` header or an origin's authority, without the port.
-fn host_part(authority: &str) -> &str {
-    if let Some(rest) = authority.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or_default();
-    }
-    authority.split(':').next().unwrap_or_default()
-}
-
-fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-fn host_allowed(host: &str, bound: &str) -> bool {
-    let name = host_part(host);
-    if name.is_empty() {
-        return false;
-    }
-    let bound = bound.trim_matches(|c| c == '[' || c == ']');
-    let wildcard = bound == "0.0.0.0" || bound == "::";
-    is_loopback(name) || (!wildcard && name.eq_ignore_ascii_case(bound))
-}
-
-fn origin_allowed(origin: &str, port: u16) -> bool {
-    if matches!(
-        origin,
-        "tauri://localhost" | "http://tauri.localhost" | "https://tauri.localhost"
-    ) {
-        return true;
-    }
-    let Some((scheme, authority)) = origin.split_once("://") else {
-        return false;
-    };
-    if scheme != "http" && scheme != "https" {
-        return false;
-    }
-    let name = host_part(authority);
-    let given_port = authority
-        .rsplit_once(':')
-        .filter(|(_, p)| !p.contains(']'))
-        .and_then(|(_, p)| p.parse::<u16>().ok())
-        .unwrap_or(if scheme == "https" { 443 } else { 80 });
-    is_loopback(name) && given_port == port
 }
 
 async fn stats(State(state): State<Arc<ControlState>>) -> impl IntoResponse {
@@ -695,31 +653,5 @@ async fn import_session(
             Json(json!({ "code": "internal", "message": e.to_string() })),
         )
             .into_response(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_hosts_are_allowed_and_others_refused() {
-        assert!(host_allowed("127.0.0.1:4000", "127.0.0.1"));
-        assert!(host_allowed("localhost:4000", "127.0.0.1"));
-        assert!(host_allowed("[::1]:4000", "127.0.0.1"));
-        assert!(!host_allowed("evil.example:4000", "127.0.0.1"));
-        assert!(!host_allowed("evil.example:4000", "0.0.0.0"));
-        assert!(host_allowed("192.168.1.5:4000", "192.168.1.5"));
-        assert!(!host_allowed("", "127.0.0.1"));
-    }
-
-    #[test]
-    fn only_this_servers_own_origin_and_the_desktop_window_are_allowed() {
-        assert!(origin_allowed("http://127.0.0.1:4000", 4000));
-        assert!(origin_allowed("http://localhost:4000", 4000));
-        assert!(origin_allowed("tauri://localhost", 4000));
-        assert!(!origin_allowed("http://localhost:3000", 4000));
-        assert!(!origin_allowed("http://evil.example:4000", 4000));
-        assert!(!origin_allowed("null", 4000));
     }
 }

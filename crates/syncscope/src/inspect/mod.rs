@@ -25,6 +25,7 @@ use socketioxide::adapter::LocalAdapter;
 use socketioxide::socket::Socket;
 use socketioxide::{ProtocolVersion, TransportType};
 
+use crate::access::{Refusal, RequestHeaders};
 use crate::dialect::Dialect;
 use bus::Bus;
 use recorder::Recorder;
@@ -34,6 +35,15 @@ pub struct Inspector {
     pub bus: Bus,
     /// Reasons given by the inspector for the disconnects it asked for.
     reasons: Mutex<HashMap<String, String>>,
+}
+
+/// A request refused at the door, as its `refused` record describes it.
+#[derive(Debug, Clone)]
+pub struct RefusedRequest {
+    pub headers: RequestHeaders,
+    /// The `transport` of the query string, when it has one.
+    pub transport: Option<String>,
+    pub remote_addr: Option<String>,
 }
 
 /// An event received, as its ack will need to refer to it.
@@ -265,6 +275,24 @@ impl Inspector {
                 rule,
                 event: event.to_string(),
                 action,
+            },
+        );
+    }
+
+    /// A request of the Socket.IO endpoint refused by the Origin and Host checks.
+    pub fn refused(&self, refusal: &Refusal, request: &RefusedRequest) {
+        let joined = |values: &[String]| (!values.is_empty()).then(|| values.join(", "));
+        self.bus.publish(
+            None,
+            Origin::Client,
+            None,
+            Body::Refused {
+                reason: refusal.code().to_string(),
+                message: refusal.to_string(),
+                http_origin: joined(&request.headers.origins),
+                host: joined(&request.headers.hosts),
+                transport: request.transport.clone(),
+                remote_addr: request.remote_addr.clone(),
             },
         );
     }

@@ -174,7 +174,7 @@ impl Registry {
                     ch.members.remove(sid);
                 }
             }
-            Body::ProtocolError { .. } | Body::Fault { .. } => {}
+            Body::ProtocolError { .. } | Body::Fault { .. } | Body::Refused { .. } => {}
         }
     }
 

@@ -109,6 +109,21 @@ pub enum Body {
         #[serde(flatten)]
         action: crate::faults::FaultAction,
     },
+    /// A request of the Socket.IO endpoint refused by its Origin and Host checks (403,
+    /// crate::access); no socket was made, so the record has none.
+    Refused {
+        /// The stable code of the reason (`foreign_origin`, `foreign_host`, …).
+        reason: String,
+        /// What the client was told, naming the option that lets it through.
+        message: String,
+        /// The request's `Origin` header; several are joined with `, `.
+        http_origin: Option<String>,
+        /// The request's `Host` header; several are joined with `, `.
+        host: Option<String>,
+        /// `polling` or `websocket`, as the request's query said.
+        transport: Option<String>,
+        remote_addr: Option<String>,
+    },
 }
 
 impl Record {
@@ -146,6 +161,7 @@ impl Body {
             Body::Unsubscribe { .. } => "unsubscribe",
             Body::ProtocolError { .. } => "protocol_error",
             Body::Fault { .. } => "fault",
+            Body::Refused { .. } => "refused",
         }
     }
 
@@ -164,7 +180,7 @@ impl Body {
     pub fn is_error(&self) -> bool {
         matches!(
             self,
-            Body::AckOut { error: Some(_), .. } | Body::ProtocolError { .. }
+            Body::AckOut { error: Some(_), .. } | Body::ProtocolError { .. } | Body::Refused { .. }
         )
     }
 }
@@ -202,7 +218,7 @@ pub struct Filter {
     pub kinds: Option<Vec<String>>,
     #[ts(optional)]
     pub origin: Option<Origin>,
-    /// Only error acks and protocol errors.
+    /// Only error acks, protocol errors and refused requests.
     #[ts(optional)]
     pub errors_only: Option<bool>,
     /// Text that must appear in the record's JSON.

@@ -52,9 +52,23 @@ impl Sio {
         request
             .headers_mut()
             .insert("user-agent", "inspect-test/1".parse().unwrap());
+        // A page of the developer's own dev server on another local port, as a browser
+        // would send it.
         request
             .headers_mut()
-            .insert("origin", "http://app.test:3000".parse().unwrap());
+            .insert("origin", "http://localhost:3000".parse().unwrap());
+        Sio::handshake(request, auth).await
+    }
+
+    /// Connects with a handshake request of the caller's (its own Origin, Host…).
+    pub async fn over(request: tokio_tungstenite::tungstenite::handshake::client::Request) -> Sio {
+        Sio::handshake(request, None).await
+    }
+
+    async fn handshake(
+        request: tokio_tungstenite::tungstenite::handshake::client::Request,
+        auth: Option<Value>,
+    ) -> Sio {
         let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
         let open = next_text(&mut ws).await;
         assert!(open.starts_with('0'), "open packet, got {open}");
