@@ -187,6 +187,18 @@ impl Client {
         }
     }
 
+    /// The events that arrived while waiting for acks and were not read yet, oldest
+    /// first: a history recorder places them before the ack it was waiting for.
+    pub fn take_events(&mut self) -> Vec<(String, Vec<Value>)> {
+        self.events.drain(..).collect()
+    }
+
+    /// Hangs up (a WebSocket close), whatever is still in flight.
+    pub async fn close(&mut self) {
+        let _ = self.ws.close(None).await;
+        self.closed = true;
+    }
+
     /// The next event pushed to this client, or None after `wait`.
     pub async fn next_event_within(&mut self, wait: Duration) -> Option<(String, Vec<Value>)> {
         if let Some(event) = self.events.pop_front() {
@@ -212,11 +224,15 @@ impl Client {
             .expect("an event was pushed")
     }
 
-    /// True when nothing is pushed within a short while.
+    /// True when nothing is pushed within a short while and the connection is still
+    /// open: a closed connection hears nothing too, and must not pass for silence.
     pub async fn hears_nothing(&mut self) -> bool {
-        self.next_event_within(Duration::from_millis(300))
-            .await
-            .is_none()
+        let heard = self.next_event_within(Duration::from_millis(300)).await;
+        assert!(
+            !self.closed,
+            "the connection closed while the test listened for silence"
+        );
+        heard.is_none()
     }
 
     /// Waits for the server to close the connection.
