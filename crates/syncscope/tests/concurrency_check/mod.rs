@@ -616,6 +616,9 @@ struct SocketView<'a> {
     /// For each position, the latest point of the order that entries received at or
     /// after it prove came before them.
     seen_from: Vec<i64>,
+    /// The same from acks alone. A read takes no lock: a push received after a read's
+    /// ack may be of a write the read already saw (committed, not yet pushed).
+    acks_from: Vec<i64>,
     /// For each position, the lowest seq of an own write sent at or after it.
     own_from: Vec<i64>,
 }
@@ -669,10 +672,16 @@ impl<'a> SocketView<'a> {
                 .max(own[i].unwrap_or(0));
         }
         let mut seen_from = vec![i64::MAX; n + 1];
+        let mut acks_from = vec![i64::MAX; n + 1];
         let mut own_from = vec![i64::MAX; n + 1];
         for i in (0..n).rev() {
             seen_from[i] = seen_from[i + 1].min(seen[i].map_or(i64::MAX, |(_, before)| before));
             own_from[i] = own_from[i + 1].min(own[i].unwrap_or(i64::MAX));
+            let ack = matches!(history.entries[i], Entry::Acked { .. });
+            acks_from[i] = match (ack, seen[i]) {
+                (true, Some((_, before))) => acks_from[i + 1].min(before),
+                _ => acks_from[i + 1],
+            };
         }
         SocketView {
             history,
@@ -680,6 +689,7 @@ impl<'a> SocketView<'a> {
             written,
             known_before,
             seen_from,
+            acks_from,
             own_from,
         }
     }
@@ -694,11 +704,17 @@ impl<'a> SocketView<'a> {
         self.known_before[sent]
     }
 
-    /// The request sent at `sent` and acked at `acked` was carried out before any seq
-    /// the socket received after the ack, and before its own writes sent after it.
-    fn hi(&self, sent: usize, acked: usize, model: &Model) -> i64 {
+    /// The request sent at `sent` and acked at `acked` was carried out before its own
+    /// writes sent after it, and, when it took the write lock (a write, refused or
+    /// not), before any change the socket received after the ack.
+    fn hi(&self, sent: usize, acked: usize, locked: bool, model: &Model) -> i64 {
         let own_after = self.own_from[sent + 1].saturating_sub(1);
-        self.seen_from[acked + 1].min(own_after).min(model.last_seq)
+        let seen = if locked {
+            self.seen_from[acked + 1]
+        } else {
+            self.acks_from[acked + 1]
+        };
+        seen.min(own_after).min(model.last_seq)
     }
 }
 
@@ -758,7 +774,7 @@ fn check_refusals_and_reads(view: &SocketView, model: &Model, report: &mut Repor
                 let r = view.request(*req);
                 let sent = sent_at[req];
                 let lo = view.lo(sent);
-                let hi = view.hi(sent, at, model);
+                let hi = view.hi(sent, at, r.is_write(), model);
                 let failed = !args.first().is_some_and(Value::is_null);
                 if failed {
                     check_refusal(r, &args[0], lo, hi, model, report);
