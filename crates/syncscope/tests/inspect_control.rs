@@ -322,8 +322,13 @@ async fn the_live_registry_lists_sockets_and_channels() {
     assert_eq!(channels[0]["members"].as_array().unwrap().len(), 2);
     assert_eq!(channels[0]["changes"], 1);
     b.close().await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let channels = control.get("/channels").await;
+    // The server learns of the close asynchronously: poll for the state, up to WAIT.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut channels = control.get("/channels").await;
+    while channels[0]["members"] != json!([a.sid]) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        channels = control.get("/channels").await;
+    }
     assert_eq!(channels[0]["members"], json!([a.sid]));
     running.shutdown().await;
 }
