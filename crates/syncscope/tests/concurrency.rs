@@ -218,6 +218,21 @@ async fn run(dialects: Dialects) {
         writers_done.push(r);
     }
     let hung_up = hangs_up.await.expect("hanging-up writer task");
+    let acked = hung_up
+        .entries
+        .iter()
+        .filter(|e| matches!(e, Entry::Acked { .. }))
+        .count();
+    let in_flight = hung_up
+        .entries
+        .iter()
+        .filter(|e| matches!(e, Entry::Sent { .. }))
+        .count()
+        - acked;
+    assert!(
+        in_flight > 0,
+        "the writer meant to hang up mid-burst had nothing in flight"
+    );
     let mut waiting = work_done.subscribe();
     let _ = waiting.wait_for(|n| *n >= LATE_JOINERS).await;
     // Writers that listen (subscribed or iobind) keep their sockets open for the fence.
