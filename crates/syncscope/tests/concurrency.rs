@@ -106,14 +106,20 @@ async fn run(dialects: Dialects) {
     };
     let mut rng = Rng::new(seed);
     let mut next_socket = 0;
+    // Sockets take the four ways in turn: WebSocket and long-polling, Engine.IO 3 and 4.
     let mut new_socket = |name: &str| {
         next_socket += 1;
-        let eio = if next_socket % 2 == 0 {
-            Eio::V4
-        } else {
-            Eio::V3
+        let link = Link {
+            eio: if next_socket % 2 == 0 {
+                Eio::V4
+            } else {
+                Eio::V3
+            },
+            polling: next_socket % 4 >= 2,
         };
-        (next_socket, format!("{name} ({eio:?})"), eio)
+        let way = if link.polling { "polling" } else { "websocket" };
+        let name = format!("{name} ({way}, EIO {:?})", link.eio);
+        (next_socket, name, link)
     };
     let (progress, _) = watch::channel(0usize);
     let progress = Arc::new(progress);
@@ -123,14 +129,14 @@ async fn run(dialects: Dialects) {
     // channel, and for the mixed run one iobind listener per namespace.
     for url in &collections {
         for _ in 0..SUBSCRIBERS_PER_CHANNEL {
-            let (socket, name, eio) = new_socket("subscriber");
-            let mut r = Recorder::connect(addr, socket, name, eio).await;
+            let (socket, name, link) = new_socket("subscriber");
+            let mut r = Recorder::connect(addr, socket, name, link).await;
             r.request("subscribe", json!({ "url": url })).await;
             listeners.push(tokio::spawn(r.listen(vec![url.clone()], vec![])));
         }
         if dialects == Dialects::Mixed {
-            let (socket, name, eio) = new_socket("iobind listener");
-            let mut r = Recorder::connect(addr, socket, name, eio).await;
+            let (socket, name, link) = new_socket("iobind listener");
+            let mut r = Recorder::connect(addr, socket, name, link).await;
             let ns = url[1..].to_string();
             r.request(&format!("{ns}:read"), json!([])).await;
             listeners.push(tokio::spawn(r.listen(vec![], vec![ns])));
@@ -141,8 +147,8 @@ async fn run(dialects: Dialects) {
     let per_writer = ops.div_ceil(WRITERS);
     for w in 0..WRITERS {
         let iobind = dialects == Dialects::Mixed && w % 2 == 1;
-        let (socket, name, eio) = new_socket(if iobind { "iobind writer" } else { "writer" });
-        let mut r = Recorder::connect(addr, socket, name, eio).await;
+        let (socket, name, link) = new_socket(if iobind { "iobind writer" } else { "writer" });
+        let mut r = Recorder::connect(addr, socket, name, link).await;
         // Some writers also listen: their own writes must not come back to them.
         if !iobind && w % 3 == 0 {
             let url = rng.pick(&collections).clone();
@@ -168,8 +174,8 @@ async fn run(dialects: Dialects) {
     let work_done = Arc::new(work_done);
     let mut late = Vec::new();
     for _ in 0..LATE_JOINERS {
-        let (socket, name, eio) = new_socket("late joiner");
-        let r = Recorder::connect(addr, socket, name, eio).await;
+        let (socket, name, link) = new_socket("late joiner");
+        let r = Recorder::connect(addr, socket, name, link).await;
         let at = rng.below(per_writer as u64 * WRITERS as u64 * 9 / 10) as usize;
         let url = rng.pick(&collections).clone();
         let mut writer = Writer {
@@ -189,9 +195,9 @@ async fn run(dialects: Dialects) {
             r.listen(vec![url], vec![]).await
         }));
     }
-    let (socket, name, eio) = new_socket("writer hanging up mid-burst");
+    let (socket, name, link) = new_socket("writer hanging up mid-burst");
     let hangs_up = {
-        let mut r = Recorder::connect(addr, socket, name, eio).await;
+        let mut r = Recorder::connect(addr, socket, name, link).await;
         r.history.disconnected_mid_burst = true;
         let mut waiting = progress.subscribe();
         let at = per_writer * WRITERS * 3 / 10;
@@ -247,8 +253,8 @@ async fn run(dialects: Dialects) {
 
     // Whatever the hung-up socket sent was queued before it left: let it commit, so that
     // the log read below is final.
-    let (socket, name, eio) = new_socket("observer");
-    let mut observer = Recorder::connect(addr, socket, name, eio).await;
+    let (socket, name, link) = new_socket("observer");
+    let mut observer = Recorder::connect(addr, socket, name, link).await;
     // The log is read on a socket of its own: subscribing there is not part of the run.
     let mut log_reader = Client::connect(addr).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -338,6 +344,14 @@ async fn fetch_log(client: &mut Client, collections: &[String]) -> Vec<Change> {
     log
 }
 
+/// How a socket reaches the server.
+#[derive(Clone, Copy)]
+struct Link {
+    eio: Eio,
+    /// HTTP long-polling throughout, else a WebSocket from the start.
+    polling: bool,
+}
+
 /// A raw client that writes down everything it sends and receives.
 struct Recorder {
     client: Client,
@@ -352,10 +366,15 @@ impl Recorder {
         addr: std::net::SocketAddr,
         socket: usize,
         name: String,
-        eio: Eio,
+        link: Link,
     ) -> Recorder {
+        let client = if link.polling {
+            Client::connect_polling(addr, link.eio).await
+        } else {
+            Client::connect_eio(addr, link.eio).await
+        };
         Recorder {
-            client: Client::connect_eio(addr, eio).await,
+            client,
             history: SocketHistory {
                 socket,
                 name,

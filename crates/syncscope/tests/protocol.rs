@@ -1,6 +1,7 @@
 //! The transport edges that real clients rely on: Engine.IO 4 and 3, polling and
 //! websocket, heartbeats, and the browser bundle.
 
+mod inspect_support;
 mod support;
 
 use std::time::Duration;
@@ -135,4 +136,36 @@ async fn the_browser_client_bundle_is_served_where_the_node_server_serves_it() {
         body.contains("Socket.IO v4"),
         "the socket.io-client 4 bundle"
     );
+}
+
+#[tokio::test]
+async fn the_raw_test_client_stays_on_long_polling_in_both_engine_io_revisions() {
+    // The concurrency checker runs part of its sockets this way: the client must really
+    // poll, and get acks and pushes like a WebSocket client.
+    let server = start_memory().await;
+    let mut writer = Client::connect(server.local_addr()).await;
+    for eio in [Eio::V3, Eio::V4] {
+        let mut polling = Client::connect_polling(server.local_addr(), eio).await;
+        ok(&polling.request("subscribe", json!({"url": "/p"})).await);
+        let created = writer
+            .request("create", json!({"url": "/p", "data": {}}))
+            .await;
+        let (name, args) = polling.next_event().await;
+        assert_eq!(name, "change");
+        assert_eq!(args[0]["seq"], ok(&created)["seq"]);
+    }
+    let sockets = inspect_support::Control::of(&server).get("/sockets").await;
+    let polling = sockets
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| {
+            s["transport"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .contains("polling")
+        })
+        .count();
+    assert_eq!(polling, 2, "{sockets}");
 }
