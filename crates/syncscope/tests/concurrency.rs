@@ -1,6 +1,8 @@
 //! The guarantees under concurrency: many sockets write a few shared collections at
 //! once while others listen, join late with `since`, or hang up mid-burst; afterwards
-//! the history is held against a sequential model (tests/concurrency_check).
+//! the history is held against a sequential model (tests/concurrency_check). One run
+//! speaks the native dialect only, the other mixes in iobind writers and listeners;
+//! sockets take WebSocket and long-polling, Engine.IO 3 and 4, in turn.
 //!
 //! Every other push test has one writer, so ordering and catch-up there rest on the
 //! argument in store.rs and sync.rs alone. Here they are observed: this test fails when
