@@ -40,7 +40,10 @@ fmt:
 test-rust: build
 	cargo nextest run --workspace
 
-test-js: build
+# Every JavaScript test folder, as make test runs them; tests/desktop drives the
+# desktop window, so its binary is built too.
+test-js: setup
+	cargo build -p syncscope -p syncscope-app
 	@scripts/test.sh js
 
 # The concurrency checker of `make test`, at length: OPS writes in all (20000 by
