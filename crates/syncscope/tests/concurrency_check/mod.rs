@@ -38,7 +38,7 @@ pub fn check(histories: &[SocketHistory], log: &[Change]) -> Report {
     writes::check_contents(&requests, &written, &model, &mut report);
     for history in histories {
         let view = sockets::SocketView::new(history, &requests, &written, &model);
-        sockets::check_socket_order(&view, &model, &mut report);
+        sockets::check_socket_order(&view, &mut report);
         sockets::check_refusals_and_reads(&view, &model, &mut report);
         sockets::check_native_channels(&view, &model, &written, &mut report);
         sockets::check_iobind_pushes(&view, &model, &written, &mut report);

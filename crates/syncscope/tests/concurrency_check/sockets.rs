@@ -135,7 +135,7 @@ pub fn iobind_push_seq(event: &str, attrs: &Value, model: &Model) -> Option<i64>
 
 /// On one socket, write acks and `change` pushes arrive in strictly increasing seq
 /// order: a write's ack and pushes are sent before the next write commits.
-pub fn check_socket_order(view: &SocketView, model: &Model, report: &mut Report) {
+pub fn check_socket_order(view: &SocketView, report: &mut Report) {
     let mut last: Option<(i64, String)> = None;
     for entry in &view.history.entries {
         let seq = match entry {
@@ -162,7 +162,6 @@ pub fn check_socket_order(view: &SocketView, model: &Model, report: &mut Report)
         }
         last = Some((seq, what));
     }
-    let _ = model;
 }
 
 /// Refused writes: a conflict's `current` is what the store held at a point where the
