@@ -11,7 +11,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/syncscope/target
 export SYNCSCOPE_BIN ?= $(CARGO_TARGET_DIR)/debug/syncscope
 
 .DEFAULT_GOAL := help
-.PHONY: help app test setup build fmt test-rust test-js fixtures
+.PHONY: help app test setup build fmt test-rust test-js fixtures concurrency
 
 help:
 	@echo "make app    build and run Syncscope on http://127.0.0.1:4000 (ARGS='--db :memory:' to pass options)"
@@ -21,6 +21,7 @@ help:
 	@echo "make fmt    cargo fmt --all"
 	@echo "make test-rust / make test-js   only the Rust tests / only the JavaScript tests"
 	@echo "make fixtures  re-record fixtures/replay/ (session files and HARs) from real clients against the server"
+	@echo "make concurrency   the long concurrency check (OPS=20000 writes, SEED=N to rerun one)"
 
 app:
 	@scripts/app.sh $(ARGS)
@@ -40,8 +41,18 @@ fmt:
 test-rust: build
 	cargo nextest run --workspace
 
-test-js: build
-	node --test --test-reporter=spec $$(find tests/e2e client/test tests/browser -name '*.test.js' -not -path '*/node_modules/*' 2>/dev/null | sort)
+# Every JavaScript test folder, as make test runs them; tests/desktop drives the
+# desktop window, so its binary is built too.
+test-js: setup
+	cargo build -p syncscope -p syncscope-app
+	@scripts/test.sh js
+
+# The concurrency checker of `make test`, at length: OPS writes in all (20000 by
+# default, a few minutes); SEED=N reruns the workload of a failed run.
+OPS ?= 20000
+concurrency: build
+	SYNCSCOPE_CONCURRENCY_OPS=$(OPS) $(if $(SEED),SYNCSCOPE_CONCURRENCY_SEED=$(SEED)) \
+	  cargo nextest run -p syncscope --test concurrency --no-capture
 
 # Re-records the replay fixtures from real clients (scripts/record-fixtures.js says
 # what each one holds). Review the diff before committing it.

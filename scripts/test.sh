@@ -26,26 +26,52 @@ step() {
   echo "    ok: $name ($((SECONDS - t0))s)"
 }
 
-# The JavaScript test files: every *.test.js under the directories that exist.
+# The folders of JavaScript tests. Each must exist and hold at least one *.test.js:
+# a folder renamed or emptied by mistake fails the run instead of passing unnoticed.
+JS_TEST_DIRS=(tests/e2e client/test tests/browser tests/ui tests/desktop)
+
+# The JavaScript test files, or a failure naming the folder that has none.
 js_test_files() {
-  local dir
-  for dir in tests/e2e client/test tests/browser tests/ui tests/desktop; do
-    [ -d "$dir" ] || continue
-    find "$dir" -name '*.test.js' -not -path '*/node_modules/*' | sort
+  local dir found
+  for dir in "${JS_TEST_DIRS[@]}"; do
+    [ -d "$dir" ] || { echo "make test: the test folder $dir is missing" >&2; return 1; }
+    found=$(find "$dir" -name '*.test.js' -not -path '*/node_modules/*' | sort)
+    [ -n "$found" ] || { echo "make test: no *.test.js files in $dir" >&2; return 1; }
+    echo "$found"
   done
 }
 
 node_tests() {
-  local files=()
-  mapfile -t files < <(js_test_files)
-  if [ "${#files[@]}" -eq 0 ]; then
-    echo "    no *.test.js files found"
-    return 0
-  fi
+  local files=() list
+  list=$(js_test_files) || return 1
+  mapfile -t files <<<"$list"
   [ -x "$SYNCSCOPE_BIN" ] || { echo "syncscope binary missing at $SYNCSCOPE_BIN" >&2; return 1; }
+  # A TAP copy of the report is read afterwards: a run in which no test passed, or a
+  # file that ran no test, is a failure, not a pass. (Node reports a file without
+  # tests as one passing test named by the file's path.)
+  local tap rc=0
+  tap=$(mktemp)
   # A test that hangs fails after 2 minutes; a file that never exits (an open
   # socket keeps its process alive) stops the whole step after 20 minutes.
-  timeout --kill-after=10 1200 node --test --test-reporter=spec --test-timeout=120000 "${files[@]}"
+  timeout --kill-after=10 1200 node --test --test-timeout=120000 \
+    --test-reporter=spec --test-reporter-destination=stdout \
+    --test-reporter=tap --test-reporter-destination="$tap" "${files[@]}" || rc=$?
+  local ran passed file empty=()
+  ran=$(sed -n 's/^# tests \([0-9]*\)$/\1/p' "$tap" | tail -1)
+  passed=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$tap" | tail -1)
+  for file in "${files[@]}"; do
+    grep -qxF "# Subtest: $(realpath "$file")" "$tap" && empty+=("$file")
+  done
+  rm -f "$tap"
+  [ "$rc" -eq 0 ] || return "$rc"
+  if [ "${#empty[@]}" -gt 0 ]; then
+    echo "make test: these test files ran no test: ${empty[*]}" >&2
+    return 1
+  fi
+  if [ -z "$passed" ] || [ "$passed" -eq 0 ]; then
+    echo "make test: node ran ${ran:-no} tests and none passed; that is not a pass" >&2
+    return 1
+  fi
 }
 
 # The project's own regression suite on its replay feature: every recorded session
@@ -65,6 +91,11 @@ replay_fixtures() {
   rm -rf "$tmp"
   return $rc
 }
+# `scripts/test.sh js` runs only the JavaScript tests (make test-js).
+if [ "${1:-}" = js ]; then
+  step "node --test (JavaScript and end-to-end tests)" node_tests
+  exit 0
+fi
 
 step "setup (install what is missing)" scripts/setup.sh
 step "ui: eslint" npm --prefix ui run --silent lint

@@ -92,6 +92,9 @@ describe('a server restarted on the same database file', () => {
     const exit = await server.stop();
     assert.equal(exit.code, 0, `the server exits cleanly on SIGTERM; got ${JSON.stringify(exit)}`);
     assert.ok(ackedIds.length >= 1);
+    // Without this the test would pass, proving nothing, when the burst was all done
+    // before the stop arrived.
+    assert.ok(ackedIds.length < 200, 'all 200 writes were acked: the stop came after the burst, nothing was in flight');
 
     server = await start(db);
     const reader = await client(server);

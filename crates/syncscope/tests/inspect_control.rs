@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use inspect_support::*;
 use serde_json::json;
+use syncscope::inspect::control::BATCH_INTERVAL;
 use syncscope::inspect::types::{Body, ServerMessage};
 use syncscope::Config;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -318,8 +319,13 @@ async fn the_live_registry_lists_sockets_and_channels() {
     assert_eq!(channels[0]["members"].as_array().unwrap().len(), 2);
     assert_eq!(channels[0]["changes"], 1);
     b.close().await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let channels = control.get("/channels").await;
+    // The server learns of the close asynchronously: poll for the state, up to WAIT.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut channels = control.get("/channels").await;
+    while channels[0]["members"] != json!([a.sid]) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        channels = control.get("/channels").await;
+    }
     assert_eq!(channels[0]["members"], json!([a.sid]));
     running.shutdown().await;
 }
@@ -343,10 +349,18 @@ async fn the_websocket_sends_batches_no_more_often_than_every_50_ms() {
     let watcher = reading.await.unwrap();
     let times: Vec<_> = watcher.batches.iter().map(|b| b.0).collect();
     assert!(times.len() >= 2, "several batches: {:?}", watcher.batches);
-    for pair in times.windows(2) {
-        let gap = Duration::from_micros(pair[1] - pair[0]);
-        assert!(gap >= Duration::from_millis(45), "batches {gap:?} apart");
-    }
+    // A batch's `at_us` is stamped when the task gets to run, after its tick: on a busy
+    // machine one stamp may be late and the next on time, so two stamps can be closer
+    // than 50 ms although the ticks were not. Over the whole run, though, there is at
+    // most one batch per 50 ms, plus the first (sent on the first tick).
+    let span = Duration::from_micros(times[times.len() - 1] - times[0]);
+    let most = span.as_micros() / BATCH_INTERVAL.as_micros() + 2;
+    assert!(
+        times.len() as u128 <= most,
+        "{} batches in {span:?}: more than one per 50 ms ({:?})",
+        times.len(),
+        watcher.batches
+    );
     running.shutdown().await;
 }
 

@@ -143,6 +143,12 @@ async fn sigterm_during_a_burst_of_writes_loses_no_acked_write() {
     let read = c.request("read", json!({"url": "/burst"})).await;
     let stored = ok(&read)["data"].as_array().unwrap().len();
     eprintln!("acked {acked} of 300 before the stop; {stored} stored");
+    // Without this the test would pass, proving nothing, when the burst was all done
+    // before the stop arrived.
+    assert!(
+        acked < 300,
+        "all 300 writes were acked: the stop came after the burst, nothing was in flight"
+    );
     assert!(
         stored >= acked,
         "{acked} writes were acked but only {stored} are stored"

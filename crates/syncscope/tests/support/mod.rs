@@ -1,5 +1,6 @@
 //! Shared test support: the real server on port 0, and a raw Socket.IO client that
-//! speaks frames over tokio-tungstenite so the tests can assert the wire itself.
+//! speaks frames over tokio-tungstenite (or HTTP long-polling, through reqwest) so the
+//! tests can assert the wire itself.
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
@@ -28,6 +29,16 @@ pub async fn start(config: Config) -> Running {
     syncscope::start(config).await.expect("server starts")
 }
 
+/// What one read of the transport gave.
+enum Received {
+    Text(String),
+    /// A non-text frame (binary, pong), skipped.
+    Other,
+    Closed,
+    /// Nothing within WAIT.
+    Nothing,
+}
+
 /// Which Engine.IO revision the raw client speaks.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Eio {
@@ -35,8 +46,52 @@ pub enum Eio {
     V4,
 }
 
+/// How the raw client carries Engine.IO packets.
+enum Transport {
+    WebSocket(Box<WebSocketStream<MaybeTlsStream<TcpStream>>>),
+    Polling(Polling),
+}
+
+/// HTTP long-polling: a task keeps one GET open and hands over the packets it brings;
+/// each packet sent is one POST, awaited (Engine.IO refuses overlapping POSTs).
+struct Polling {
+    http: reqwest::Client,
+    /// The polling url with the session id.
+    url: String,
+    eio: Eio,
+    /// Packets the GETs brought, in order; None once the server closed the session.
+    incoming: tokio::sync::mpsc::UnboundedReceiver<Option<String>>,
+    poller: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Polling {
+    fn drop(&mut self) {
+        self.poller.abort();
+    }
+}
+
+/// The packets of one polling payload: separated by \x1e in Engine.IO 4, each prefixed
+/// with its length and a colon in Engine.IO 3.
+fn payload_packets(eio: Eio, body: &str) -> Vec<String> {
+    match eio {
+        Eio::V4 => body.split('\x1e').map(str::to_string).collect(),
+        Eio::V3 => {
+            let mut packets = Vec::new();
+            let mut rest = body;
+            while let Some((len, tail)) = rest.split_once(':') {
+                let Ok(len) = len.parse::<usize>() else { break };
+                // The length counts characters (JavaScript's string length).
+                let end = tail.char_indices().nth(len).map_or(tail.len(), |(i, _)| i);
+                packets.push(tail[..end].to_string());
+                rest = &tail[end..];
+            }
+            packets
+        }
+    }
+}
+
 pub struct Client {
-    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    transport: Transport,
     next_ack: u64,
     /// Events received while waiting for something else, oldest first.
     events: VecDeque<(String, Vec<Value>)>,
@@ -53,8 +108,68 @@ impl Client {
         let n = if eio == Eio::V4 { 4 } else { 3 };
         let url = format!("ws://{addr}/socket.io/?EIO={n}&transport=websocket");
         let (ws, _) = connect_async(url).await.expect("websocket connects");
+        Client::handshake(Transport::WebSocket(Box::new(ws)), eio).await
+    }
+
+    /// A client that stays on HTTP long-polling (never upgrades).
+    pub async fn connect_polling(addr: SocketAddr, eio: Eio) -> Client {
+        let n = if eio == Eio::V4 { 4 } else { 3 };
+        let base = format!("http://{addr}/socket.io/?EIO={n}&transport=polling");
+        let http = reqwest::Client::new();
+        let body = http
+            .get(&base)
+            .send()
+            .await
+            .expect("polling handshake")
+            .text()
+            .await
+            .unwrap();
+        let packets = payload_packets(eio, &body);
+        let open: Value = serde_json::from_str(
+            packets[0]
+                .strip_prefix('0')
+                .unwrap_or_else(|| panic!("engine.io open packet, got {body}")),
+        )
+        .unwrap();
+        let url = format!("{base}&sid={}", open["sid"].as_str().unwrap());
+        let (tx, incoming) = tokio::sync::mpsc::unbounded_channel();
+        for packet in packets {
+            let _ = tx.send(Some(packet));
+        }
+        let poller = tokio::spawn({
+            let (http, url) = (http.clone(), url.clone());
+            async move {
+                loop {
+                    let body = match http.get(&url).send().await {
+                        Ok(res) if res.status().is_success() => res.text().await.ok(),
+                        _ => None,
+                    };
+                    let Some(body) = body else {
+                        let _ = tx.send(None);
+                        return;
+                    };
+                    for packet in payload_packets(eio, &body) {
+                        let close = packet == "1";
+                        if tx.send((!close).then_some(packet)).is_err() || close {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        let polling = Polling {
+            http,
+            url,
+            eio,
+            incoming,
+            poller,
+        };
+        Client::handshake(Transport::Polling(polling), eio).await
+    }
+
+    async fn handshake(transport: Transport, eio: Eio) -> Client {
         let mut client = Client {
-            ws,
+            transport,
             next_ack: 1,
             events: VecDeque::new(),
             sid: String::new(),
@@ -78,18 +193,48 @@ impl Client {
     }
 
     pub async fn send_raw(&mut self, frame: &str) {
-        self.ws
-            .send(Message::Text(frame.to_string().into()))
-            .await
-            .expect("frame sent");
+        match &mut self.transport {
+            Transport::WebSocket(ws) => ws
+                .send(Message::Text(frame.to_string().into()))
+                .await
+                .expect("frame sent"),
+            Transport::Polling(p) => {
+                let body = match p.eio {
+                    Eio::V4 => frame.to_string(),
+                    Eio::V3 => format!("{}:{frame}", frame.chars().count()),
+                };
+                let res = p.http.post(&p.url).body(body).send().await;
+                // A POST after the server closed the session fails; so would a frame
+                // sent on a closed WebSocket, which the test then sees as a close.
+                if !res.is_ok_and(|r| r.status().is_success()) {
+                    self.closed = true;
+                }
+            }
+        }
+    }
+
+    /// The next Engine.IO packet as text, however it travels.
+    async fn next_text(&mut self) -> Received {
+        match &mut self.transport {
+            Transport::WebSocket(ws) => match tokio::time::timeout(WAIT, ws.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) => Received::Text(text.to_string()),
+                Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => Received::Closed,
+                Ok(Some(Ok(_))) => Received::Other,
+                Err(_) => Received::Nothing,
+            },
+            Transport::Polling(p) => match tokio::time::timeout(WAIT, p.incoming.recv()).await {
+                Ok(Some(Some(text))) => Received::Text(text),
+                Ok(Some(None)) | Ok(None) => Received::Closed,
+                Err(_) => Received::Nothing,
+            },
+        }
     }
 
     /// The next Engine.IO text frame that is not a ping (pings are answered).
     async fn frame(&mut self) -> Option<String> {
         loop {
-            match tokio::time::timeout(WAIT, self.ws.next()).await {
-                Ok(Some(Ok(Message::Text(text)))) => {
-                    let text = text.to_string();
+            match self.next_text().await {
+                Received::Text(text) => {
                     if text == "2" {
                         self.send_raw("3").await;
                         continue;
@@ -102,12 +247,12 @@ impl Client {
                     }
                     return Some(text);
                 }
-                Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => {
+                Received::Closed => {
                     self.closed = true;
                     return None;
                 }
-                Ok(Some(Ok(_))) => continue,
-                Err(_) => return None,
+                Received::Other => continue,
+                Received::Nothing => return None,
             }
         }
     }
@@ -187,6 +332,26 @@ impl Client {
         }
     }
 
+    /// The events that arrived while waiting for acks and were not read yet, oldest
+    /// first: a history recorder places them before the ack it was waiting for.
+    pub fn take_events(&mut self) -> Vec<(String, Vec<Value>)> {
+        self.events.drain(..).collect()
+    }
+
+    /// Hangs up (a WebSocket close), whatever is still in flight.
+    pub async fn close(&mut self) {
+        match &mut self.transport {
+            Transport::WebSocket(ws) => {
+                let _ = WebSocketStream::close(&mut **ws, None).await;
+            }
+            Transport::Polling(_) => {
+                // Engine.IO's close packet; the poller ends with the session.
+                self.send_raw("1").await;
+            }
+        }
+        self.closed = true;
+    }
+
     /// The next event pushed to this client, or None after `wait`.
     pub async fn next_event_within(&mut self, wait: Duration) -> Option<(String, Vec<Value>)> {
         if let Some(event) = self.events.pop_front() {
@@ -212,11 +377,15 @@ impl Client {
             .expect("an event was pushed")
     }
 
-    /// True when nothing is pushed within a short while.
+    /// True when nothing is pushed within a short while and the connection is still
+    /// open: a closed connection hears nothing too, and must not pass for silence.
     pub async fn hears_nothing(&mut self) -> bool {
-        self.next_event_within(Duration::from_millis(300))
-            .await
-            .is_none()
+        let heard = self.next_event_within(Duration::from_millis(300)).await;
+        assert!(
+            !self.closed,
+            "the connection closed while the test listened for silence"
+        );
+        heard.is_none()
     }
 
     /// Waits for the server to close the connection.
