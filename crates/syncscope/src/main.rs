@@ -437,13 +437,13 @@ async fn replay(mut args: ReplayArgs) -> ExitCode {
                     eprintln!("warning: {}: {warning}", outcome.path);
                 }
                 if outcome.updated {
-                    println!(
-                        "{}: re-recorded from today's answers ({} divergence(s) accepted)",
+                    say(&format!(
+                        "{}: re-recorded from today's answers ({} divergence(s) accepted)\n",
                         outcome.path,
                         outcome.report.divergences.len()
-                    );
+                    ));
                 } else {
-                    print!("{}", report::render(&outcome, &style));
+                    say(&report::render(&outcome, &style));
                 }
                 outcomes.push(outcome);
             }
@@ -466,10 +466,10 @@ async fn replay(mut args: ReplayArgs) -> ExitCode {
             .filter(|o| !o.report.divergences.is_empty())
             .map(|o| o.path.clone())
             .collect();
-        println!(
-            "\nIf today's answers are right, accept them: syncscope replay accept {}",
+        say(&format!(
+            "\nIf today's answers are right, accept them: syncscope replay accept {}\n",
             files.join(" ")
-        );
+        ));
     }
     if unusable {
         ExitCode::from(2)
@@ -478,6 +478,12 @@ async fn replay(mut args: ReplayArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Prints a report; a reader that went away (`| head`) is not an error.
+fn say(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {
