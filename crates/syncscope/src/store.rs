@@ -303,6 +303,32 @@ impl Store {
         Ok(Since::Changes(changes))
     }
 
+    /// Puts a model in place as it stood before a recorded session began (replay's
+    /// seed), without a change in the log: the session's own changes come after it.
+    /// `order` ranks it in collection reads; negative ranks come before every write.
+    pub async fn seed(
+        &self,
+        _lock: &WriteLock<'_>,
+        collection: &Url,
+        id: &str,
+        data: &Value,
+        version: i64,
+        order: i64,
+    ) -> Result<(), SyncError> {
+        sqlx::query(
+            "INSERT INTO models (collection, id, data, version, created_seq) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (collection, id) DO UPDATE SET data = excluded.data, version = excluded.version",
+        )
+        .bind(collection.as_str())
+        .bind(id)
+        .bind(data.to_string())
+        .bind(version)
+        .bind(order)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Applies one write in one transaction. Nothing is written when it fails.
     pub async fn write(
         &self,

@@ -68,6 +68,22 @@ async fn record(path: &Path) {
     let running = server("t").await;
     let url = format!("http://{}", running.local_addr());
     let control = Control::new(&url, Some("t".into()));
+    // Data the app had before the recording began: a note at version 2.
+    let mut before = client(&url, Eio::V4, Transport::Websocket).await;
+    for (event, arg) in [
+        (
+            "create",
+            json!({"url": "/notes", "data": {"id": "old-note", "text": "v1"}}),
+        ),
+        (
+            "update",
+            json!({"url": "/notes/old-note", "data": {"text": "v2"}}),
+        ),
+    ] {
+        let ack = before.request(event, &[arg], WAIT).await.unwrap();
+        assert!(ack[0].is_null(), "{ack:?}");
+    }
+    before.close();
     let started = control
         .command(&Control_::RecordStart {
             name: Some("three transports".into()),
@@ -108,7 +124,7 @@ async fn record(path: &Path) {
         .await);
     // The watcher heard both writes; wait for them so the recording holds them.
     let mut pushes = 0;
-    while pushes < 2 {
+    while pushes < 3 {
         match watcher.next_within(WAIT).await {
             Some(syncscope::sio::Incoming::Event { name, .. }) if name == "change" => pushes += 1,
             Some(_) => {}

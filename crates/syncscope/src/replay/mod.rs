@@ -14,6 +14,7 @@ pub mod compare;
 pub mod play;
 pub mod report;
 pub mod script;
+pub mod seed;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -137,6 +138,9 @@ pub async fn check(path: &Path, mut opts: CheckOptions) -> Result<Outcome, Repla
             })
             .await
             .map_err(|e| ReplayError::Start(e.to_string()))?;
+            plant(&running, &script.seeds)
+                .await
+                .map_err(|e| ReplayError::Start(format!("cannot seed the store: {e}")))?;
             let server = format!("http://{}", running.local_addr());
             let token = running.token().to_string();
             (Some(running), server, Some(token))
@@ -199,6 +203,28 @@ pub async fn check(path: &Path, mut opts: CheckOptions) -> Result<Outcome, Repla
         report,
         updated,
     })
+}
+
+/// Puts back the models the recording shows existed before it began.
+async fn plant(running: &crate::Running, seeds: &[seed::SeedModel]) -> Result<(), String> {
+    let store = running.store();
+    let lock = store.lock().await;
+    let first = -(seeds.len() as i64);
+    for (n, model) in seeds.iter().enumerate() {
+        let collection = crate::url::Url::parse(&model.collection).map_err(|e| e.to_string())?;
+        store
+            .seed(
+                &lock,
+                &collection,
+                &model.id,
+                &model.data,
+                model.version,
+                first + n as i64,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// Stops the recording once the replay's sockets are gone and the recorder has caught

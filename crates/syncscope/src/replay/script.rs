@@ -118,6 +118,8 @@ pub struct Script {
     pub records: Vec<Record>,
     /// Things the script could not represent faithfully; printed before the run.
     pub warnings: Vec<String>,
+    /// Models that existed before the recording began, to put back first.
+    pub seeds: Vec<super::seed::SeedModel>,
 }
 
 /// The methods a request can name, in either dialect.
@@ -331,7 +333,9 @@ pub fn build(file: &SessionFile) -> Script {
     }
     // Expectations of a client are met in the order the recording sent them.
     expectations.sort_by_key(|e| e.seq);
+    let seeds = super::seed::infer(&records);
     Script {
+        seeds,
         clients,
         steps,
         expectations,

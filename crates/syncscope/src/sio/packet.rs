@@ -309,7 +309,7 @@ mod tests {
     fn eio3_payloads_count_utf16_units() {
         let packets = vec!["42[\"a\",\"é😀\"]".to_string(), "2".to_string()];
         let body = encode_payload(Eio::V3, &packets);
-        assert!(body.starts_with("14:"), "{body}");
+        assert!(body.starts_with("13:"), "{body}");
         assert_eq!(decode_payload(Eio::V3, &body).unwrap(), packets);
         assert!(decode_payload(Eio::V3, "9:42").is_err());
         let v4 = encode_payload(Eio::V4, &packets);
