@@ -157,6 +157,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         max_data: config.max_data,
         inspect: inspector.clone(),
         faults: Default::default(),
+        replay: crate::replay::live::Player::new(
+            io.clone(),
+            store.pool().clone(),
+            inspector.clone(),
+        ),
     });
     endpoint::attach(&io, sync.clone());
 

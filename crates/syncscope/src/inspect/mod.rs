@@ -34,6 +34,9 @@ pub struct Inspector {
     pub bus: Bus,
     /// Reasons given by the inspector for the disconnects it asked for.
     reasons: Mutex<HashMap<String, String>>,
+    /// The live replay's status, kept here by the player so that every batch's stats
+    /// carries it.
+    pub replay: Mutex<Option<types::ReplayStatus>>,
 }
 
 /// An event received, as its ack will need to refer to it.
@@ -50,6 +53,7 @@ impl Inspector {
         Inspector {
             bus: Bus::new(recorder),
             reasons: Mutex::default(),
+            replay: Mutex::default(),
         }
     }
 
@@ -281,6 +285,11 @@ impl Inspector {
             recorder_lost: recorder.lost_total(),
             sockets,
             channels,
+            replay: self
+                .replay
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         }
     }
 }

@@ -11,6 +11,7 @@
 //! what differed.
 
 pub mod compare;
+pub mod live;
 pub mod play;
 pub mod report;
 pub mod script;
