@@ -405,3 +405,98 @@ async fn replay_commands_say_what_is_wrong() {
     }
     running.shutdown().await;
 }
+
+/// `syncscope replay FILE --live` against `running`, its output piped.
+fn live_cli(
+    running: &syncscope::Running,
+    file: &std::path::Path,
+    speed: &str,
+) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_syncscope"));
+    cmd.arg("replay")
+        .arg(file)
+        .args(["--live", "--speed", speed])
+        .arg("--url")
+        .arg(format!("http://{}", running.local_addr()))
+        .env("SYNCSCOPE_TOKEN", running.token())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+#[tokio::test]
+async fn the_cli_replays_a_file_into_a_running_server_and_exits_0_when_finished() {
+    let running = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("five.session.ndjson");
+    std::fs::write(&file, changes(5, 100)).unwrap();
+    let mut listener = subscriber(&running, "/todos").await;
+
+    let out = live_cli(&running, &file, "20").output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for n in 1..=5 {
+        assert_eq!(next_change(&mut listener).await, n);
+    }
+    assert!(
+        stdout.contains("5/5 pushes sent"),
+        "plain progress lines: {stdout}"
+    );
+    assert!(stdout.contains("Replayed 5 pushes"), "{stdout}");
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn ctrl_c_stops_the_replay_the_cli_started() {
+    let running = server().await;
+    let control = Control::of(&running);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("slow.session.ndjson");
+    // Two seconds between pushes: the interrupt comes long before the second.
+    std::fs::write(&file, changes(5, 2000)).unwrap();
+    let mut listener = subscriber(&running, "/todos").await;
+
+    let child = live_cli(&running, &file, "1").spawn().unwrap();
+    assert_eq!(next_change(&mut listener).await, 1);
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = control.get("/stats").await["replay"].clone();
+    assert_eq!(status["state"], "idle", "{status}");
+    assert!(
+        next_event(&mut listener, Duration::from_millis(3000))
+            .await
+            .is_none(),
+        "nothing is sent after the interrupt"
+    );
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_cli_says_when_a_file_is_not_a_session() {
+    let running = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("demo.har");
+    std::fs::write(&file, "{\"log\": {\"entries\": []}}").unwrap();
+    let out = live_cli(&running, &file, "1").output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("line 1"), "{stderr}");
+    assert!(stderr.contains("syncscope import"), "{stderr}");
+    running.shutdown().await;
+}

@@ -12,6 +12,7 @@
 
 pub mod compare;
 pub mod live;
+pub mod live_cli;
 pub mod play;
 pub mod report;
 pub mod script;
