@@ -47,7 +47,7 @@ pub struct Sync {
     /// Rules the inspector set; checked for every request before it runs.
     pub faults: crate::faults::Faults,
     /// The live replay of a stored session's pushes, driven from the control API.
-    pub replay: crate::replay::live::Player,
+    pub replay: Arc<crate::replay::live::Player>,
 }
 
 impl Sync {

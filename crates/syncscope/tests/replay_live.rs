@@ -500,3 +500,36 @@ async fn the_cli_says_when_a_file_is_not_a_session() {
     assert!(stderr.contains("syncscope import"), "{stderr}");
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn loading_another_session_replaces_the_one_playing() {
+    let running = server().await;
+    let control = Control::of(&running);
+    let slow = import(&control, changes(3, 2000)).await;
+    let mut other = vec![change(5, 1_000_000, 7), change(6, 1_001_000, 8)];
+    for push in &mut other {
+        push["target"]["url"] = json!("/notes");
+        push["url"] = json!("/notes");
+    }
+    let fast = import(&control, file(&other)).await;
+    let mut todos = subscriber(&running, "/todos").await;
+    let mut notes = subscriber(&running, "/notes").await;
+
+    replay(&control, json!({"command": "replay_load", "session": slow})).await;
+    replay(&control, json!({"command": "replay_play"})).await;
+    assert_eq!(next_change(&mut todos).await, 1);
+    let loaded = replay(&control, json!({"command": "replay_load", "session": fast})).await;
+    assert_eq!(loaded["session"], fast);
+    assert_eq!(loaded["state"], "idle");
+    replay(&control, json!({"command": "replay_play"})).await;
+    assert_eq!(next_change(&mut notes).await, 7);
+    assert_eq!(next_change(&mut notes).await, 8);
+    wait_for_state(&control, "finished").await;
+    assert!(
+        next_event(&mut todos, Duration::from_millis(2500))
+            .await
+            .is_none(),
+        "the replaced replay sends nothing more"
+    );
+    running.shutdown().await;
+}

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::Value;
 use socketioxide::SocketIo;
 use sqlx::{Row, SqlitePool};
-use tokio::sync::{Mutex, Notify};
+use tokio::sync::{watch, Mutex};
 use tokio::time::Instant;
 
 use crate::inspect::control::Args;
@@ -74,8 +74,9 @@ struct Shared {
     pool: SqlitePool,
     inspect: Arc<Inspector>,
     inner: Mutex<Option<Inner>>,
-    /// Wakes the driver after any command.
-    wake: Notify,
+    /// Bumped after every command: wakes the driver to work out again what is due. A
+    /// watch (not a Notify) so that every driver sees every bump, none is lost.
+    wake: watch::Sender<u64>,
 }
 
 /// The server's live replay player.
@@ -91,7 +92,7 @@ impl Player {
                 pool,
                 inspect,
                 inner: Mutex::new(None),
-                wake: Notify::new(),
+                wake: watch::Sender::new(0),
             }),
         }
     }
@@ -102,7 +103,7 @@ impl Player {
         let pushes = load_pushes(&self.shared.pool, session).await?;
         let mut guard = self.shared.inner.lock().await;
         let generation = guard.as_ref().map_or(0, |i| i.generation + 1);
-        *guard = Some(Inner {
+        let inner = Inner {
             session,
             pushes,
             position: 0,
@@ -110,11 +111,13 @@ impl Player {
             state: ReplayState::Idle,
             last_sent: None,
             generation,
-        });
-        let shared = self.shared.clone();
-        tokio::spawn(drive(shared, generation));
-        self.shared.wake.notify_one();
-        Ok(self.shared.publish(&guard))
+        };
+        let status = self.shared.publish(&inner);
+        *guard = Some(inner);
+        tokio::spawn(drive(self.shared.clone(), generation));
+        // The driver of the previous load wakes, sees the new generation and ends.
+        self.shared.wake.send_modify(|n| *n += 1);
+        Ok(status)
     }
 
     /// Plays from the current position (from the start once finished).
@@ -147,15 +150,10 @@ impl Player {
         if inner.position >= inner.pushes.len() {
             inner.position = 0;
         }
-        self.shared.send_next(inner).await;
-        inner.state = if inner.position >= inner.pushes.len() {
-            ReplayState::Finished
-        } else {
-            ReplayState::Paused
-        };
         inner.last_sent = None;
-        self.shared.wake.notify_one();
-        Ok(self.shared.publish(&guard))
+        self.shared.send_next(inner, ReplayState::Paused).await;
+        self.shared.wake.send_modify(|n| *n += 1);
+        Ok(status_of(inner))
     }
 
     /// Moves to `position` (how many pushes count as sent), paused.
@@ -197,6 +195,18 @@ impl Player {
         .await
     }
 
+    /// Forgets the replay (its driver ends): for the server's shutdown.
+    pub async fn unload(&self) {
+        *self.shared.inner.lock().await = None;
+        *self
+            .shared
+            .inspect
+            .replay
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
+        self.shared.wake.send_modify(|n| *n += 1);
+    }
+
     pub async fn status(&self) -> Option<ReplayStatus> {
         self.shared.inner.lock().await.as_ref().map(status_of)
     }
@@ -206,26 +216,29 @@ impl Player {
         f: impl FnOnce(&mut Inner) -> Result<(), LiveError>,
     ) -> Result<ReplayStatus, LiveError> {
         let mut guard = self.shared.inner.lock().await;
-        f(guard.as_mut().ok_or(LiveError::NotLoaded)?)?;
-        self.shared.wake.notify_one();
-        Ok(self.shared.publish(&guard))
+        let inner = guard.as_mut().ok_or(LiveError::NotLoaded)?;
+        f(inner)?;
+        self.shared.wake.send_modify(|n| *n += 1);
+        Ok(self.shared.publish(inner))
     }
 }
 
 impl Shared {
     /// Keeps the inspector's copy of the status (for stats) up to date; returns it.
-    fn publish(&self, inner: &Option<Inner>) -> ReplayStatus {
-        let status = inner.as_ref().map(status_of);
+    fn publish(&self, inner: &Inner) -> ReplayStatus {
+        let status = status_of(inner);
         *self
             .inspect
             .replay
             .lock()
-            .unwrap_or_else(|e| e.into_inner()) = status.clone();
-        status.expect("publish is called with a replay loaded")
+            .unwrap_or_else(|e| e.into_inner()) = Some(status.clone());
+        status
     }
 
-    /// Sends the push at the current position and moves past it.
-    async fn send_next(&self, inner: &mut Inner) {
+    /// Sends the push at the current position and moves past it, into `state`
+    /// (`finished` after the last push). The status is published before the push's
+    /// record, so the batch that carries the record carries the new position too.
+    async fn send_next(&self, inner: &mut Inner, state: ReplayState) {
         let Some(push) = inner.pushes.get(inner.position).cloned() else {
             return;
         };
@@ -251,16 +264,24 @@ impl Shared {
         if let Err(e) = sent {
             tracing::warn!(seq = push.seq, event = %push.event, "replayed push failed: {e}");
         }
+        inner.position += 1;
+        inner.state = if inner.position >= inner.pushes.len() {
+            ReplayState::Finished
+        } else {
+            state
+        };
+        self.publish(inner);
         self.inspect
             .pushed(None, Origin::Replay, target, &push.event, push.args);
-        inner.position += 1;
     }
 }
 
 /// The driver of one load: sends the pushes while playing, each a recorded gap / speed
 /// after the one before; sleeps while paused. Ends when another load replaces it.
 async fn drive(shared: Arc<Shared>, generation: u64) {
+    let mut wake = shared.wake.subscribe();
     loop {
+        wake.borrow_and_update();
         let due = {
             let guard = shared.inner.lock().await;
             let Some(inner) = guard.as_ref() else { return };
@@ -274,13 +295,17 @@ async fn drive(shared: Arc<Shared>, generation: u64) {
             }
         };
         match due {
-            None => shared.wake.notified().await,
+            None => {
+                if wake.changed().await.is_err() {
+                    return;
+                }
+            }
             Some(due) => {
                 if let Some(due) = due {
                     tokio::select! {
                         _ = tokio::time::sleep_until(due) => {}
                         // A command came: work out again what is due.
-                        _ = shared.wake.notified() => continue,
+                        _ = wake.changed() => continue,
                     }
                 }
                 let mut guard = shared.inner.lock().await;
@@ -288,12 +313,8 @@ async fn drive(shared: Arc<Shared>, generation: u64) {
                 if inner.generation != generation || inner.state != ReplayState::Playing {
                     continue;
                 }
-                shared.send_next(inner).await;
                 inner.last_sent = Some(Instant::now());
-                if inner.position >= inner.pushes.len() {
-                    inner.state = ReplayState::Finished;
-                }
-                shared.publish(&guard);
+                shared.send_next(inner, ReplayState::Playing).await;
             }
         }
     }
