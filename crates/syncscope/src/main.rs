@@ -126,6 +126,13 @@ struct ReplayArgs {
     /// Compare every ack and push with the recording (what replay does by default).
     #[arg(long)]
     check: bool,
+    /// Instead of checking, re-emit the file's server pushes into the clients connected
+    /// to a running server (--url), with the recorded gaps divided by --speed.
+    #[arg(long, conflicts_with_all = ["check", "update", "junit", "against"])]
+    live: bool,
+    /// The running server of --live.
+    #[arg(long, env = "SYNCSCOPE_URL", default_value = "http://127.0.0.1:4000")]
+    url: String,
     /// Re-record each file from what the server answers now, keeping its requests:
     /// accepts a deliberate change of behaviour.
     #[arg(long, conflicts_with = "check")]
@@ -137,6 +144,7 @@ struct ReplayArgs {
     #[arg(long, env = "SYNCSCOPE_TOKEN", hide_env_values = true)]
     token: Option<String>,
     /// 0 plays as fast as the answers come; 1 keeps the recorded timing; 2 twice as fast.
+    /// With --live, 0 means 1 (the recorded timing).
     #[arg(long, default_value_t = 0.0)]
     speed: f64,
     /// Leave a field out of the comparison, e.g. data.updatedAt or data.*.updatedAt
@@ -384,6 +392,9 @@ async fn replay(mut args: ReplayArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    if args.live {
+        return replay_live(args).await;
+    }
     let ignore: Vec<IgnorePath> = match args.ignore.iter().map(|p| IgnorePath::parse(p)).collect() {
         Ok(paths) => paths,
         Err(e) => {
@@ -484,6 +495,36 @@ async fn replay(mut args: ReplayArgs) -> ExitCode {
 fn say(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// `replay FILE --live`: exit 0 when every push was sent, 130 on Ctrl-C, 2 when the file
+/// is unusable, 1 otherwise.
+async fn replay_live(args: ReplayArgs) -> ExitCode {
+    use syncscope::replay::live::MAX_SPEED;
+    use syncscope::replay::live_cli::{self, LiveEnd};
+
+    let [file] = &args.files[..] else {
+        eprintln!("error: --live replays one file at a time");
+        return ExitCode::from(2);
+    };
+    let speed = if args.speed == 0.0 { 1.0 } else { args.speed };
+    if !(speed > 0.0 && speed <= MAX_SPEED) {
+        eprintln!("error: --speed with --live must be above 0 and at most {MAX_SPEED}");
+        return ExitCode::from(2);
+    }
+    let control = Client::new(&args.url, args.token.clone());
+    match live_cli::run(&control, file, speed).await {
+        LiveEnd::Finished => ExitCode::SUCCESS,
+        LiveEnd::Interrupted => ExitCode::from(130),
+        LiveEnd::Unusable(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+        LiveEnd::Failed(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {

@@ -18,6 +18,7 @@ use crate::handshake_guard::{self, HandshakeGuard};
 use crate::inspect::control::{self, ControlState};
 use crate::inspect::recorder::{self, Recorder};
 use crate::inspect::Inspector;
+use crate::replay::live::Player;
 use crate::store::{DbLocation, Store};
 use crate::sync::Sync;
 use crate::{assets, endpoint};
@@ -90,6 +91,7 @@ pub struct Running {
     store: Arc<Store>,
     io: SocketIo,
     inspector: Arc<Inspector>,
+    replay: Arc<Player>,
     token: String,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
@@ -120,6 +122,8 @@ impl Running {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        // A replay would otherwise keep its driver task waiting after the server is gone.
+        self.replay.unload().await;
         self.io.close().await;
         let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.task).await;
         self.inspector.recorder().shutdown().await;
@@ -170,12 +174,18 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     .await
     .map_err(StartError::Store)?;
     let inspector = Arc::new(Inspector::new(recorder));
+    let replay = Arc::new(Player::new(
+        io.clone(),
+        store.pool().clone(),
+        inspector.clone(),
+    ));
     let sync = Arc::new(Sync {
         store: store.clone(),
         io: io.clone(),
         max_data: config.max_data,
         inspect: inspector.clone(),
         faults: Default::default(),
+        replay: replay.clone(),
     });
     endpoint::attach(&io, sync.clone());
 
@@ -227,6 +237,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         store,
         io,
         inspector,
+        replay,
         token,
         stop: Some(stop),
         task,

@@ -46,6 +46,8 @@ pub struct Sync {
     pub inspect: Arc<Inspector>,
     /// Rules the inspector set; checked for every request before it runs.
     pub faults: crate::faults::Faults,
+    /// The live replay of a stored session's pushes, driven from the control API.
+    pub replay: Arc<crate::replay::live::Player>,
 }
 
 impl Sync {

@@ -12,4 +12,4 @@ export type Command = { "command": "disconnect", socket: string, reason?: string
 /**
  * The collection url for create; the model url otherwise.
  */
-url: string, data?: JsonValue, version?: number, } | { "command": "record_start", name?: string, } | { "command": "record_stop" } | { "command": "fault_add", rule: FaultSpec, } | { "command": "fault_set", id: number, enabled: boolean, } | { "command": "fault_remove", id: number, } | { "command": "fault_clear" };
+url: string, data?: JsonValue, version?: number, } | { "command": "record_start", name?: string, } | { "command": "record_stop" } | { "command": "fault_add", rule: FaultSpec, } | { "command": "fault_set", id: number, enabled: boolean, } | { "command": "fault_remove", id: number, } | { "command": "fault_clear" } | { "command": "replay_load", session: number, speed?: number, } | { "command": "replay_play" } | { "command": "replay_pause" } | { "command": "replay_step" } | { "command": "replay_seek", position: number, } | { "command": "replay_stop" } | { "command": "replay_speed", speed: number, };

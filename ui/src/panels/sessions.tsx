@@ -7,6 +7,7 @@ import { useFlash } from '../components';
 import { go } from '../nav';
 import { fmtLatency } from '../records';
 import { store, useStore } from '../store';
+import { replayCommand, ReplayView } from './replay';
 
 function fmtDate(us: number | null): string {
   return us ? new Date(us / 1000).toLocaleString() : '—';
@@ -33,6 +34,19 @@ export function SessionsPanel(): JSX.Element {
   const [exporting, setExporting] = useState<number | null>(null);
   const [flash, say] = useFlash();
   const recording = s.stats?.recording ?? null;
+  /** The session in the Replay view: the one chosen here, else the one the server has loaded. */
+  const [replayId, setReplayId] = useState<number | null>(null);
+  const [replayClosed, setReplayClosed] = useState(false);
+  const shownId = replayId ?? (replayClosed ? null : (s.stats?.replay?.session ?? null));
+  const replaying = list.find((x) => x.id === shownId) ?? null;
+
+  const openReplay = async (x: SessionInfo) => {
+    setReplayId(x.id);
+    setReplayClosed(false);
+    if (s.stats?.replay?.session === x.id) return;
+    const error = await replayCommand({ command: 'replay_load', session: x.id, speed: s.stats?.replay?.speed ?? 1 });
+    if (error) say('error', error);
+  };
 
   const reload = async () => {
     try {
@@ -146,6 +160,9 @@ export function SessionsPanel(): JSX.Element {
                 >
                   Open in log
                 </button>
+                <button onClick={() => void openReplay(x)} data-testid="session-replay" title="Replay its pushes into the clients connected now">
+                  Replay
+                </button>
                 <button
                   disabled={exporting !== null}
                   onClick={async () => {
@@ -168,9 +185,19 @@ export function SessionsPanel(): JSX.Element {
           );
         })}
       </div>
+      {replaying && (
+        <ReplayView
+          session={replaying}
+          onClose={() => {
+            setReplayId(null);
+            setReplayClosed(true);
+          }}
+        />
+      )}
       <p class="muted small">
-        Export downloads the session file (versioned NDJSON, a fixture for the coming <code>syncscope replay</code>); Import
-        adds one as a new session. Replay is not in this build yet.
+        Export downloads the session file (versioned NDJSON, what <code>syncscope replay FILE --check</code> plays); Import
+        adds one as a new session. Replay re-sends a session's server pushes to the clients connected now (also{' '}
+        <code>syncscope replay FILE --live</code>).
       </p>
       {flash}
     </div>

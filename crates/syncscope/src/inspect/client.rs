@@ -96,6 +96,27 @@ impl Client {
         Ok(body)
     }
 
+    /// Imports a session file into the server; returns its answer (`{session, records, name}`).
+    pub async fn import_session(&self, file: String) -> Result<Value, String> {
+        let res = self
+            .http
+            .post(format!("{}/_syncscope/sessions/import", self.base))
+            .bearer_auth(self.token()?)
+            .body(file)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        let status = res.status();
+        let answer: Value = self.answer(res).await?;
+        if !status.is_success() {
+            let message = answer["message"].as_str().unwrap_or_default();
+            return Err(format!(
+                "the server did not import it ({status}): {message}"
+            ));
+        }
+        Ok(answer)
+    }
+
     pub async fn command(&self, command: &Command) -> Result<Value, String> {
         let res = self
             .http

@@ -315,7 +315,7 @@ fn error(code: &str, message: impl Into<String>) -> CommandResult {
 }
 
 /// Emits with each element of `args` as one argument (socketioxide spreads tuples).
-struct Args<'a>(&'a [Value]);
+pub(crate) struct Args<'a>(pub &'a [Value]);
 
 impl Serialize for Args<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -474,6 +474,31 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
             state.sync.faults.clear();
             CommandResult::Ok { value: json!([]) }
         }
+        Command::ReplayLoad { session, speed } => {
+            replay_result(state.sync.replay.load(session, speed).await)
+        }
+        Command::ReplayPlay => replay_result(state.sync.replay.play().await),
+        Command::ReplayPause => replay_result(state.sync.replay.pause().await),
+        Command::ReplayStep => replay_result(state.sync.replay.step().await),
+        Command::ReplaySeek { position } => replay_result(state.sync.replay.seek(position).await),
+        Command::ReplayStop => replay_result(state.sync.replay.stop().await),
+        Command::ReplaySpeed { speed } => replay_result(state.sync.replay.set_speed(speed).await),
+    }
+}
+
+/// The replay's status after a replay command, or why the command could not be done.
+fn replay_result(
+    outcome: Result<crate::inspect::types::ReplayStatus, crate::replay::live::LiveError>,
+) -> CommandResult {
+    use crate::replay::live::LiveError as E;
+    match outcome {
+        Ok(status) => CommandResult::Ok {
+            value: serde_json::to_value(status).unwrap_or_default(),
+        },
+        Err(e @ E::NoSuchSession(_)) => error("not_found", e.to_string()),
+        Err(e @ (E::NotLoaded | E::NothingToReplay(_))) => error("conflict", e.to_string()),
+        Err(e @ (E::BadSpeed(_) | E::BadPosition { .. })) => error("bad_request", e.to_string()),
+        Err(e @ E::Db(_)) => error("internal", e.to_string()),
     }
 }
 

@@ -35,6 +35,9 @@ pub struct Inspector {
     pub bus: Bus,
     /// Reasons given by the inspector for the disconnects it asked for.
     reasons: Mutex<HashMap<String, String>>,
+    /// The live replay's status, kept here by the player so that every batch's stats
+    /// carries it.
+    pub replay: Mutex<Option<types::ReplayStatus>>,
 }
 
 /// A request refused at the door, as its `refused` record describes it.
@@ -60,6 +63,7 @@ impl Inspector {
         Inspector {
             bus: Bus::new(recorder),
             reasons: Mutex::default(),
+            replay: Mutex::default(),
         }
     }
 
@@ -309,6 +313,11 @@ impl Inspector {
             recorder_lost: recorder.lost_total(),
             sockets,
             channels,
+            replay: self
+                .replay
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         }
     }
 }

@@ -339,6 +339,38 @@ pub struct Stats {
     pub recorder_lost: u64,
     pub sockets: u64,
     pub channels: u64,
+    /// The live replay loaded, if any (docs/REPLAY-LIVE.md).
+    pub replay: Option<ReplayStatus>,
+}
+
+/// Where a live replay stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplayState {
+    /// Loaded (or stopped) and at the start; nothing is being sent.
+    Idle,
+    Playing,
+    Paused,
+    /// Every push was sent.
+    Finished,
+}
+
+/// A live replay: a stored session's pushes re-emitted into the clients connected now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct ReplayStatus {
+    /// The session being replayed.
+    pub session: i64,
+    pub state: ReplayState,
+    /// How many pushes were sent so far: the index of the next one.
+    pub position: u64,
+    /// How many pushes the session holds.
+    pub total: u64,
+    /// Recorded gaps are divided by this.
+    pub speed: f64,
+    /// The recorded seq of the push sent last (the current record).
+    pub current_seq: Option<u64>,
+    /// The recorded seq of the push to send next.
+    pub next_seq: Option<u64>,
 }
 
 /// One page of recorded records, oldest first.
@@ -456,6 +488,25 @@ pub enum Command {
     FaultRemove { id: u64 },
     /// Delete every fault rule.
     FaultClear,
+    /// Load a stored session's pushes for a live replay (paused at the start).
+    ReplayLoad {
+        session: i64,
+        #[serde(default)]
+        #[ts(optional)]
+        speed: Option<f64>,
+    },
+    /// Play from the current position.
+    ReplayPlay,
+    /// Stop sending; the position stays.
+    ReplayPause,
+    /// Send the next push now and stay paused.
+    ReplayStep,
+    /// Move to `position` (0 = the start), paused.
+    ReplaySeek { position: u64 },
+    /// Stop and go back to the start.
+    ReplayStop,
+    /// Change the speed (gaps are divided by it), also while playing.
+    ReplaySpeed { speed: f64 },
 }
 
 /// The answer to a command.

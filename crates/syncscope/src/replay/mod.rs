@@ -11,6 +11,8 @@
 //! what differed.
 
 pub mod compare;
+pub mod live;
+pub mod live_cli;
 pub mod play;
 pub mod report;
 pub mod script;
