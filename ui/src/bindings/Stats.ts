@@ -31,6 +31,6 @@ recorder_capacity: number,
  */
 recorder_lost: number, sockets: number, channels: number, 
 /**
- * The live replay loaded, if any (docs/REPLAY-LIVE.md).
+ * The live replay loaded, if any (docs/REPLAY.md, Live replay).
  */
 replay: ReplayStatus | null, };

@@ -1,5 +1,5 @@
 // The Replay view of the Sessions panel: a stored session's server pushes re-emitted
-// into the clients connected now (docs/REPLAY-LIVE.md), with the controls of a player
+// into the clients connected now (docs/REPLAY.md, Live replay), with the controls of a player
 // and the session's pushes listed, the one sent last highlighted.
 import type { JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';

@@ -339,7 +339,7 @@ pub struct Stats {
     pub recorder_lost: u64,
     pub sockets: u64,
     pub channels: u64,
-    /// The live replay loaded, if any (docs/REPLAY-LIVE.md).
+    /// The live replay loaded, if any (docs/REPLAY.md, Live replay).
     pub replay: Option<ReplayStatus>,
 }
 

@@ -1,6 +1,6 @@
 //! Live replay: a stored session's server→client pushes re-emitted into the clients
 //! connected now, with the recorded gaps, for debugging an app against a real sequence
-//! of changes (docs/REPLAY-LIVE.md).
+//! of changes (docs/REPLAY.md, Live replay).
 //!
 //! Unlike `replay --check`, nothing is compared and no recorded client is played: the
 //! pushes go to whoever listens on their channel today. The server owns one [`Player`]
