@@ -412,16 +412,7 @@ async fn replay(mut args: ReplayArgs) -> ExitCode {
     let mut outcomes = Vec::new();
     let mut unusable = false;
     for path in &args.files {
-        let progress = std::io::stderr().is_terminal().then(|| {
-            let bar = indicatif::ProgressBar::new(0);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-            );
-            bar.set_message(path.display().to_string());
-            bar
-        });
+        let progress = replay::progress_bar(path, 0);
         let opts = CheckOptions {
             against: args.against.clone(),
             token: args.token.clone(),

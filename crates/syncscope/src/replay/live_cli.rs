@@ -3,7 +3,6 @@
 //! player and played; progress is shown until it finishes, and Ctrl-C stops it (the
 //! server would otherwise go on sending after the command is gone).
 
-use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Duration;
 
@@ -142,16 +141,7 @@ struct Progress {
 
 impl Progress {
     fn new(total: u64, path: &Path) -> Progress {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = indicatif::ProgressBar::new(total);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-            );
-            bar.set_message(path.display().to_string());
-            bar
-        });
+        let bar = super::progress_bar(path, total);
         Progress {
             bar,
             last: Default::default(),

@@ -207,6 +207,21 @@ pub async fn check(path: &Path, mut opts: CheckOptions) -> Result<Outcome, Repla
     })
 }
 
+/// The progress bar replay shows on a terminal (none when stderr is not one).
+pub fn progress_bar(label: &Path, total: u64) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_message(label.display().to_string());
+        bar
+    })
+}
+
 /// Puts back the models the recording shows existed before it began.
 async fn plant(running: &crate::Running, seeds: &[seed::SeedModel]) -> Result<(), String> {
     let store = running.store();
