@@ -84,13 +84,20 @@ async fn record(path: &Path) {
         assert!(ack[0].is_null(), "{ack:?}");
     }
     before.close();
+    // A tab already open, subscribed, when recording begins: the session opens with
+    // its connect and its subscription.
+    let mut watcher = client(&url, Eio::V4, Transport::Websocket).await;
+    let subscribed = watcher
+        .request("subscribe", &[json!({"url": "/notes"})], WAIT)
+        .await
+        .unwrap();
+    assert!(subscribed[0].is_null(), "{subscribed:?}");
     let started = control
         .command(&Control_::RecordStart {
             name: Some("three transports".into()),
         })
         .await
         .unwrap();
-    let mut watcher = client(&url, Eio::V4, Transport::Websocket).await;
     let mut writer = client(&url, Eio::V4, Transport::PollingThenWebsocket).await;
     let mut legacy = client(&url, Eio::V3, Transport::Polling).await;
     let ok = |ack: Option<Vec<Value>>| {
@@ -98,9 +105,6 @@ async fn record(path: &Path) {
         assert!(ack[0].is_null(), "expected success: {ack:?}");
         ack[1].clone()
     };
-    ok(watcher
-        .request("subscribe", &[json!({"url": "/notes"})], WAIT)
-        .await);
     let created = ok(writer
         .request(
             "create",

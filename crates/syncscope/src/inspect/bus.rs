@@ -60,6 +60,28 @@ impl Bus {
         seq
     }
 
+    /// Hands a record to the recorder alone: the state a new session starts from,
+    /// which the registry and the watchers already know.
+    pub fn record_only(
+        &self,
+        socket: Option<&str>,
+        origin: Origin,
+        url: Option<String>,
+        body: Body,
+    ) -> u64 {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let record = Arc::new(Record {
+            seq,
+            at_us: now_us(),
+            socket: socket.map(str::to_string),
+            origin,
+            url,
+            body,
+        });
+        self.recorder.offer(&record, record.approx_size());
+        seq
+    }
+
     pub fn last_seq(&self) -> u64 {
         self.seq.load(Ordering::Relaxed)
     }

@@ -450,8 +450,7 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
                 None => error("internal", "the write gave no answer"),
             }
         }
-        Command::RecordStart { name } => match state.inspector.recorder().start_session(name).await
-        {
+        Command::RecordStart { name } => match state.inspector.start_session(name).await {
             Ok(session) => CommandResult::Ok {
                 value: serde_json::to_value(session).unwrap_or_default(),
             },

@@ -71,6 +71,43 @@ impl Inspector {
         &self.bus.recorder
     }
 
+    /// Starts a new recording session that stands on its own: it opens with a
+    /// `connect` record for every socket already connected and a `subscribe` record
+    /// for each of its channels, so a replay knows every client the session hears from
+    /// and who gets its pushes. Those records go to the session only; the log and the
+    /// registry already know them.
+    pub async fn start_session(&self, name: Option<String>) -> Result<types::SessionInfo, String> {
+        let session = self.recorder().start_session(name).await?;
+        for socket in self.bus.registry.sockets() {
+            let sid = socket.id.as_str();
+            self.bus.record_only(
+                Some(sid),
+                Origin::Client,
+                None,
+                Body::Connect {
+                    transport: socket.transport.clone(),
+                    protocol: socket.protocol.clone(),
+                    remote_addr: socket.remote_addr.clone(),
+                    user_agent: socket.user_agent.clone(),
+                    http_origin: socket.http_origin.clone(),
+                    auth: socket.auth.clone(),
+                    query: None,
+                },
+            );
+            for channel in &socket.channels {
+                self.bus.record_only(
+                    Some(sid),
+                    Origin::Client,
+                    Some(channel.clone()),
+                    Body::Subscribe {
+                        channel: channel.clone(),
+                    },
+                );
+            }
+        }
+        Ok(session)
+    }
+
     pub fn connected(&self, socket: &Socket<LocalAdapter>, auth: Value) {
         let parts = socket.req_parts();
         let header = |name: &str| {

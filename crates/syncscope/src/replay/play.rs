@@ -172,6 +172,8 @@ struct Player<'a> {
     creates: HashSet<u64>,
     /// An answer timed out and nothing has come since.
     quiet: bool,
+    /// Requests replay added itself, whose acks are not compared.
+    unchecked: HashSet<u64>,
 }
 
 enum Meet {
@@ -215,6 +217,7 @@ pub async fn play(script: &Script, opts: PlayOptions) -> Result<PlayReport, Play
             .collect(),
         creates: HashSet::new(),
         quiet: false,
+        unchecked: HashSet::new(),
     };
     let result = player.run().await;
     for id in std::mem::take(&mut player.rules) {
@@ -306,10 +309,14 @@ impl Player<'_> {
                 url,
                 args,
                 wants_ack,
+                check_ack,
                 fault,
                 ..
             } => {
                 self.requests.insert(*seq, (event.clone(), args.clone()));
+                if !check_ack {
+                    self.unchecked.insert(*seq);
+                }
                 let args = self.mapping.request(args);
                 if let Some(action) = fault {
                     self.install_fault(*client, event, url.as_deref(), action)
@@ -607,6 +614,7 @@ impl Player<'_> {
                 Expected::Ack { request_seq, .. } => Some(*request_seq),
                 _ => None,
             })
+            .chain(self.unchecked.iter().copied())
             .collect();
         for (client, live) in self.live.iter_mut().enumerate() {
             let context = live.recent();

@@ -81,6 +81,9 @@ pub enum Step {
         url: Option<String>,
         args: Value,
         wants_ack: bool,
+        /// False for a request replay adds itself (a subscribe the session only shows
+        /// as state), whose ack the recording does not have.
+        check_ack: bool,
         /// The fault the recording's server applied to it, to apply again.
         fault: Option<FaultAction>,
     },
@@ -158,6 +161,34 @@ pub fn build(file: &SessionFile) -> Script {
     let mut cut_by_fault: BTreeSet<usize> = BTreeSet::new();
 
     for record in &records {
+        // A socket the session hears from without its connect (one that connected just
+        // as recording began) is played as a WebSocket EIO4 client from here on.
+        if let (Some(socket), Body::EventIn { .. } | Body::Subscribe { .. }) =
+            (&record.socket, &record.body)
+        {
+            if !index.contains_key(socket) {
+                warnings.push(format!(
+                    "record #{}: socket {socket} is heard from without its connect; \
+                     replayed as a WebSocket EIO4 client",
+                    record.seq
+                ));
+                let n = clients.len();
+                clients.push(ClientPlan {
+                    recorded_id: socket.clone(),
+                    eio: Eio::V4,
+                    transport: Transport::Websocket,
+                    auth: None,
+                    user_agent: None,
+                });
+                index.insert(socket.clone(), n);
+                connected.insert(n);
+                steps.push(Step::Connect {
+                    seq: record.seq,
+                    at_us: record.at_us,
+                    client: n,
+                });
+            }
+        }
         let client = record.socket.as_ref().and_then(|s| index.get(s).copied());
         match &record.body {
             Body::Connect {
@@ -213,6 +244,7 @@ pub fn build(file: &SessionFile) -> Script {
                     url: record.url.clone(),
                     args: args.clone(),
                     wants_ack: ack_id.is_some(),
+                    check_ack: true,
                     fault: None,
                 });
             }
@@ -292,8 +324,30 @@ pub fn build(file: &SessionFile) -> Script {
                 }
             }
             Body::Subscribe { channel } => {
-                if let Some(client) = client {
-                    channels.entry(channel.clone()).or_default().insert(client);
+                let Some(client) = client else { continue };
+                channels.entry(channel.clone()).or_default().insert(client);
+                // A session opens with the subscriptions its sockets already had, as
+                // state without a request: replay subscribes for them.
+                let asked = last_request
+                    .get(&(client, "subscribe".to_string()))
+                    .and_then(|&step| match &steps[step] {
+                        Step::Request { args, .. } => args.get("url").and_then(Value::as_str),
+                        _ => None,
+                    })
+                    .and_then(|url| crate::url::Url::parse(url).ok())
+                    .is_some_and(|url| url.as_str() == channel);
+                if !asked {
+                    steps.push(Step::Request {
+                        seq: record.seq,
+                        at_us: record.at_us,
+                        client,
+                        event: "subscribe".into(),
+                        url: Some(channel.clone()),
+                        args: serde_json::json!({ "url": channel }),
+                        wants_ack: true,
+                        check_ack: false,
+                        fault: None,
+                    });
                 }
             }
             Body::Unsubscribe { channel } => {
