@@ -363,6 +363,15 @@ struct Waiting {
     url: Option<String>,
 }
 
+/// Where a conversation's socket stands while its frames are read.
+#[derive(Default)]
+struct SocketState {
+    /// Its connect record is written and no disconnect yet.
+    connected: bool,
+    /// An upgrade came before the connect; it is recorded right after it.
+    upgrade_pending: bool,
+}
+
 /// The records of one conversation, in its own order; none when it carried no
 /// Socket.IO traffic. `client` numbers made-up socket ids.
 fn decode(conversation: &Conversation, client: usize) -> Vec<Draft> {
@@ -372,10 +381,8 @@ fn decode(conversation: &Conversation, client: usize) -> Vec<Draft> {
     // The server records a CONNECT without a payload as `{}`.
     let mut auth = Value::Object(Default::default());
     let mut socket: Option<String> = None;
-    let mut connected = false;
+    let mut socket_state = SocketState::default();
     let mut transport = conversation.first_transport;
-    // An upgrade seen before the socket's connect is recorded right after it.
-    let mut upgrade_pending = false;
     let mut waiting: HashMap<u64, Waiting> = HashMap::new();
     let push = |drafts: &mut Vec<Draft>, at_us, origin, url, body, answers| {
         let local = drafts.len();
@@ -405,13 +412,30 @@ fn decode(conversation: &Conversation, client: usize) -> Vec<Draft> {
         from: Transport::Polling.name().into(),
         to: Transport::Websocket.name().into(),
     };
+    // The socket's connect record, once, then the upgrade seen before it if any.
+    let open = |drafts: &mut Vec<Draft>, state: &mut SocketState, at_us: u64, auth: &Value| {
+        if std::mem::replace(&mut state.connected, true) {
+            return;
+        }
+        push(
+            drafts,
+            at_us,
+            Origin::Client,
+            None,
+            connect_body(auth),
+            None,
+        );
+        if std::mem::take(&mut state.upgrade_pending) {
+            push(drafts, at_us, Origin::Client, None, upgrade_body(), None);
+        }
+    };
     for frame in frames {
         let message = match EnginePacket::decode(&frame.text) {
             // Engine.IO upgrade: the client's WebSocket takes over from polling.
             Ok(EnginePacket::Upgrade) if frame.side == Side::Client => {
                 if transport == Transport::Polling {
                     transport = Transport::Websocket;
-                    if connected {
+                    if socket_state.connected {
                         push(
                             &mut drafts,
                             frame.at_us,
@@ -421,7 +445,7 @@ fn decode(conversation: &Conversation, client: usize) -> Vec<Draft> {
                             None,
                         );
                     } else {
-                        upgrade_pending = true;
+                        socket_state.upgrade_pending = true;
                     }
                 }
                 continue;
@@ -452,54 +476,14 @@ fn decode(conversation: &Conversation, client: usize) -> Vec<Draft> {
                     .map(str::to_string)
                     .or_else(|| socket.clone())
                     .or_else(|| conversation.engine_sid.clone());
-                if !connected {
-                    connected = true;
-                    push(
-                        &mut drafts,
-                        frame.at_us,
-                        Origin::Client,
-                        None,
-                        connect_body(&auth),
-                        None,
-                    );
-                    if std::mem::take(&mut upgrade_pending) {
-                        push(
-                            &mut drafts,
-                            frame.at_us,
-                            Origin::Client,
-                            None,
-                            upgrade_body(),
-                            None,
-                        );
-                    }
-                }
+                open(&mut drafts, &mut socket_state, frame.at_us, &auth);
             }
             (Side::Client, SioKind::Event) => {
                 let Some((event, args)) = packet.event_parts() else {
                     continue;
                 };
-                if !connected {
-                    // The HAR missed the handshake: the client was connected before.
-                    connected = true;
-                    push(
-                        &mut drafts,
-                        frame.at_us,
-                        Origin::Client,
-                        None,
-                        connect_body(&auth),
-                        None,
-                    );
-                    if std::mem::take(&mut upgrade_pending) {
-                        push(
-                            &mut drafts,
-                            frame.at_us,
-                            Origin::Client,
-                            None,
-                            upgrade_body(),
-                            None,
-                        );
-                    }
-                }
+                // Connected already when the HAR missed the handshake.
+                open(&mut drafts, &mut socket_state, frame.at_us, &auth);
                 let arg = args.into_iter().next().unwrap_or(Value::Null);
                 let url = crate::inspect::request_url(&event, Some(&arg));
                 if let Some(id) = packet.id {
@@ -555,8 +539,8 @@ fn decode(conversation: &Conversation, client: usize) -> Vec<Draft> {
                 };
                 push(&mut drafts, frame.at_us, Origin::Server, url, body, None);
             }
-            (side, SioKind::Disconnect) if connected => {
-                connected = false;
+            (side, SioKind::Disconnect) if socket_state.connected => {
+                socket_state.connected = false;
                 // socketioxide's words, as the server records them.
                 let reason = match side {
                     Side::Client => {
@@ -572,7 +556,7 @@ fn decode(conversation: &Conversation, client: usize) -> Vec<Draft> {
             _ => {}
         }
     }
-    if connected {
+    if socket_state.connected {
         let at_us = conversation
             .closed_at_us
             .into_iter()

@@ -456,7 +456,7 @@ fn connect_answer(frame: &str) -> Option<Result<Option<String>, ClientError>> {
     let EnginePacket::Message(m) = EnginePacket::decode(frame).ok()? else {
         return None;
     };
-    let packet = SioPacket::decode(&m).ok()?;
+    let packet = SioPacket::decode(&m).ok().filter(|p| p.nsp == "/")?;
     match packet.kind {
         SioKind::Connect => Some(Ok(packet
             .data
