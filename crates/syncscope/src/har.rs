@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use crate::inspect::types::{Body, Origin, Record, Target};
 use crate::session_file::{Header, FORMAT_VERSION};
+use crate::sio::packet::{decode_payload, Eio, EnginePacket, SioKind, SioPacket};
 
 /// Why a file could not be imported.
 #[derive(Debug, thiserror::Error)]
@@ -131,8 +132,7 @@ struct Frame {
 /// One Engine.IO session: its handshake and every packet of every transport it used.
 #[derive(Debug)]
 struct Conversation {
-    /// The Engine.IO protocol, 3 or 4.
-    eio: u8,
+    eio: Eio,
     first_transport: Transport,
     engine_sid: Option<String>,
     query: Option<String>,
@@ -147,7 +147,7 @@ struct Conversation {
 struct SocketIoRequest<'a> {
     entry: &'a Value,
     query: String,
-    eio: u8,
+    eio: Eio,
     transport: Transport,
     sid: Option<String>,
     started_at_us: u64,
@@ -162,8 +162,8 @@ fn socket_io_request(entry: &Value) -> Option<SocketIoRequest<'_>> {
         return None;
     }
     let eio = match query_param(query, "EIO")? {
-        "3" => 3,
-        "4" => 4,
+        "3" => Eio::V3,
+        "4" => Eio::V4,
         _ => return None,
     };
     let websocket = entry.get("_resourceType").and_then(Value::as_str) == Some("websocket")
@@ -266,7 +266,9 @@ fn open_sid(frame: &Frame) -> Option<String> {
     if frame.side != Side::Server {
         return None;
     }
-    let json: Value = serde_json::from_str(frame.text.strip_prefix('0')?).ok()?;
+    let EnginePacket::Open(json) = EnginePacket::decode(&frame.text).ok()? else {
+        return None;
+    };
     json.get("sid")?.as_str().map(str::to_string)
 }
 
@@ -326,102 +328,15 @@ fn frames_of(request: &SocketIoRequest) -> Vec<Frame> {
     frames
 }
 
-/// Splits a polling body into Engine.IO packets: EIO4 separates them with 0x1e, EIO3
-/// prefixes each with its length in UTF-16 units and a colon. A POST's `ok` answer
-/// and binary packets (`b…`) carry no Socket.IO text and are dropped.
-fn payload(eio: u8, body: &str) -> Vec<String> {
-    let packets: Vec<String> = if eio >= 4 {
-        body.split('\u{1e}').map(str::to_string).collect()
-    } else {
-        let mut out = Vec::new();
-        let mut rest = body;
-        while let Some((len, after)) = rest.split_once(':') {
-            let Ok(len) = len.parse::<usize>() else { break };
-            let mut units = 0;
-            let end = after
-                .char_indices()
-                .find(|(_, c)| {
-                    let done = units >= len;
-                    units += c.len_utf16();
-                    done
-                })
-                .map_or(after.len(), |(i, _)| i);
-            out.push(after[..end].to_string());
-            rest = &after[end..];
-        }
-        out
-    };
-    packets
+/// Splits a polling body into Engine.IO packets with the shared codec. A POST's `ok`
+/// answer and binary packets (`b…`) carry no Socket.IO text and are dropped; a body
+/// that does not add up (a capture cut short) yields nothing.
+fn payload(eio: Eio, body: &str) -> Vec<String> {
+    decode_payload(eio, body)
+        .unwrap_or_default()
         .into_iter()
         .filter(|p| p != "ok" && !p.is_empty() && !p.starts_with('b'))
         .collect()
-}
-
-// --- Socket.IO packets ---------------------------------------------------------------
-//
-// A minimal decoder for the text packets of Socket.IO protocols 4 and 5, private to
-// this module. TODO(lead): swap for the shared codec `syncscope::sio::packet` once it
-// is on main (`decode_socket_io` below is the only caller).
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PacketKind {
-    Connect,
-    Disconnect,
-    Event,
-    Ack,
-    ConnectError,
-    BinaryEvent,
-    BinaryAck,
-}
-
-#[derive(Debug)]
-struct SocketIoPacket {
-    kind: PacketKind,
-    namespace: String,
-    ack_id: Option<i64>,
-    data: Option<Value>,
-}
-
-/// Decodes the Socket.IO packet inside an Engine.IO message (the text after `4`).
-fn decode_socket_io(text: &str) -> Option<SocketIoPacket> {
-    let mut chars = text.char_indices();
-    let kind = match chars.next()?.1 {
-        '0' => PacketKind::Connect,
-        '1' => PacketKind::Disconnect,
-        '2' => PacketKind::Event,
-        '3' => PacketKind::Ack,
-        '4' => PacketKind::ConnectError,
-        '5' => PacketKind::BinaryEvent,
-        '6' => PacketKind::BinaryAck,
-        _ => return None,
-    };
-    let mut rest = &text[1..];
-    if matches!(kind, PacketKind::BinaryEvent | PacketKind::BinaryAck) {
-        let (_attachments, after) = rest.split_once('-')?;
-        rest = after;
-    }
-    let mut namespace = "/".to_string();
-    if rest.starts_with('/') {
-        let end = rest.find(',').unwrap_or(rest.len());
-        namespace = rest[..end].to_string();
-        rest = rest.get(end + 1..).unwrap_or("");
-    }
-    let digits = rest
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(rest.len());
-    let ack_id = rest[..digits].parse().ok();
-    rest = &rest[digits..];
-    let data = if rest.is_empty() {
-        None
-    } else {
-        Some(serde_json::from_str(rest).ok()?)
-    };
-    Some(SocketIoPacket {
-        kind,
-        namespace,
-        ack_id,
-        data,
-    })
 }
 
 // --- from packets to records -----------------------------------------------------------
@@ -448,6 +363,15 @@ struct Waiting {
     url: Option<String>,
 }
 
+/// Where a conversation's socket stands while its frames are read.
+#[derive(Default)]
+struct SocketState {
+    /// Its connect record is written and no disconnect yet.
+    connected: bool,
+    /// An upgrade came before the connect; it is recorded right after it.
+    upgrade_pending: bool,
+}
+
 /// The records of one conversation, in its own order; none when it carried no
 /// Socket.IO traffic. `client` numbers made-up socket ids.
 fn decode(conversation: &Conversation, client: usize) -> Vec<Draft> {
@@ -457,10 +381,9 @@ fn decode(conversation: &Conversation, client: usize) -> Vec<Draft> {
     // The server records a CONNECT without a payload as `{}`.
     let mut auth = Value::Object(Default::default());
     let mut socket: Option<String> = None;
-    let mut connected = false;
+    let mut socket_state = SocketState::default();
     let mut transport = conversation.first_transport;
-    let mut upgraded = false;
-    let mut waiting: HashMap<i64, Waiting> = HashMap::new();
+    let mut waiting: HashMap<u64, Waiting> = HashMap::new();
     let push = |drafts: &mut Vec<Draft>, at_us, origin, url, body, answers| {
         let local = drafts.len();
         drafts.push(Draft {
@@ -476,88 +399,94 @@ fn decode(conversation: &Conversation, client: usize) -> Vec<Draft> {
     };
     let connect_body = |auth: &Value| Body::Connect {
         transport: conversation.first_transport.name().into(),
-        protocol: format!("EIO{}", conversation.eio),
+        protocol: format!("EIO{}", conversation.eio.number()),
         remote_addr: None,
         user_agent: conversation.user_agent.clone(),
         http_origin: conversation.http_origin.clone(),
         auth: auth.clone(),
         query: conversation.query.clone(),
     };
+    // Recorded when the client's WebSocket takes over, as the server records it, even
+    // when the page sends nothing more (a page that only listens).
+    let upgrade_body = || Body::Upgrade {
+        from: Transport::Polling.name().into(),
+        to: Transport::Websocket.name().into(),
+    };
+    // The socket's connect record, once, then the upgrade seen before it if any.
+    let open = |drafts: &mut Vec<Draft>, state: &mut SocketState, at_us: u64, auth: &Value| {
+        if std::mem::replace(&mut state.connected, true) {
+            return;
+        }
+        push(
+            drafts,
+            at_us,
+            Origin::Client,
+            None,
+            connect_body(auth),
+            None,
+        );
+        if std::mem::take(&mut state.upgrade_pending) {
+            push(drafts, at_us, Origin::Client, None, upgrade_body(), None);
+        }
+    };
     for frame in frames {
-        let text = frame.text.as_str();
-        match text.as_bytes().first() {
+        let message = match EnginePacket::decode(&frame.text) {
             // Engine.IO upgrade: the client's WebSocket takes over from polling.
-            Some(b'5') if frame.side == Side::Client => {
+            Ok(EnginePacket::Upgrade) if frame.side == Side::Client => {
                 if transport == Transport::Polling {
                     transport = Transport::Websocket;
-                    upgraded = true;
+                    if socket_state.connected {
+                        push(
+                            &mut drafts,
+                            frame.at_us,
+                            Origin::Client,
+                            None,
+                            upgrade_body(),
+                            None,
+                        );
+                    } else {
+                        socket_state.upgrade_pending = true;
+                    }
                 }
                 continue;
             }
-            Some(b'4') => {}
-            _ => continue, // open, close, ping, pong, noop
-        }
-        let Some(packet) = decode_socket_io(&text[1..]) else {
+            Ok(EnginePacket::Message(message)) => message,
+            _ => continue, // open, close, ping, pong, noop, binary, garbage
+        };
+        // Binary packets, events without a name and bad JSON carry nothing to record.
+        let Ok(packet) = SioPacket::decode(&message) else {
             continue;
         };
-        if packet.namespace != "/" {
+        if packet.nsp != "/" {
             continue;
         }
         match (frame.side, packet.kind) {
-            (Side::Client, PacketKind::Connect) => {
-                auth = packet
-                    .data
-                    .unwrap_or_else(|| Value::Object(Default::default()));
+            (Side::Client, SioKind::Connect) => {
+                auth = match packet.data {
+                    Value::Null => Value::Object(Default::default()),
+                    data => data,
+                };
             }
-            (Side::Server, PacketKind::Connect) => {
+            (Side::Server, SioKind::Connect) => {
                 // EIO4 answers with the socket's sid; EIO3's socket id is the engine's.
                 socket = packet
                     .data
-                    .as_ref()
-                    .and_then(|d| d.get("sid"))
+                    .get("sid")
                     .and_then(Value::as_str)
                     .map(str::to_string)
                     .or_else(|| socket.clone())
                     .or_else(|| conversation.engine_sid.clone());
-                if !connected {
-                    connected = true;
-                    push(
-                        &mut drafts,
-                        frame.at_us,
-                        Origin::Client,
-                        None,
-                        connect_body(&auth),
-                        None,
-                    );
-                }
+                open(&mut drafts, &mut socket_state, frame.at_us, &auth);
             }
-            (Side::Client, PacketKind::Event) => {
-                let Some((event, args)) = event_of(packet.data) else {
+            (Side::Client, SioKind::Event) => {
+                let Some((event, args)) = packet.event_parts() else {
                     continue;
                 };
-                if !connected {
-                    // The HAR missed the handshake: the client was connected before.
-                    connected = true;
-                    push(
-                        &mut drafts,
-                        frame.at_us,
-                        Origin::Client,
-                        None,
-                        connect_body(&auth),
-                        None,
-                    );
-                }
-                if upgraded {
-                    upgraded = false;
-                    let body = Body::Upgrade {
-                        from: Transport::Polling.name().into(),
-                        to: Transport::Websocket.name().into(),
-                    };
-                    push(&mut drafts, frame.at_us, Origin::Client, None, body, None);
-                }
+                // Connected already when the HAR missed the handshake.
+                open(&mut drafts, &mut socket_state, frame.at_us, &auth);
                 let arg = args.into_iter().next().unwrap_or(Value::Null);
                 let url = crate::inspect::request_url(&event, Some(&arg));
-                if let Some(id) = packet.ack_id {
+                if let Some(id) = packet.id {
                     waiting.insert(
                         id,
                         Waiting {
@@ -571,19 +500,15 @@ fn decode(conversation: &Conversation, client: usize) -> Vec<Draft> {
                 let body = Body::EventIn {
                     event,
                     args: arg,
-                    ack_id: packet.ack_id,
+                    ack_id: packet.id.and_then(|id| i64::try_from(id).ok()),
                 };
                 push(&mut drafts, frame.at_us, Origin::Client, url, body, None);
             }
-            (Side::Server, PacketKind::Ack) => {
-                let Some(request) = packet.ack_id.and_then(|id| waiting.remove(&id)) else {
+            (Side::Server, SioKind::Ack) => {
+                let Some(request) = packet.id.and_then(|id| waiting.remove(&id)) else {
                     continue;
                 };
-                let args = match packet.data {
-                    Some(Value::Array(args)) => args,
-                    Some(other) => vec![other],
-                    None => Vec::new(),
-                };
+                let args = packet.ack_args();
                 let body = Body::AckOut {
                     request_seq: 0,
                     event: request.event,
@@ -601,8 +526,8 @@ fn decode(conversation: &Conversation, client: usize) -> Vec<Draft> {
                     Some(request.draft),
                 );
             }
-            (Side::Server, PacketKind::Event) => {
-                let Some((event, args)) = event_of(packet.data) else {
+            (Side::Server, SioKind::Event) => {
+                let Some((event, args)) = packet.event_parts() else {
                     continue;
                 };
                 let url = push_url(&event, args.first());
@@ -614,8 +539,8 @@ fn decode(conversation: &Conversation, client: usize) -> Vec<Draft> {
                 };
                 push(&mut drafts, frame.at_us, Origin::Server, url, body, None);
             }
-            (side, PacketKind::Disconnect) if connected => {
-                connected = false;
+            (side, SioKind::Disconnect) if socket_state.connected => {
+                socket_state.connected = false;
                 // socketioxide's words, as the server records them.
                 let reason = match side {
                     Side::Client => {
@@ -631,7 +556,7 @@ fn decode(conversation: &Conversation, client: usize) -> Vec<Draft> {
             _ => {}
         }
     }
-    if connected {
+    if socket_state.connected {
         let at_us = conversation
             .closed_at_us
             .into_iter()
@@ -657,20 +582,6 @@ fn decode(conversation: &Conversation, client: usize) -> Vec<Draft> {
         }
     }
     drafts
-}
-
-/// The name and arguments of an EVENT packet's `[name, ...args]`.
-fn event_of(data: Option<Value>) -> Option<(String, Vec<Value>)> {
-    let Some(Value::Array(mut items)) = data else {
-        return None;
-    };
-    if items.is_empty() {
-        return None;
-    }
-    let Value::String(name) = items.remove(0) else {
-        return None;
-    };
-    Some((name, items))
 }
 
 /// An ack is an error when its first argument is not null (both dialects are
@@ -812,26 +723,17 @@ mod tests {
 
     #[test]
     fn splits_polling_payloads_of_both_protocols() {
-        assert_eq!(payload(4, "40\u{1e}42[\"a\"]"), vec!["40", "42[\"a\"]"]);
-        assert_eq!(payload(3, "2:403:2[1"), vec!["40", "2[1"]);
+        assert_eq!(
+            payload(Eio::V4, "40\u{1e}42[\"a\"]\u{1e}ok"),
+            vec!["40", "42[\"a\"]"]
+        );
+        assert_eq!(payload(Eio::V3, "2:403:2[1"), vec!["40", "2[1"]);
         // EIO3 counts UTF-16 units: "é" is one, "😀" two.
         assert_eq!(
-            payload(3, "5:42\"é\"6:42\"😀\""),
+            payload(Eio::V3, "5:42\"é\"6:42\"😀\""),
             vec!["42\"é\"", "42\"😀\""]
         );
-    }
-
-    #[test]
-    fn decodes_socket_io_packets() {
-        let p = decode_socket_io("212[\"update\",{\"url\":\"/t/1\"}]").unwrap();
-        assert_eq!(p.kind, PacketKind::Event);
-        assert_eq!(p.ack_id, Some(12));
-        assert_eq!(p.namespace, "/");
-        let p = decode_socket_io("0/admin,{\"token\":1}").unwrap();
-        assert_eq!(p.kind, PacketKind::Connect);
-        assert_eq!(p.namespace, "/admin");
-        let p = decode_socket_io("0").unwrap();
-        assert_eq!(p.data, None);
-        assert!(decode_socket_io("2[not json").is_none());
+        // A body cut short yields nothing rather than a torn packet.
+        assert!(payload(Eio::V3, "9:42").is_empty());
     }
 }

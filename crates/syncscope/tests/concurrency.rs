@@ -91,8 +91,7 @@ async fn run(dialects: Dialects) {
         db: DbLocation::File(dir.path().join("concurrency.db")),
         // The whole run stays in the log, so the checker can fetch it with `since: 0`.
         retain_changes: 1_000_000,
-        // The raw client does not ping on its own (Engine.IO 3 expects clients to): a
-        // long run must not be cut off by the heartbeat.
+        // A long run on a busy machine must not be cut off by a heartbeat answered late.
         ping_interval: Duration::from_secs(600),
         ping_timeout: Duration::from_secs(600),
         ..Config::default()
@@ -354,7 +353,7 @@ struct Link {
     polling: bool,
 }
 
-/// A raw client that writes down everything it sends and receives.
+/// A test client that writes down everything it sends and receives.
 struct Recorder {
     client: Client,
     history: SocketHistory,

@@ -354,44 +354,20 @@ async fn record_start_and_stop_cut_new_sessions() {
 
 #[tokio::test]
 async fn a_transport_upgrade_from_polling_to_websocket_is_recorded() {
-    use futures_util::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::Message;
+    use syncscope::sio::{Client, ConnectOptions, Transport};
 
     let running = server().await;
     let control = Control::of(&running);
     let mut watcher = control.watch(json!({})).await;
-    let addr = running.local_addr();
-    let http = reqwest::Client::new();
-    let base = format!("http://{addr}/socket.io/?EIO=4&transport=polling");
-    let open = http.get(&base).send().await.unwrap().text().await.unwrap();
-    let open: serde_json::Value = serde_json::from_str(&open[1..]).unwrap();
-    let sid = open["sid"].as_str().unwrap();
-    let polling = format!("{base}&sid={sid}");
-    http.post(&polling).body("40").send().await.unwrap();
-    let connected = http
-        .get(&polling)
-        .send()
+    let options = ConnectOptions {
+        transport: Transport::PollingThenWebsocket,
+        ..ConnectOptions::default()
+    };
+    let client = Client::connect_with(&running.local_addr().to_string(), options)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(connected.contains("40{"), "{connected}");
-
-    let ws_url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket&sid={sid}");
-    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
-    ws.send(Message::Text("2probe".into())).await.unwrap();
-    loop {
-        if let Some(Ok(Message::Text(t))) = ws.next().await {
-            if t.as_str() == "3probe" {
-                break;
-            }
-        }
-    }
-    ws.send(Message::Text("5".into())).await.unwrap();
-    ws.send(Message::Text(r#"42["read",{"url":"/todos"}]"#.into()))
-        .await
-        .unwrap();
+        .expect("connects by polling, then upgrades");
+    assert_eq!(client.transport, Transport::Websocket);
+    client.emit("read", &[json!({"url": "/todos"})]);
 
     let records = watcher
         .until(|rs| rs.iter().any(|r| r.body.kind() == "event_in"))

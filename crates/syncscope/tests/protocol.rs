@@ -6,19 +6,40 @@ mod support;
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
-use support::{ok, start, start_memory, Client, Eio};
+use serde_json::json;
+use support::{ok, start, start_memory, Client, Eio, WAIT};
+use syncscope::sio::{self, ConnectOptions, Incoming, Transport};
 use syncscope::{Config, DbLocation};
+
+/// A polling client of the library that stops after the Engine.IO handshake and hands
+/// over every frame as it came, so the test speaks and reads the frames itself.
+async fn raw_polling_client(server: &syncscope::Running) -> sio::Client {
+    let options = ConnectOptions {
+        transport: Transport::Polling,
+        engine_only: true,
+        raw_frames: true,
+        ..ConnectOptions::default()
+    };
+    sio::Client::connect_with(&server.local_addr().to_string(), options)
+        .await
+        .expect("the polling handshake")
+}
+
+/// The next frame starting with `prefix`; the heartbeat may slip a ping in at any time.
+async fn frame_starting(client: &mut sio::Client, prefix: &str) -> String {
+    loop {
+        match client.next_within(WAIT).await {
+            Some(Incoming::Frame(frame)) if frame.starts_with(prefix) => return frame,
+            Some(Incoming::Frame(_)) => {}
+            other => panic!("no frame starting with {prefix}: {other:?}"),
+        }
+    }
+}
 
 #[tokio::test]
 async fn the_open_packet_advertises_the_upgrade_and_nodes_heartbeat_and_size_limits() {
     let server = start_memory().await;
-    let url = format!(
-        "http://{}/socket.io/?EIO=4&transport=polling",
-        server.local_addr()
-    );
-    let body = reqwest::get(&url).await.unwrap().text().await.unwrap();
-    let open: Value = serde_json::from_str(body.strip_prefix('0').expect("open packet")).unwrap();
+    let open = raw_polling_client(&server).await.open;
     assert_eq!(open["upgrades"], json!(["websocket"]));
     assert_eq!(open["pingInterval"], 25000);
     assert_eq!(open["pingTimeout"], 20000);
@@ -28,33 +49,12 @@ async fn the_open_packet_advertises_the_upgrade_and_nodes_heartbeat_and_size_lim
 #[tokio::test]
 async fn a_polling_client_connects_and_gets_its_acks_over_plain_http() {
     let server = start_memory().await;
-    let base = format!(
-        "http://{}/socket.io/?EIO=4&transport=polling",
-        server.local_addr()
-    );
-    let http = reqwest::Client::new();
-    let body = http.get(&base).send().await.unwrap().text().await.unwrap();
-    let open: Value = serde_json::from_str(&body[1..]).unwrap();
-    let url = format!("{base}&sid={}", open["sid"].as_str().unwrap());
-    let post = |frame: &'static str| http.post(&url).body(frame).send();
-    assert_eq!(post("40").await.unwrap().status(), 200);
-    // A poll may carry several packets, separated by \x1e, and the heartbeat may slip
-    // a ping ("2") in at any time: read packets until the one wanted.
-    let next_packet = async |prefix: &str| {
-        for _ in 0..10 {
-            let body = http.get(&url).send().await.unwrap().text().await.unwrap();
-            if let Some(p) = body.split('\x1e').find(|p| p.starts_with(prefix)) {
-                return p.to_string();
-            }
-        }
-        panic!("no packet starting with {prefix}");
-    };
-    let connected = next_packet("40").await;
+    let mut client = raw_polling_client(&server).await;
+    client.send_raw("40");
+    let connected = frame_starting(&mut client, "40").await;
     assert!(connected.starts_with("40{\"sid\":"), "{connected}");
-    post(r#"427["create",{"url":"/todos","data":{"id":1}}]"#)
-        .await
-        .unwrap();
-    let ack = next_packet("43").await;
+    client.send_raw(r#"427["create",{"url":"/todos","data":{"id":1}}]"#);
+    let ack = frame_starting(&mut client, "43").await;
     assert_eq!(ack, r#"437[null,{"data":{"id":1},"seq":1,"version":1}]"#);
 }
 
@@ -87,19 +87,17 @@ async fn the_server_pings_on_its_interval_and_drops_a_client_that_never_answers(
     .await;
     let mut alive = Client::connect(server.local_addr()).await;
 
-    // A websocket that never answers is closed by the server.
-    use futures_util::StreamExt;
-    let url = format!(
-        "ws://{}/socket.io/?EIO=4&transport=websocket",
-        server.local_addr()
-    );
-    let (mut silent, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    // A client that never answers a ping is closed by the server.
+    let options = ConnectOptions {
+        engine_only: true,
+        heartbeat: false,
+        ..ConnectOptions::default()
+    };
+    let mut silent = sio::Client::connect_with(&server.local_addr().to_string(), options)
+        .await
+        .unwrap();
     let silent_closed = tokio::spawn(tokio::time::timeout(Duration::from_secs(30), async move {
-        while let Some(Ok(msg)) = silent.next().await {
-            if msg.is_close() {
-                break;
-            }
-        }
+        while !matches!(silent.next_within(WAIT).await, Some(Incoming::Closed(_))) {}
     }));
     // Meanwhile the raw client answers every ping while it listens: it outlives the
     // silent one, through many ping intervals (hears_nothing fails on a close).

@@ -118,7 +118,7 @@ impl Live {
                 self.log.push(format!("× {reason}"));
                 self.ended.get_or_insert(reason);
             }
-            Incoming::Other(frame) => self.log.push(format!("← {frame}")),
+            Incoming::Other(frame) | Incoming::Frame(frame) => self.log.push(format!("← {frame}")),
         }
     }
 
@@ -279,7 +279,8 @@ impl Player<'_> {
                             .push(format!("→ connected as {}", c.sid));
                         self.live[*client].client = Some(c);
                     }
-                    Err(ClientError::Refused(why)) => {
+                    Err(e @ (ClientError::Refused(_) | ClientError::Rejected { .. })) => {
+                        let why = e.to_string();
                         self.live[*client].ended = Some(why.clone());
                         self.divergences.push(Divergence {
                             client: *client,
@@ -680,6 +681,7 @@ async fn connect(server: &str, plan: &ClientPlan) -> Result<Client, ClientError>
         headers,
         query: None,
         timeout: Duration::from_secs(10),
+        ..ConnectOptions::default()
     };
     Client::connect_with(server, opts).await
 }

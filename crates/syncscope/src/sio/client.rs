@@ -3,9 +3,18 @@
 //!
 //! Replay must talk to the server the way the recorded app did (a socket.io-client 2
 //! app polls with EIO3 before it upgrades), and the tests need the same thing with
-//! access to raw frames. One background task owns the connection: it answers pings,
-//! splits polling payloads and turns frames into [`Incoming`] messages, so the caller
-//! only sees Socket.IO events, acks and the end of the connection, in arrival order.
+//! access to raw frames. It is the project's only Socket.IO client: the tests, replay
+//! and tools all use it, so there is one place where the wire is spoken, not one per
+//! test folder. One background task owns the connection: it answers pings, splits
+//! polling payloads and turns frames into [`Incoming`] messages, so the caller only
+//! sees Socket.IO events, acks and the end of the connection, in arrival order.
+//!
+//! Tests of the server's edges need a client that misbehaves on purpose, so a few
+//! options step outside what socket.io-client does: [`ConnectOptions::raw_frames`]
+//! hands over every Engine.IO frame undecoded, [`ConnectOptions::engine_only`] stops
+//! after the Engine.IO handshake (no Socket.IO CONNECT), [`ConnectOptions::heartbeat`]
+//! off never answers a ping, and [`ConnectOptions::headers`] may repeat a header or
+//! replace `Host`.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -34,12 +43,23 @@ pub struct ConnectOptions {
     pub transport: Transport,
     /// The Socket.IO `auth` payload of the CONNECT packet (EIO4 only).
     pub auth: Option<Value>,
-    /// Extra HTTP headers of the handshake (user-agent, origin…).
+    /// Extra HTTP headers of the handshake (user-agent, origin…), sent in this order. A
+    /// name given twice is sent twice (two `Origin` lines); `host` replaces the one the
+    /// url gives.
     pub headers: Vec<(String, String)>,
     /// Extra query parameters, `a=1&b=2`, after `EIO` and `transport`.
     pub query: Option<String>,
     /// How long to wait for the handshake.
     pub timeout: Duration,
+    /// Stop after the Engine.IO handshake: send no Socket.IO CONNECT (EIO4) and wait for
+    /// none (EIO3). For tests of the handshake itself; `sid` is then the Engine.IO sid.
+    pub engine_only: bool,
+    /// Deliver every Engine.IO frame the server sends as [`Incoming::Frame`], as it came
+    /// (pings included, after they were answered), instead of decoding it.
+    pub raw_frames: bool,
+    /// Answer the server's pings (EIO4) or ping it (EIO3), as every real client does.
+    /// Off only to see the server drop a client that went silent.
+    pub heartbeat: bool,
 }
 
 impl Default for ConnectOptions {
@@ -51,6 +71,9 @@ impl Default for ConnectOptions {
             headers: vec![],
             query: None,
             timeout: Duration::from_secs(10),
+            engine_only: false,
+            raw_frames: false,
+            heartbeat: true,
         }
     }
 }
@@ -72,14 +95,22 @@ pub enum Incoming {
     Closed(String),
     /// A frame that is not Socket.IO on the default namespace, kept as received.
     Other(String),
+    /// Any Engine.IO frame, undecoded, when [`ConnectOptions::raw_frames`] is on.
+    Frame(String),
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("cannot connect to {url}: {message}")]
     Connect { url: String, message: String },
+    #[error("header {name:?} cannot be sent: {message}")]
+    BadHeader { name: String, message: String },
     #[error("the server answered the handshake with {0}")]
     Handshake(String),
+    /// The HTTP handshake was answered with an error status (a foreign Origin's 403…).
+    #[error("the server refused the handshake with HTTP {status}: {body}")]
+    Rejected { status: u16, body: String },
+    /// The Socket.IO CONNECT was answered with CONNECT_ERROR.
     #[error("the server refused the connection: {0}")]
     Refused(String),
     #[error("no answer within {0:?}")]
@@ -92,10 +123,15 @@ enum Out {
     Abort,
 }
 
+/// A connected client. Dropping it ends the connection as [`Client::abort`] does,
+/// once whatever was sent before (a [`Client::close`]) has gone out: the background
+/// task sees the client gone only after the commands queued before.
 pub struct Client {
     /// The socket id the server gave (EIO4), or the Engine.IO session id (EIO3, where
-    /// socketioxide uses it as the socket id).
+    /// socketioxide uses it as the socket id, and with `engine_only`).
     pub sid: String,
+    /// The Engine.IO open packet's JSON: sid, upgrades, ping timings, maxPayload.
+    pub open: Value,
     pub eio: Eio,
     /// The transport in use after the handshake.
     pub transport: Transport,
@@ -105,13 +141,6 @@ pub struct Client {
     held: VecDeque<Incoming>,
     next_ack: u64,
     closed: bool,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Client {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 /// `http://host:port` from a bare `host:port` or a url with a path.
@@ -158,7 +187,8 @@ impl Client {
     }
 
     /// The next message from the server, or None when none came within `wait` or the
-    /// connection is over and everything was read.
+    /// connection is over and everything was read. The transport's end comes once, as
+    /// [`Incoming::Closed`], before the Nones.
     pub async fn next_within(&mut self, wait: Duration) -> Option<Incoming> {
         if let Some(held) = self.held.pop_front() {
             return Some(held);
@@ -286,12 +316,11 @@ impl Session {
                 url: url.clone(),
                 message: e.to_string(),
             })?;
-        for (name, value) in &self.headers {
-            if let (Ok(name), Ok(value)) = (
-                axum::http::HeaderName::from_bytes(name.as_bytes()),
-                value.parse(),
-            ) {
-                request.headers_mut().insert(name, value);
+        for header in self.header_values()? {
+            if header.name == axum::http::header::HOST {
+                request.headers_mut().insert(header.name, header.value);
+            } else {
+                request.headers_mut().append(header.name, header.value);
             }
         }
         match tokio_tungstenite::connect_async(request).await {
@@ -302,10 +331,10 @@ impl Session {
                     .as_ref()
                     .map(|b| String::from_utf8_lossy(b).to_string())
                     .unwrap_or_default();
-                Err(ClientError::Refused(format!(
-                    "HTTP {} {body}",
-                    response.status()
-                )))
+                Err(ClientError::Rejected {
+                    status: response.status().as_u16(),
+                    body,
+                })
             }
             Err(e) => Err(ClientError::Connect {
                 url,
@@ -314,21 +343,43 @@ impl Session {
         }
     }
 
-    fn http(&self) -> reqwest::Client {
+    /// The caller's headers, checked once for both transports.
+    fn header_values(&self) -> Result<Vec<Header>, ClientError> {
+        self.headers
+            .iter()
+            .map(|(name, value)| {
+                let bad = |message: String| ClientError::BadHeader {
+                    name: name.clone(),
+                    message,
+                };
+                Ok(Header {
+                    name: axum::http::HeaderName::from_bytes(name.as_bytes())
+                        .map_err(|e| bad(e.to_string()))?,
+                    value: axum::http::HeaderValue::from_str(value)
+                        .map_err(|e| bad(e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+
+    fn http(&self) -> Result<reqwest::Client, ClientError> {
         let mut headers = reqwest::header::HeaderMap::new();
-        for (name, value) in &self.headers {
-            if let (Ok(name), Ok(value)) = (
-                reqwest::header::HeaderName::from_bytes(name.as_bytes()),
-                value.parse(),
-            ) {
-                headers.insert(name, value);
-            }
+        for header in self.header_values()? {
+            headers.append(header.name, header.value);
         }
         reqwest::Client::builder()
             .default_headers(headers)
             .build()
-            .unwrap_or_default()
+            .map_err(|e| ClientError::Connect {
+                url: self.base.clone(),
+                message: e.to_string(),
+            })
     }
+}
+
+struct Header {
+    name: axum::http::HeaderName,
+    value: axum::http::HeaderValue,
 }
 
 async fn ws_text(ws: &mut Ws) -> Result<String, ClientError> {
@@ -356,9 +407,16 @@ async fn poll_get(http: &reqwest::Client, url: &str, eio: Eio) -> Result<Vec<Str
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
     if !status.is_success() {
-        return Err(ClientError::Refused(format!("HTTP {status} {body}")));
+        return Err(ClientError::Rejected {
+            status: status.as_u16(),
+            body,
+        });
     }
-    decode_payload(eio, &body).map_err(|e| ClientError::Handshake(e.to_string()))
+    let mut frames =
+        decode_payload(eio, &body).map_err(|e| ClientError::Handshake(e.to_string()))?;
+    // An empty body splits into one empty "frame", which is no packet.
+    frames.retain(|frame| !frame.is_empty());
+    Ok(frames)
 }
 
 async fn poll_post(
@@ -398,7 +456,7 @@ fn connect_answer(frame: &str) -> Option<Result<Option<String>, ClientError>> {
     let EnginePacket::Message(m) = EnginePacket::decode(frame).ok()? else {
         return None;
     };
-    let packet = SioPacket::decode(&m).ok()?;
+    let packet = SioPacket::decode(&m).ok().filter(|p| p.nsp == "/")?;
     match packet.kind {
         SioKind::Connect => Some(Ok(packet
             .data
@@ -410,13 +468,21 @@ fn connect_answer(frame: &str) -> Option<Result<Option<String>, ClientError>> {
     }
 }
 
-fn open_sid(frame: &str) -> Result<(String, Duration), ClientError> {
+/// The Engine.IO open packet.
+struct Opened {
+    json: Value,
+    sid: String,
+    /// How often the server pings (EIO4) or wants to be pinged (EIO3).
+    ping: Duration,
+}
+
+fn opened(frame: &str) -> Result<Opened, ClientError> {
     match EnginePacket::decode(frame) {
-        Ok(EnginePacket::Open(v)) => {
-            let sid = v["sid"].as_str().unwrap_or_default().to_string();
-            let ping = Duration::from_millis(v["pingInterval"].as_u64().unwrap_or(25_000));
-            Ok((sid, ping))
-        }
+        Ok(EnginePacket::Open(json)) => Ok(Opened {
+            sid: json["sid"].as_str().unwrap_or_default().to_string(),
+            ping: Duration::from_millis(json["pingInterval"].as_u64().unwrap_or(25_000)),
+            json,
+        }),
         _ => Err(ClientError::Handshake(format!(
             "{frame:?} instead of an open packet"
         ))),
@@ -432,80 +498,79 @@ async fn handshake(base: &str, opts: ConnectOptions) -> Result<Client, ClientErr
     };
     let (tx, inbox) = mpsc::unbounded_channel();
     let (out, out_rx) = mpsc::unbounded_channel();
+    let link = |ping| Link {
+        eio: opts.eio,
+        ping,
+        raw: opts.raw_frames,
+        heartbeat: opts.heartbeat,
+        tx: tx.clone(),
+    };
+    let send_connect = opts.eio == Eio::V4 && !opts.engine_only;
+    // Frames that came with the handshake (an early event), delivered first.
     let mut early = Vec::new();
-    let (sid, task, transport) = match opts.transport {
+    let (open, socket_sid, transport) = match opts.transport {
         Transport::Websocket => {
             let mut ws = session.open_ws(None).await?;
-            let (engine_sid, ping) = open_sid(&ws_text(&mut ws).await?)?;
-            if opts.eio == Eio::V4 {
+            let open = opened(&ws_text(&mut ws).await?)?;
+            if send_connect {
                 ws.send(Message::Text(connect_packet(&opts.auth).into()))
                     .await
                     .map_err(|e| ClientError::Handshake(e.to_string()))?;
             }
-            let sid = loop {
-                let frame = ws_text(&mut ws).await?;
-                match connect_answer(&frame) {
-                    Some(answer) => break answer?,
-                    None => early.push(frame),
-                }
-            };
-            let sid = sid.unwrap_or(engine_sid);
-            let task = tokio::spawn(run_ws(ws, opts.eio, ping, tx.clone(), out_rx));
-            (sid, task, Transport::Websocket)
+            let mut sid = None;
+            if !opts.engine_only {
+                sid = loop {
+                    let frame = ws_text(&mut ws).await?;
+                    match connect_answer(&frame) {
+                        Some(answer) => break answer?,
+                        None => early.push(frame),
+                    }
+                };
+            }
+            tokio::spawn(run_ws(ws, link(open.ping), out_rx));
+            (open, sid, Transport::Websocket)
         }
         Transport::Polling | Transport::PollingThenWebsocket => {
-            let http = session.http();
+            let http = session.http()?;
             let frames = poll_get(&http, &session.url("polling", None, true), opts.eio).await?;
-            let (engine_sid, ping) = open_sid(frames.first().map(String::as_str).unwrap_or(""))?;
-            let url = session.url("polling", Some(&engine_sid), true);
-            if opts.eio == Eio::V4 {
+            let open = opened(frames.first().map(String::as_str).unwrap_or(""))?;
+            let url = session.url("polling", Some(&open.sid), true);
+            if send_connect {
                 poll_post(&http, &url, opts.eio, &[connect_packet(&opts.auth)])
                     .await
                     .map_err(ClientError::Handshake)?;
             }
             let mut pending: VecDeque<String> = frames.into_iter().skip(1).collect();
-            let sid = 'found: loop {
-                while let Some(frame) = pending.pop_front() {
-                    match connect_answer(&frame) {
-                        Some(answer) => break 'found answer?,
-                        None => early.push(frame),
+            let mut sid = None;
+            if !opts.engine_only {
+                sid = 'found: loop {
+                    while let Some(frame) = pending.pop_front() {
+                        match connect_answer(&frame) {
+                            Some(answer) => break 'found answer?,
+                            None => early.push(frame),
+                        }
                     }
-                }
-                pending.extend(poll_get(&http, &url, opts.eio).await?);
-            };
+                    pending.extend(poll_get(&http, &url, opts.eio).await?);
+                };
+            }
             early.extend(pending);
-            let sid = sid.unwrap_or_else(|| engine_sid.clone());
             if opts.transport == Transport::PollingThenWebsocket {
-                let mut ws = session.open_ws(Some(&engine_sid)).await?;
-                ws.send(Message::Text("2probe".into()))
-                    .await
-                    .map_err(|e| ClientError::Handshake(e.to_string()))?;
-                let probe = ws_text(&mut ws).await?;
-                if probe != "3probe" {
-                    return Err(ClientError::Handshake(format!(
-                        "{probe:?} instead of the probe's answer"
-                    )));
-                }
-                ws.send(Message::Text("5".into()))
-                    .await
-                    .map_err(|e| ClientError::Handshake(e.to_string()))?;
-                let task = tokio::spawn(run_ws(ws, opts.eio, ping, tx.clone(), out_rx));
-                (sid, task, Transport::Websocket)
+                let ws = upgrade(&session, &open.sid).await?;
+                tokio::spawn(run_ws(ws, link(open.ping), out_rx));
+                (open, sid, Transport::Websocket)
             } else {
-                let task = tokio::spawn(run_polling(http, url, opts.eio, ping, tx.clone(), out_rx));
-                (sid, task, Transport::Polling)
+                tokio::spawn(run_polling(http, url, link(open.ping), out_rx));
+                (open, sid, Transport::Polling)
             }
         }
     };
-    // Frames that came with the handshake (an early event) are delivered first.
-    let mut held = VecDeque::new();
-    for frame in early {
-        if let Some(message) = incoming(&frame) {
-            held.push_back(message);
-        }
-    }
+    let held = early
+        .iter()
+        .flat_map(|frame| messages(opts.raw_frames, frame))
+        .collect();
     Ok(Client {
-        sid,
+        sid: socket_sid.unwrap_or_else(|| open.sid.clone()),
+        open: open.json,
         eio: opts.eio,
         transport,
         out,
@@ -513,9 +578,28 @@ async fn handshake(base: &str, opts: ConnectOptions) -> Result<Client, ClientErr
         held,
         next_ack: 0,
         closed: false,
-        task,
     })
 }
+
+/// Moves a polling session to a WebSocket: probe, answer, upgrade packet.
+async fn upgrade(session: &Session, engine_sid: &str) -> Result<Ws, ClientError> {
+    let mut ws = session.open_ws(Some(engine_sid)).await?;
+    ws.send(Message::Text("2probe".into()))
+        .await
+        .map_err(|e| ClientError::Handshake(e.to_string()))?;
+    let probe = ws_text(&mut ws).await?;
+    if probe != "3probe" {
+        return Err(ClientError::Handshake(format!(
+            "{probe:?} instead of the probe's answer"
+        )));
+    }
+    ws.send(Message::Text("5".into()))
+        .await
+        .map_err(|e| ClientError::Handshake(e.to_string()))?;
+    Ok(ws)
+}
+
+const SERVER_CLOSED: &str = "the server closed the transport";
 
 /// Turns one Engine.IO frame into what the caller sees; pings and noops are None.
 fn incoming(frame: &str) -> Option<Incoming> {
@@ -534,46 +618,79 @@ fn incoming(frame: &str) -> Option<Incoming> {
             },
             _ => Some(Incoming::Other(frame.to_string())),
         },
-        Ok(EnginePacket::Close) => Some(Incoming::Closed("the server closed the transport".into())),
+        Ok(EnginePacket::Close) => Some(Incoming::Closed(SERVER_CLOSED.into())),
         Ok(EnginePacket::Ping(_) | EnginePacket::Pong(_) | EnginePacket::Noop) => None,
         _ => Some(Incoming::Other(frame.to_string())),
     }
 }
 
-/// EIO3 clients ping the server; EIO4 servers ping the client, which answers.
-fn ping_every(eio: Eio, interval: Duration) -> tokio::time::Interval {
-    let period = if eio == Eio::V3 {
-        interval
-    } else {
-        Duration::from_secs(3600)
-    };
-    let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    timer
+/// What the caller sees of one frame: decoded, or as it came when `raw` (then the
+/// server's close packet is followed by [`Incoming::Closed`] as well).
+fn messages(raw: bool, frame: &str) -> Vec<Incoming> {
+    if !raw {
+        return incoming(frame).into_iter().collect();
+    }
+    let mut out = vec![Incoming::Frame(frame.to_string())];
+    if matches!(EnginePacket::decode(frame), Ok(EnginePacket::Close)) {
+        out.push(Incoming::Closed(SERVER_CLOSED.into()));
+    }
+    out
 }
 
-async fn run_ws(
-    mut ws: Ws,
+/// What the background task of a connection needs, whatever the transport.
+struct Link {
     eio: Eio,
+    /// The open packet's ping interval.
     ping: Duration,
+    raw: bool,
+    heartbeat: bool,
     tx: mpsc::UnboundedSender<Incoming>,
-    mut out: mpsc::UnboundedReceiver<Out>,
-) {
-    let mut pings = ping_every(eio, ping);
+}
+
+impl Link {
+    /// Hands a frame of the server to the caller; true when it ended the transport.
+    fn deliver(&self, frame: &str) -> bool {
+        let mut ended = false;
+        for message in messages(self.raw, frame) {
+            ended |= matches!(message, Incoming::Closed(_));
+            let _ = self.tx.send(message);
+        }
+        ended
+    }
+
+    /// A ping of the server this client answers (EIO4 servers ping the client).
+    fn must_pong(&self, frame: &str) -> bool {
+        self.heartbeat && self.eio == Eio::V4 && frame == "2"
+    }
+
+    /// When the client pings (EIO3 clients ping the server); never otherwise.
+    fn client_pings(&self) -> tokio::time::Interval {
+        let period = if self.heartbeat && self.eio == Eio::V3 {
+            self.ping
+        } else {
+            Duration::from_secs(3600)
+        };
+        let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        timer
+    }
+
+    fn closed(&self, reason: String) {
+        let _ = self.tx.send(Incoming::Closed(reason));
+    }
+}
+
+async fn run_ws(mut ws: Ws, link: Link, mut out: mpsc::UnboundedReceiver<Out>) {
+    let mut pings = link.client_pings();
     let reason = loop {
         tokio::select! {
             frame = ws.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
-                    if eio == Eio::V4 && text.as_str() == "2" {
+                    if link.must_pong(&text) {
                         let _ = ws.send(Message::Text("3".into())).await;
-                        continue;
                     }
-                    if let Some(message) = incoming(&text) {
-                        let closed = matches!(message, Incoming::Closed(_));
-                        let _ = tx.send(message);
-                        if closed {
-                            return;
-                        }
+                    if link.deliver(&text) {
+                        return;
                     }
                 }
                 Some(Ok(Message::Close(_))) | None => break "transport close".to_string(),
@@ -598,20 +715,29 @@ async fn run_ws(
             }
         }
     };
-    let _ = tx.send(Incoming::Closed(reason));
+    link.closed(reason);
+}
+
+/// Aborts a spawned task when dropped: the pending GET of a polling connection ends
+/// with the connection, not one long-poll later.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 async fn run_polling(
     http: reqwest::Client,
     url: String,
-    eio: Eio,
-    ping: Duration,
-    tx: mpsc::UnboundedSender<Incoming>,
+    link: Link,
     mut out: mpsc::UnboundedReceiver<Out>,
 ) {
+    let eio = link.eio;
     // One GET is always pending, in its own task, as a browser's XHR would be.
     let (frames_tx, mut frames) = mpsc::unbounded_channel::<Result<Vec<String>, String>>();
-    let getter = {
+    let _getter = AbortOnDrop({
         let (http, url) = (http.clone(), url.clone());
         tokio::spawn(async move {
             loop {
@@ -622,25 +748,21 @@ async fn run_polling(
                 }
             }
         })
-    };
-    let mut pings = ping_every(eio, ping);
+    });
+    let goodbye = ["41".to_string(), "1".to_string()];
+    let mut pings = link.client_pings();
     let reason = loop {
         tokio::select! {
             batch = frames.recv() => match batch {
                 Some(Ok(batch)) => {
                     let mut ended = false;
                     for frame in batch {
-                        if eio == Eio::V4 && frame == "2" {
+                        if link.must_pong(&frame) {
                             let _ = poll_post(&http, &url, eio, &["3".to_string()]).await;
-                            continue;
                         }
-                        if let Some(message) = incoming(&frame) {
-                            ended |= matches!(message, Incoming::Closed(_));
-                            let _ = tx.send(message);
-                        }
+                        ended |= link.deliver(&frame);
                     }
                     if ended {
-                        getter.abort();
                         return;
                     }
                 }
@@ -667,7 +789,7 @@ async fn run_polling(
                     }
                     match then {
                         Some(Out::Close) => {
-                            let _ = poll_post(&http, &url, eio, &["41".to_string(), "1".to_string()]).await;
+                            let _ = poll_post(&http, &url, eio, &goodbye).await;
                             break "client closed".to_string();
                         }
                         Some(Out::Abort) => break "client aborted".to_string(),
@@ -675,7 +797,7 @@ async fn run_polling(
                     }
                 }
                 Some(Out::Close) => {
-                    let _ = poll_post(&http, &url, eio, &["41".to_string(), "1".to_string()]).await;
+                    let _ = poll_post(&http, &url, eio, &goodbye).await;
                     break "client closed".to_string();
                 }
                 Some(Out::Abort) | None => break "client aborted".to_string(),
@@ -685,6 +807,5 @@ async fn run_polling(
             }
         }
     };
-    getter.abort();
-    let _ = tx.send(Incoming::Closed(reason));
+    link.closed(reason);
 }

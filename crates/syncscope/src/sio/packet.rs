@@ -197,9 +197,9 @@ impl SioPacket {
         if self.kind != SioKind::Event {
             return None;
         }
-        let mut items = self.data.as_array()?.clone();
-        let name = items.remove(0).as_str()?.to_string();
-        Some((name, items))
+        // A packet built by hand may have no name; decoded ones always do.
+        let (name, args) = self.data.as_array()?.split_first()?;
+        Some((name.as_str()?.to_string(), args.to_vec()))
     }
 
     /// An ACK's arguments.
@@ -303,12 +303,27 @@ mod tests {
         let other = SioPacket::decode(r#"2/admin,["x"]"#).unwrap();
         assert_eq!(other.nsp, "/admin");
         assert!(SioPacket::decode(r#"2[1]"#).is_err());
+        let connect = SioPacket::decode(r#"0/admin,{"token":1}"#).unwrap();
+        assert_eq!(
+            (connect.kind, connect.nsp.as_str()),
+            (SioKind::Connect, "/admin")
+        );
+        assert_eq!(connect.data, json!({"token": 1}));
+        assert_eq!(SioPacket::decode("0").unwrap().data, Value::Null);
+        assert!(SioPacket::decode("2[not json").is_err());
+        // A packet made by hand without a name has no parts, and no panic.
+        let nameless = SioPacket {
+            data: json!([]),
+            ..SioPacket::event("x", &[], None)
+        };
+        assert_eq!(nameless.event_parts(), None);
     }
 
     #[test]
     fn eio3_payloads_count_utf16_units() {
         let packets = vec!["42[\"a\",\"é😀\"]".to_string(), "2".to_string()];
         let body = encode_payload(Eio::V3, &packets);
+        // 12 characters, 13 UTF-16 units: the emoji counts twice, "é" once.
         assert!(body.starts_with("13:"), "{body}");
         assert_eq!(decode_payload(Eio::V3, &body).unwrap(), packets);
         assert!(decode_payload(Eio::V3, "9:42").is_err());

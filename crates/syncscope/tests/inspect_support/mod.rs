@@ -1,5 +1,5 @@
-//! Helpers of the inspect_* tests: a server on a free port, a raw Socket.IO client
-//! (Engine.IO 4 frames over a WebSocket) and a control API client.
+//! Helpers of the inspect_* tests: a server on a free port, the library's Socket.IO
+//! client as these tests use it, and a control API client.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -8,9 +8,9 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use syncscope::inspect::types::{Body, Record, ServerMessage};
+use syncscope::sio::{ConnectOptions, Incoming};
 use syncscope::{Config, DbLocation, Running};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -32,11 +32,12 @@ pub async fn server_with(config: Config) -> Running {
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// A Socket.IO client speaking raw frames, as socket.io-client 4 does over WebSocket.
+/// The library's Socket.IO client as the inspect tests use it: EIO4 over a WebSocket,
+/// opened from a page of the developer's dev server, and patient (a panic after 5 s of
+/// silence names what did not come).
 pub struct Sio {
-    ws: Ws,
+    inner: syncscope::sio::Client,
     pub sid: String,
-    next_ack: u64,
     /// Events received while waiting for something else.
     pub events: Vec<(String, Vec<Value>)>,
 }
@@ -47,96 +48,74 @@ impl Sio {
     }
 
     pub async fn connect_with(addr: SocketAddr, auth: Option<Value>) -> Sio {
-        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket&app=test");
-        let mut request = url.into_client_request().unwrap();
-        request
-            .headers_mut()
-            .insert("user-agent", "inspect-test/1".parse().unwrap());
         // A page of the developer's own dev server on another local port, as a browser
         // would send it.
-        request
-            .headers_mut()
-            .insert("origin", "http://localhost:3000".parse().unwrap());
-        Sio::handshake(request, auth).await
+        let headers = [
+            ("user-agent", "inspect-test/1"),
+            ("origin", "http://localhost:3000"),
+        ];
+        Sio::open(addr, auth, &headers, Some("app=test")).await
     }
 
-    /// Connects with a handshake request of the caller's (its own Origin, Host…).
-    pub async fn over(request: tokio_tungstenite::tungstenite::handshake::client::Request) -> Sio {
-        Sio::handshake(request, None).await
+    /// Connects with handshake headers of the caller's (its own Origin, Host…) only.
+    pub async fn with_headers(addr: SocketAddr, headers: &[(&str, &str)]) -> Sio {
+        Sio::open(addr, None, headers, None).await
     }
 
-    async fn handshake(
-        request: tokio_tungstenite::tungstenite::handshake::client::Request,
+    async fn open(
+        addr: SocketAddr,
         auth: Option<Value>,
+        headers: &[(&str, &str)],
+        query: Option<&str>,
     ) -> Sio {
-        let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-        let open = next_text(&mut ws).await;
-        assert!(open.starts_with('0'), "open packet, got {open}");
-        let connect = match auth {
-            Some(auth) => format!("40{auth}"),
-            None => "40".to_string(),
+        let options = ConnectOptions {
+            auth,
+            headers: headers
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect(),
+            query: query.map(str::to_string),
+            ..ConnectOptions::default()
         };
-        ws.send(Message::Text(connect.into())).await.unwrap();
-        let mut sio = Sio {
-            ws,
-            sid: String::new(),
-            next_ack: 0,
+        let inner = syncscope::sio::Client::connect_with(&addr.to_string(), options)
+            .await
+            .unwrap_or_else(|e| panic!("the test client cannot connect: {e}"));
+        Sio {
+            sid: inner.sid.clone(),
+            inner,
             events: vec![],
-        };
-        loop {
-            let frame = sio.frame().await;
-            if let Some(body) = frame.strip_prefix("40") {
-                let v: Value = serde_json::from_str(body).unwrap();
-                sio.sid = v["sid"].as_str().unwrap().to_string();
-                return sio;
-            }
         }
     }
 
-    async fn frame(&mut self) -> String {
-        loop {
-            let text = tokio::time::timeout(WAIT, next_text(&mut self.ws))
-                .await
-                .expect("a frame within 5 s");
-            if text == "2" {
-                self.ws.send(Message::Text("3".into())).await.unwrap();
-                continue;
-            }
-            return text;
+    /// The next message within 5 s, or a panic.
+    async fn next(&mut self) -> Incoming {
+        match self.inner.next_within(WAIT).await {
+            Some(Incoming::Closed(why)) => panic!("connection ended: {why}"),
+            Some(message) => message,
+            None => panic!("nothing came within 5 s"),
         }
     }
 
     pub async fn send_raw(&mut self, frame: &str) {
-        self.ws
-            .send(Message::Text(frame.to_string().into()))
-            .await
-            .unwrap();
+        self.inner.send_raw(frame);
     }
 
     /// Emits with an ack id and returns the id.
     pub async fn emit_with_ack(&mut self, event: &str, arg: Value) -> u64 {
-        let id = self.next_ack;
-        self.next_ack += 1;
-        self.send_raw(&format!("42{id}{}", json!([event, arg])))
-            .await;
-        id
+        self.inner.emit_with_ack(event, &[arg])
     }
 
     pub async fn emit(&mut self, event: &str, arg: Value) {
-        self.send_raw(&format!("42{}", json!([event, arg]))).await;
+        self.inner.emit(event, &[arg]);
     }
 
     /// Waits for the ack `id`, keeping the events that arrive meanwhile.
     pub async fn ack(&mut self, id: u64) -> Vec<Value> {
         loop {
-            let frame = self.frame().await;
-            if let Some(rest) = frame.strip_prefix("43") {
-                let start = rest.find('[').unwrap();
-                if rest[..start].parse::<u64>().unwrap() == id {
-                    return serde_json::from_str(&rest[start..]).unwrap();
-                }
-            } else if let Some(rest) = frame.strip_prefix("42") {
-                self.events.push(parse_event(rest));
+            match self.next().await {
+                Incoming::Ack { id: got, args } if got == id => return args,
+                Incoming::Event { name, args } => self.events.push((name, args)),
+                _ => {}
             }
         }
     }
@@ -150,14 +129,10 @@ impl Sio {
     pub async fn count_acks_until_quiet(&mut self) -> usize {
         let mut acks = 0;
         loop {
-            let next = tokio::time::timeout(Duration::from_millis(500), next_text(&mut self.ws));
-            match next.await {
-                Err(_) => return acks,
-                Ok(text) if text.starts_with("43") => acks += 1,
-                Ok(text) if text == "2" => {
-                    self.ws.send(Message::Text("3".into())).await.unwrap();
-                }
-                Ok(_) => {}
+            match self.inner.next_within(Duration::from_millis(500)).await {
+                None => return acks,
+                Some(Incoming::Ack { .. }) => acks += 1,
+                Some(_) => {}
             }
         }
     }
@@ -168,9 +143,8 @@ impl Sio {
             return self.events.remove(0);
         }
         loop {
-            let frame = self.frame().await;
-            if let Some(rest) = frame.strip_prefix("42") {
-                return parse_event(rest);
+            if let Incoming::Event { name, args } = self.next().await {
+                return (name, args);
             }
         }
     }
@@ -179,33 +153,21 @@ impl Sio {
     pub async fn is_cut_off(&mut self) -> bool {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            match tokio::time::timeout_at(deadline, self.ws.next()).await {
-                Err(_) => return false,
-                Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => return true,
-                Ok(Some(Ok(Message::Text(t)))) if t.as_str() == "41" || t.as_str() == "1" => {
-                    return true
-                }
-                Ok(Some(Ok(Message::Text(t)))) if t.as_str() == "2" => {
-                    let _ = self.ws.send(Message::Text("3".into())).await;
-                }
-                Ok(_) => {}
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.inner.next_within(left).await {
+                Some(Incoming::Disconnected | Incoming::Closed(_)) => return true,
+                Some(_) => {}
+                None => return self.inner.is_closed(),
             }
         }
     }
 
-    pub async fn close(mut self) {
-        let _ = self.ws.send(Message::Text("41".into())).await;
-        let _ = self.ws.close(None).await;
+    pub async fn close(self) {
+        self.inner.close();
     }
 }
 
-fn parse_event(rest: &str) -> (String, Vec<Value>) {
-    let start = rest.find('[').unwrap();
-    let mut v: Vec<Value> = serde_json::from_str(&rest[start..]).unwrap();
-    let name = v.remove(0).as_str().unwrap().to_string();
-    (name, v)
-}
-
+/// The next text message of the control WebSocket (JSON, not Socket.IO).
 async fn next_text(ws: &mut Ws) -> String {
     loop {
         match ws.next().await {

@@ -1,18 +1,17 @@
-//! Shared test support: the real server on port 0, and a raw Socket.IO client that
-//! speaks frames over tokio-tungstenite (or HTTP long-polling, through reqwest) so the
-//! tests can assert the wire itself.
+//! Shared test support: the real server on port 0, and the tests' view of the
+//! library's Socket.IO client (`syncscope::sio::Client`, the only one there is): one
+//! request argument, acks awaited in order, pushes kept while waiting, and a panic
+//! naming what did not come.
 #![allow(dead_code)]
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
+use serde_json::Value;
+pub use syncscope::sio::Eio;
+use syncscope::sio::{ConnectOptions, Incoming, Transport};
 use syncscope::{Config, DbLocation, Running};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
 
 pub const WAIT: Duration = Duration::from_secs(5);
 
@@ -29,73 +28,19 @@ pub async fn start(config: Config) -> Running {
     syncscope::start(config).await.expect("server starts")
 }
 
-/// What one read of the transport gave.
-enum Received {
-    Text(String),
-    /// A non-text frame (binary, pong), skipped.
-    Other,
-    Closed,
-    /// Nothing within WAIT.
-    Nothing,
-}
-
-/// Which Engine.IO revision the raw client speaks.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Eio {
-    V3,
-    V4,
-}
-
-/// How the raw client carries Engine.IO packets.
-enum Transport {
-    WebSocket(Box<WebSocketStream<MaybeTlsStream<TcpStream>>>),
-    Polling(Polling),
-}
-
-/// HTTP long-polling: a task keeps one GET open and hands over the packets it brings;
-/// each packet sent is one POST, awaited (Engine.IO refuses overlapping POSTs).
-struct Polling {
-    http: reqwest::Client,
-    /// The polling url with the session id.
-    url: String,
-    eio: Eio,
-    /// Packets the GETs brought, in order; None once the server closed the session.
-    incoming: tokio::sync::mpsc::UnboundedReceiver<Option<String>>,
-    poller: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Polling {
-    fn drop(&mut self) {
-        self.poller.abort();
-    }
-}
-
-/// The packets of one polling payload: separated by \x1e in Engine.IO 4, each prefixed
-/// with its length and a colon in Engine.IO 3.
-fn payload_packets(eio: Eio, body: &str) -> Vec<String> {
-    match eio {
-        Eio::V4 => body.split('\x1e').map(str::to_string).collect(),
-        Eio::V3 => {
-            let mut packets = Vec::new();
-            let mut rest = body;
-            while let Some((len, tail)) = rest.split_once(':') {
-                let Ok(len) = len.parse::<usize>() else { break };
-                // The length counts characters (JavaScript's string length).
-                let end = tail.char_indices().nth(len).map_or(tail.len(), |(i, _)| i);
-                packets.push(tail[..end].to_string());
-                rest = &tail[end..];
-            }
-            packets
-        }
-    }
+/// What one read gave, once pings, frames of other namespaces and the end of the
+/// connection are out of the way.
+enum Heard {
+    Event(String, Vec<Value>),
+    Ack(u64, Vec<Value>),
 }
 
 pub struct Client {
-    transport: Transport,
-    next_ack: u64,
+    inner: syncscope::sio::Client,
     /// Events received while waiting for something else, oldest first.
     events: VecDeque<(String, Vec<Value>)>,
     pub sid: String,
+    /// The server ended the socket (a DISCONNECT) or the transport ended.
     pub closed: bool,
 }
 
@@ -105,154 +50,53 @@ impl Client {
     }
 
     pub async fn connect_eio(addr: SocketAddr, eio: Eio) -> Client {
-        let n = if eio == Eio::V4 { 4 } else { 3 };
-        let url = format!("ws://{addr}/socket.io/?EIO={n}&transport=websocket");
-        let (ws, _) = connect_async(url).await.expect("websocket connects");
-        Client::handshake(Transport::WebSocket(Box::new(ws)), eio).await
+        Client::open(addr, eio, Transport::Websocket).await
     }
 
     /// A client that stays on HTTP long-polling (never upgrades).
     pub async fn connect_polling(addr: SocketAddr, eio: Eio) -> Client {
-        let n = if eio == Eio::V4 { 4 } else { 3 };
-        let base = format!("http://{addr}/socket.io/?EIO={n}&transport=polling");
-        let http = reqwest::Client::new();
-        let body = http
-            .get(&base)
-            .send()
-            .await
-            .expect("polling handshake")
-            .text()
-            .await
-            .unwrap();
-        let packets = payload_packets(eio, &body);
-        let open: Value = serde_json::from_str(
-            packets[0]
-                .strip_prefix('0')
-                .unwrap_or_else(|| panic!("engine.io open packet, got {body}")),
-        )
-        .unwrap();
-        let url = format!("{base}&sid={}", open["sid"].as_str().unwrap());
-        let (tx, incoming) = tokio::sync::mpsc::unbounded_channel();
-        for packet in packets {
-            let _ = tx.send(Some(packet));
-        }
-        let poller = tokio::spawn({
-            let (http, url) = (http.clone(), url.clone());
-            async move {
-                loop {
-                    let body = match http.get(&url).send().await {
-                        Ok(res) if res.status().is_success() => res.text().await.ok(),
-                        _ => None,
-                    };
-                    let Some(body) = body else {
-                        let _ = tx.send(None);
-                        return;
-                    };
-                    for packet in payload_packets(eio, &body) {
-                        let close = packet == "1";
-                        if tx.send((!close).then_some(packet)).is_err() || close {
-                            return;
-                        }
-                    }
-                }
-            }
-        });
-        let polling = Polling {
-            http,
-            url,
-            eio,
-            incoming,
-            poller,
-        };
-        Client::handshake(Transport::Polling(polling), eio).await
+        Client::open(addr, eio, Transport::Polling).await
     }
 
-    async fn handshake(transport: Transport, eio: Eio) -> Client {
-        let mut client = Client {
+    async fn open(addr: SocketAddr, eio: Eio, transport: Transport) -> Client {
+        let options = ConnectOptions {
+            eio,
             transport,
-            next_ack: 1,
-            events: VecDeque::new(),
-            sid: String::new(),
-            closed: false,
+            ..ConnectOptions::default()
         };
-        let open = client.frame().await.expect("open packet");
-        assert!(open.starts_with('0'), "engine.io open packet, got {open}");
-        if eio == Eio::V4 {
-            client.send_raw("40").await;
+        let inner = syncscope::sio::Client::connect_with(&addr.to_string(), options)
+            .await
+            .unwrap_or_else(|e| panic!("{eio:?} over {transport:?}: {e}"));
+        Client {
+            sid: inner.sid.clone(),
+            inner,
+            events: VecDeque::new(),
+            closed: false,
         }
-        let connect = client.frame().await.expect("socket.io connect packet");
-        assert!(
-            connect.starts_with("40"),
-            "socket.io connect, got {connect}"
-        );
-        if eio == Eio::V4 {
-            let body: Value = serde_json::from_str(&connect[2..]).unwrap();
-            client.sid = body["sid"].as_str().unwrap().to_string();
-        }
-        client
     }
 
     pub async fn send_raw(&mut self, frame: &str) {
-        match &mut self.transport {
-            Transport::WebSocket(ws) => ws
-                .send(Message::Text(frame.to_string().into()))
-                .await
-                .expect("frame sent"),
-            Transport::Polling(p) => {
-                let body = match p.eio {
-                    Eio::V4 => frame.to_string(),
-                    Eio::V3 => format!("{}:{frame}", frame.chars().count()),
-                };
-                let res = p.http.post(&p.url).body(body).send().await;
-                // A POST after the server closed the session fails; so would a frame
-                // sent on a closed WebSocket, which the test then sees as a close.
-                if !res.is_ok_and(|r| r.status().is_success()) {
-                    self.closed = true;
-                }
-            }
-        }
+        self.inner.send_raw(frame);
     }
 
-    /// The next Engine.IO packet as text, however it travels.
-    async fn next_text(&mut self) -> Received {
-        match &mut self.transport {
-            Transport::WebSocket(ws) => match tokio::time::timeout(WAIT, ws.next()).await {
-                Ok(Some(Ok(Message::Text(text)))) => Received::Text(text.to_string()),
-                Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => Received::Closed,
-                Ok(Some(Ok(_))) => Received::Other,
-                Err(_) => Received::Nothing,
-            },
-            Transport::Polling(p) => match tokio::time::timeout(WAIT, p.incoming.recv()).await {
-                Ok(Some(Some(text))) => Received::Text(text),
-                Ok(Some(None)) | Ok(None) => Received::Closed,
-                Err(_) => Received::Nothing,
-            },
-        }
-    }
-
-    /// The next Engine.IO text frame that is not a ping (pings are answered).
-    async fn frame(&mut self) -> Option<String> {
+    /// The next event or ack within `wait`; None on silence or once the connection is
+    /// over. A namespace DISCONNECT ends the socket as surely as a close.
+    async fn next(&mut self, wait: Duration) -> Option<Heard> {
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
-            match self.next_text().await {
-                Received::Text(text) => {
-                    if text == "2" {
-                        self.send_raw("3").await;
-                        continue;
-                    }
-                    // A namespace DISCONNECT ends the socket as surely as a close;
-                    // real clients then close the transport themselves.
-                    if text == "41" {
-                        self.closed = true;
-                        return None;
-                    }
-                    return Some(text);
-                }
-                Received::Closed => {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.inner.next_within(left).await {
+                Some(Incoming::Event { name, args }) => return Some(Heard::Event(name, args)),
+                Some(Incoming::Ack { id, args }) => return Some(Heard::Ack(id, args)),
+                Some(Incoming::Disconnected | Incoming::Closed(_)) => {
                     self.closed = true;
                     return None;
                 }
-                Received::Other => continue,
-                Received::Nothing => return None,
+                Some(Incoming::Other(_) | Incoming::Frame(_)) => {}
+                None => {
+                    self.closed |= self.inner.is_closed();
+                    return None;
+                }
             }
         }
     }
@@ -264,16 +108,11 @@ impl Client {
     }
 
     pub async fn emit_with_ack(&mut self, event: &str, arg: Value) -> u64 {
-        let id = self.next_ack;
-        self.next_ack += 1;
-        let frame = format!("42{id}{}", json!([event, arg]));
-        self.send_raw(&frame).await;
-        id
+        self.inner.emit_with_ack(event, &[arg])
     }
 
     pub async fn emit(&mut self, event: &str, arg: Value) {
-        let frame = format!("42{}", json!([event, arg]));
-        self.send_raw(&frame).await;
+        self.inner.emit(event, &[arg]);
     }
 
     /// Waits for the ack `id`, keeping any event that arrives meanwhile.
@@ -284,52 +123,31 @@ impl Client {
     }
 
     /// The ack `id`, or None when the connection closes or nothing comes in time.
+    /// Acks come in request order: another ack first is a failure.
     pub async fn try_ack(&mut self, id: u64) -> Option<Vec<Value>> {
         loop {
-            let frame = self.frame().await?;
-            if let Some(rest) = frame.strip_prefix("43") {
-                let digits = rest.find('[').unwrap_or(rest.len());
-                match rest[..digits].parse::<u64>() {
-                    Ok(got) if got == id => return serde_json::from_str(&rest[digits..]).ok(),
-                    _ => panic!("expected ack {id}, got {frame}"),
-                }
+            match self.next(WAIT).await? {
+                Heard::Ack(got, args) if got == id => return Some(args),
+                Heard::Ack(got, args) => panic!("expected ack {id}, got ack {got} {args:?}"),
+                Heard::Event(name, args) => self.events.push_back((name, args)),
             }
-            self.keep_event(&frame);
         }
     }
 
     /// Every ack that arrives, by id, in whatever order, until `count` came or nothing
     /// more arrives in time.
-    pub async fn collect_acks(
-        &mut self,
-        count: usize,
-    ) -> std::collections::HashMap<u64, Vec<Value>> {
-        let mut acks = std::collections::HashMap::new();
+    pub async fn collect_acks(&mut self, count: usize) -> HashMap<u64, Vec<Value>> {
+        let mut acks = HashMap::new();
         while acks.len() < count {
-            let Some(frame) = self.frame().await else {
-                break;
-            };
-            if let Some(rest) = frame.strip_prefix("43") {
-                let digits = rest.find('[').unwrap_or(rest.len());
-                if let (Ok(id), Ok(args)) = (
-                    rest[..digits].parse(),
-                    serde_json::from_str(&rest[digits..]),
-                ) {
+            match self.next(WAIT).await {
+                Some(Heard::Ack(id, args)) => {
                     acks.insert(id, args);
                 }
-            } else {
-                self.keep_event(&frame);
+                Some(Heard::Event(name, args)) => self.events.push_back((name, args)),
+                None => break,
             }
         }
         acks
-    }
-
-    fn keep_event(&mut self, frame: &str) {
-        if let Some(body) = frame.strip_prefix("42") {
-            let mut args: Vec<Value> = serde_json::from_str(body).unwrap();
-            let name = args.remove(0).as_str().unwrap().to_string();
-            self.events.push_back((name, args));
-        }
     }
 
     /// The events that arrived while waiting for acks and were not read yet, oldest
@@ -338,21 +156,21 @@ impl Client {
         self.events.drain(..).collect()
     }
 
-    /// Hangs up (a WebSocket close), whatever is still in flight.
+    /// Hangs up, whatever is still in flight, and waits until the transport is gone.
     pub async fn close(&mut self) {
-        match &mut self.transport {
-            Transport::WebSocket(ws) => {
-                let _ = WebSocketStream::close(&mut **ws, None).await;
-            }
-            Transport::Polling(_) => {
-                // Engine.IO's close packet; the poller ends with the session.
-                self.send_raw("1").await;
+        self.inner.close();
+        while !self.closed {
+            match self.next(WAIT).await {
+                Some(Heard::Event(name, args)) => self.events.push_back((name, args)),
+                Some(Heard::Ack(..)) => {}
+                None => break,
             }
         }
         self.closed = true;
     }
 
-    /// The next event pushed to this client, or None after `wait`.
+    /// The next event pushed to this client, or None after `wait`. Acks that come
+    /// meanwhile are dropped.
     pub async fn next_event_within(&mut self, wait: Duration) -> Option<(String, Vec<Value>)> {
         if let Some(event) = self.events.pop_front() {
             return Some(event);
@@ -360,13 +178,8 @@ impl Client {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let frame = tokio::time::timeout(left, self.frame())
-                .await
-                .ok()
-                .flatten()?;
-            self.keep_event(&frame);
-            if let Some(event) = self.events.pop_front() {
-                return Some(event);
+            if let Heard::Event(name, args) = self.next(left).await? {
+                return Some((name, args));
             }
         }
     }
@@ -392,7 +205,10 @@ impl Client {
     pub async fn is_closed_by_server(&mut self) -> bool {
         let deadline = tokio::time::Instant::now() + WAIT;
         while !self.closed && tokio::time::Instant::now() < deadline {
-            self.frame().await;
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if let Some(Heard::Event(name, args)) = self.next(left).await {
+                self.events.push_back((name, args));
+            }
         }
         self.closed
     }
