@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod assets;
+pub mod clean_tx;
 pub mod dialect;
 pub mod endpoint;
 pub mod error;

@@ -300,6 +300,8 @@ async fn command(State(state): State<Arc<ControlState>>, body: axum::body::Bytes
             "not_found" => StatusCode::NOT_FOUND,
             "conflict" => StatusCode::CONFLICT,
             "internal" => StatusCode::INTERNAL_SERVER_ERROR,
+            "busy" => StatusCode::SERVICE_UNAVAILABLE,
+            "storage_full" => StatusCode::INSUFFICIENT_STORAGE,
             _ => StatusCode::BAD_REQUEST,
         },
     };
