@@ -10,6 +10,7 @@ pub mod dialect;
 pub mod endpoint;
 pub mod error;
 pub mod faults;
+pub mod foreign_db;
 pub mod handshake_guard;
 pub mod har;
 pub mod inspect;

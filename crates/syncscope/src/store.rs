@@ -173,6 +173,7 @@ impl Store {
                     .max_lifetime(None),
             ),
             DbLocation::File(path) => {
+                crate::foreign_db::refuse_foreign(path, &MIGRATOR).await?;
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).map_err(|e| {
                         format!("cannot create the folder {} for the database: {e}; pass --db PATH to use another file", dir.display())
