@@ -14,11 +14,11 @@ export interface RealtimeSocket {
 }
 
 /** An error as the server sends it (`bad_request`, `not_found`, `conflict`,
- * `too_large`, `unknown_event`, `busy`, `injected`, `internal`), or as the
+ * `too_large`, `unknown_event`, `busy`, `storage_full`, `injected`, `internal`), or as the
  * adapter makes it (`timeout`, `offline`, `disconnected`). */
 export interface RealtimeError {
   code: 'bad_request' | 'not_found' | 'conflict' | 'too_large' | 'unknown_event' | 'busy' |
-    'injected' | 'internal' | 'timeout' | 'offline' | 'disconnected' | string;
+    'storage_full' | 'injected' | 'internal' | 'timeout' | 'offline' | 'disconnected' | string;
   message: string;
   /** `conflict`: the model as stored now. */
   current?: { data: any; version: number };

@@ -24,6 +24,15 @@ pub enum SyncError {
     UnknownEvent { event: String },
     #[error("too many requests from this socket are waiting; retry later")]
     Busy,
+    /// SQLite answered SQLITE_FULL: the disk (or quota) holding the database is full.
+    #[error("the disk holding the database is full, so nothing was written; free some space and retry ({detail})")]
+    StorageFull { detail: String },
+    /// Another program holds SQLite's lock longer than the busy timeout (5 s).
+    #[error("the database is locked by another program, so nothing was written; retry once it lets go (a sqlite3 shell or a backup in a transaction?) ({detail})")]
+    StoreLocked { detail: String },
+    /// The database file cannot be written (a read-only file, folder or mount).
+    #[error("the database file cannot be written, so nothing was written; make it writable and retry ({detail})")]
+    StoreReadOnly { detail: String },
     #[error("the store failed, nothing was written: {0}")]
     Internal(String),
     /// A fault rule's error: the code and message the inspector chose, shaped like a
@@ -52,7 +61,10 @@ impl SyncError {
             SyncError::Conflict { .. } => "conflict",
             SyncError::TooLarge { .. } => "too_large",
             SyncError::UnknownEvent { .. } => "unknown_event",
-            SyncError::Busy => "busy",
+            SyncError::Busy | SyncError::StoreLocked { .. } | SyncError::StoreReadOnly { .. } => {
+                "busy"
+            }
+            SyncError::StorageFull { .. } => "storage_full",
             SyncError::Internal(_) => "internal",
         }
     }
@@ -72,7 +84,12 @@ impl SyncError {
                 current: Some((data, version)),
                 ..
             } => json!({ "current": { "data": data, "version": version } }),
-            SyncError::Busy | SyncError::Internal(_) | SyncError::Injected { .. } => json!({}),
+            SyncError::Busy
+            | SyncError::StorageFull { .. }
+            | SyncError::StoreLocked { .. }
+            | SyncError::StoreReadOnly { .. }
+            | SyncError::Internal(_)
+            | SyncError::Injected { .. } => json!({}),
         };
         if let (Some(wire), Value::Object(extra)) = (wire.as_object_mut(), extra) {
             wire.extend(extra);
@@ -81,8 +98,28 @@ impl SyncError {
     }
 }
 
+/// SQLite's primary result codes (the low byte of an extended code) that a client can
+/// act on: <https://www.sqlite.org/rescode.html>.
+const SQLITE_BUSY: i32 = 5;
+const SQLITE_LOCKED: i32 = 6;
+const SQLITE_READONLY: i32 = 8;
+const SQLITE_FULL: i32 = 13;
+
 impl From<sqlx::Error> for SyncError {
     fn from(e: sqlx::Error) -> Self {
-        SyncError::Internal(e.to_string())
+        let detail = e.to_string();
+        let primary = match &e {
+            sqlx::Error::Database(db) => db
+                .code()
+                .and_then(|code| code.parse::<i32>().ok())
+                .map(|code| code & 0xff),
+            _ => None,
+        };
+        match primary {
+            Some(SQLITE_FULL) => SyncError::StorageFull { detail },
+            Some(SQLITE_BUSY | SQLITE_LOCKED) => SyncError::StoreLocked { detail },
+            Some(SQLITE_READONLY) => SyncError::StoreReadOnly { detail },
+            _ => SyncError::Internal(detail),
+        }
     }
 }

@@ -5,10 +5,12 @@
 
 pub mod access;
 pub mod assets;
+pub mod clean_tx;
 pub mod dialect;
 pub mod endpoint;
 pub mod error;
 pub mod faults;
+pub mod foreign_db;
 pub mod handshake_guard;
 pub mod har;
 pub mod inspect;

@@ -154,7 +154,7 @@ pub async fn import(
     let SessionFile {
         header, records, ..
     } = parse(&text)?;
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::clean_tx::CleanTx::begin(pool, "BEGIN").await?;
     let name = format!(
         "imported: {}",
         header.name.clone().unwrap_or_else(|| "unnamed".into())

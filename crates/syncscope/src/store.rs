@@ -13,9 +13,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, SqliteConnection, SqlitePool};
 use tokio::sync::{Mutex, MutexGuard};
 
+use crate::clean_tx::CleanTx;
 use crate::error::SyncError;
 use crate::url::Url;
 
@@ -164,6 +165,7 @@ impl Store {
             DbLocation::Memory => (
                 SqliteConnectOptions::from_str("sqlite::memory:").map_err(|e| e.to_string())?,
                 // One connection, never recycled: every connection would be its own database.
+                // (CleanTx never closes the connection of a one-connection pool.)
                 SqlitePoolOptions::new()
                     .max_connections(1)
                     .min_connections(1)
@@ -171,6 +173,7 @@ impl Store {
                     .max_lifetime(None),
             ),
             DbLocation::File(path) => {
+                crate::foreign_db::refuse_foreign(path, &MIGRATOR).await?;
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).map_err(|e| {
                         format!("cannot create the folder {} for the database: {e}; pass --db PATH to use another file", dir.display())
@@ -234,7 +237,7 @@ impl Store {
 
     /// The collection in creation order, with the last seq of the same snapshot.
     pub async fn read_collection(&self, collection: &Url) -> Result<(Vec<Model>, i64), SyncError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = CleanTx::begin(&self.pool, "BEGIN").await?;
         let rows = sqlx::query(
             "SELECT id, data, version FROM models WHERE collection = ? ORDER BY created_seq",
         )
@@ -262,6 +265,24 @@ impl Store {
             .await?;
         row.map(|row| model_from(id.to_string(), row.get(0), row.get(1)))
             .transpose()
+    }
+
+    /// Whether `collection` has models, or its change log still remembers `id` in it
+    /// (a model since deleted): then `collection/id` names a model, not a collection.
+    pub async fn names_model_of_known(
+        &self,
+        collection: &Url,
+        id: &str,
+    ) -> Result<bool, SyncError> {
+        let known: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM models WHERE collection = ?1)
+                 OR EXISTS (SELECT 1 FROM changes WHERE collection = ?1 AND id = ?2)",
+        )
+        .bind(collection.as_str())
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(known)
     }
 
     /// Changes of `collection` after `since`, or the whole collection when the log no
@@ -339,7 +360,28 @@ impl Store {
         // IMMEDIATE takes SQLite's write lock up front (waiting out the busy timeout):
         // a deferred transaction that reads first fails at once with "database is
         // locked" when another connection (the session recorder) committed meanwhile.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = CleanTx::begin(&self.pool, "BEGIN IMMEDIATE").await?;
+        // Any failure, SQLite's own included (disk full), ends in a ROLLBACK here, under
+        // the write lock, so the next write starts on a clean connection.
+        match self.apply(&mut tx, collection, write).await {
+            Ok(change) => {
+                tx.commit().await?;
+                Ok(change)
+            }
+            Err(e) => {
+                tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The statements of one write, inside the caller's transaction.
+    async fn apply(
+        &self,
+        tx: &mut SqliteConnection,
+        collection: &Url,
+        write: Write,
+    ) -> Result<Change, SyncError> {
         let (id, op, data, version, deleting) = {
             let id = match &write {
                 Write::Create { data } => create_id(data)?,
@@ -456,7 +498,6 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
         Ok(Change {
             url: collection.to_string(),
             op,

@@ -72,15 +72,7 @@ impl Sync {
                 reply(self.read_model(&collection, &id).await);
             }
             Command::ReadEither { url } => {
-                let found = match url.split_model() {
-                    Some((collection, id)) => self.store.read_model(&collection, &id).await,
-                    None => Ok(None),
-                };
-                reply(match found {
-                    Ok(Some(model)) => self.with_seq(|seq| Outcome::Model(model, seq)).await,
-                    Ok(None) => self.read_collection(&url).await,
-                    Err(e) => Err(e),
-                });
+                reply(self.read_either(&url).await);
             }
             Command::Write { collection, write } => {
                 let lock = self.store.lock().await;
@@ -127,6 +119,26 @@ impl Sync {
                 }));
             }
         }
+    }
+
+    /// A url that may be a model or a collection (docs/PROTOCOL.md, *read*): the model
+    /// when it exists; else the collection when it has models; else `not_found` when the
+    /// url names a model of a known collection (it has models, or once had this one:
+    /// `/items/ID` after ID was deleted); else an unknown collection, `[]`.
+    async fn read_either(&self, url: &Url) -> Result<Outcome, SyncError> {
+        let Some((collection, id)) = url.split_model() else {
+            return self.read_collection(url).await;
+        };
+        if let Some(model) = self.store.read_model(&collection, &id).await? {
+            return self.with_seq(|seq| Outcome::Model(model, seq)).await;
+        }
+        let (models, seq) = self.store.read_collection(url).await?;
+        if models.is_empty() && self.store.names_model_of_known(&collection, &id).await? {
+            return Err(SyncError::NotFound {
+                url: url.to_string(),
+            });
+        }
+        Ok(Outcome::Collection(models, seq))
     }
 
     async fn read_collection(&self, collection: &Url) -> Result<Outcome, SyncError> {

@@ -351,3 +351,39 @@ async fn a_burst_of_pipelined_requests_gets_every_ack_none_silently_dropped() {
     let read = c.request("read", json!({"url": "/burst"})).await;
     assert_eq!(ok(&read)["data"].as_array().unwrap().len(), done);
 }
+
+#[tokio::test]
+async fn a_model_url_read_after_its_model_was_deleted_is_not_found_not_an_empty_collection() {
+    let server = start_memory().await;
+    let mut c = Client::connect(server.local_addr()).await;
+    for id in ["gone", "kept"] {
+        ok(&c
+            .request("create", json!({"url": "/items", "data": {"id": id}}))
+            .await);
+    }
+    ok(&c.request("delete", json!({"url": "/items/gone"})).await);
+    // Without `data.id`, as a plain `read` of the model url sends it.
+    let read = c.request("read", json!({"url": "/items/gone"})).await;
+    let e = err(&read);
+    assert_eq!(e["code"], "not_found", "{e}");
+    assert_eq!(e["url"], "/items/gone");
+    let never = c.request("read", json!({"url": "/items/never"})).await;
+    assert_eq!(
+        err(&never)["code"],
+        "not_found",
+        "a model url of a collection that has models"
+    );
+
+    // The last model deleted: the log still says the url named a model.
+    ok(&c.request("delete", json!({"url": "/items/kept"})).await);
+    let read = c.request("read", json!({"url": "/items/kept"})).await;
+    assert_eq!(err(&read)["code"], "not_found");
+
+    // Collections that never had a model still read as empty.
+    let empty = c.request("read", json!({"url": "/todos"})).await;
+    assert_eq!(ok(&empty)["data"], json!([]));
+    let nested = c.request("read", json!({"url": "/projects/7/todos"})).await;
+    assert_eq!(ok(&nested)["data"], json!([]));
+    let items = c.request("read", json!({"url": "/items"})).await;
+    assert_eq!(ok(&items)["data"], json!([]));
+}

@@ -422,3 +422,31 @@ async fn the_cli_lists_sockets_and_says_what_to_do_without_a_token() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 socket"));
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_oversized_command_body_is_refused_with_a_json_error_not_plain_text() {
+    let running = server().await;
+    let control = Control::of(&running);
+    let body = format!(
+        r#"{{"type": "model", "x": "{}"}}"#,
+        "x".repeat(3 * 1024 * 1024)
+    );
+    let res = control
+        .http
+        .post(control.url("/command"))
+        .bearer_auth(&control.token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 413);
+    let text = res.text().await.unwrap();
+    let answer: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("the 413 answer is not JSON ({e}): {text}"));
+    assert_eq!(answer["code"], "too_large", "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("limit"),
+        "{answer}"
+    );
+}

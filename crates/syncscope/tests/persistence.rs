@@ -179,3 +179,85 @@ fn serve_prints_where_it_listens_and_which_database_it_uses() {
     drop(child);
     assert!(db.exists(), "the database file was created");
 }
+
+/// The schema, journal mode and bytes of a SQLite file, to show it was left untouched.
+async fn fingerprint(path: &std::path::Path) -> (Vec<String>, String, Vec<u8>) {
+    use sqlx::{ConnectOptions, Row};
+    let bytes = std::fs::read(path).unwrap();
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .connect()
+        .await
+        .unwrap();
+    let tables = sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String, _>(0))
+        .collect();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    (tables, mode, bytes)
+}
+
+#[tokio::test]
+async fn another_applications_database_is_refused_before_it_is_touched() {
+    use sqlx::{ConnectOptions, Connection};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("other-app.db");
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&db)
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Delete)
+        .connect()
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO users (name) VALUES ('ada')")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let before = fingerprint(&db).await;
+
+    let refused = syncscope::start(file_config(&db)).await;
+    let message = match refused {
+        Ok(_) => panic!("a server started on another application's database"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        message.contains("another application's SQLite database")
+            && message.contains("users")
+            && message.contains("--db"),
+        "the refusal says what and what to do: {message}"
+    );
+    let after = fingerprint(&db).await;
+    assert_eq!(
+        after.0, before.0,
+        "no table was added (no _sqlx_migrations)"
+    );
+    assert_eq!(after.1, "delete", "the journal mode is still the app's");
+    assert!(after.2 == before.2, "the file's bytes are unchanged");
+    assert!(!dir.path().join("other-app.db-wal").exists());
+
+    // A file that is not a database at all is refused too, and an empty one is used.
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "not a database, just notes\n".repeat(100)).unwrap();
+    let refused = syncscope::start(file_config(&text)).await;
+    assert!(refused.is_err(), "a text file is not taken as a database");
+    assert_eq!(
+        std::fs::read_to_string(&text).unwrap(),
+        "not a database, just notes\n".repeat(100)
+    );
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let server = start(file_config(&empty)).await;
+    server.shutdown().await;
+}

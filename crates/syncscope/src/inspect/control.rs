@@ -9,6 +9,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, Request, State};
 use axum::http::{header, StatusCode};
@@ -66,7 +67,10 @@ pub fn router(state: Arc<ControlState>) -> Router {
         .route("/events", get(events))
         .route("/latency", get(latency))
         .route("/store", get(store))
-        .route("/command", post(command))
+        .route(
+            "/command",
+            post(command).layer(axum::extract::DefaultBodyLimit::max(COMMAND_LIMIT)),
+        )
         .route("/ws", get(ws))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
@@ -281,7 +285,35 @@ async fn store(
     }
 }
 
-async fn command(State(state): State<Arc<ControlState>>, body: axum::body::Bytes) -> Response {
+/// A body axum could not take (over the route's limit, or cut off), answered as JSON
+/// `{code, message}` like every other refusal instead of axum's plain text.
+fn body_refused(rejection: BytesRejection, what: &str, limit: usize) -> Response {
+    let status = rejection.status();
+    let (code, message) = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        (
+            "too_large",
+            format!("{what} is larger than the limit of {limit} bytes; send a smaller one"),
+        )
+    } else {
+        (
+            "bad_request",
+            format!("{what} could not be read: {}", rejection.body_text()),
+        )
+    };
+    (status, Json(json!({ "code": code, "message": message }))).into_response()
+}
+
+/// axum's default body limit, which /command keeps.
+pub const COMMAND_LIMIT: usize = 2 * 1024 * 1024;
+
+async fn command(
+    State(state): State<Arc<ControlState>>,
+    body: Result<axum::body::Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return body_refused(rejection, "the command", COMMAND_LIMIT),
+    };
     let command: Command = match serde_json::from_slice(&body) {
         Ok(c) => c,
         Err(e) => {
@@ -300,6 +332,8 @@ async fn command(State(state): State<Arc<ControlState>>, body: axum::body::Bytes
             "not_found" => StatusCode::NOT_FOUND,
             "conflict" => StatusCode::CONFLICT,
             "internal" => StatusCode::INTERNAL_SERVER_ERROR,
+            "busy" => StatusCode::SERVICE_UNAVAILABLE,
+            "storage_full" => StatusCode::INSUFFICIENT_STORAGE,
             _ => StatusCode::BAD_REQUEST,
         },
     };
@@ -659,9 +693,13 @@ async fn export_session(
 /// `POST /sessions/import`: a session file in the body becomes a new, stopped session.
 async fn import_session(
     State(state): State<Arc<ControlState>>,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Response {
     use crate::session_file::SessionFileError as E;
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return body_refused(rejection, "the session file", IMPORT_LIMIT),
+    };
     match crate::session_file::import(state.sync.store.pool(), &body[..]).await {
         Ok((id, header)) => {
             Json(json!({ "session": id, "records": header.records, "name": header.name }))

@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::now_us;
 use super::types::{Cursor, EventsPage, Filter, Latency, Record, SessionInfo};
+use crate::clean_tx::CleanTx;
 
 /// Records that may wait for the writer before new ones are dropped.
 pub const DEFAULT_CAPACITY: usize = 8192;
@@ -455,7 +456,8 @@ impl Writer {
         }
         let n = batch.len() as u64;
         let result = async {
-            let mut tx = self.pool.begin().await?;
+            // A failed batch rolls back cleanly, so the next one can write (issue 10).
+            let mut tx = CleanTx::begin(&self.pool, "BEGIN").await?;
             // Many rows per statement: several times faster than one INSERT per record.
             for chunk in batch.chunks(ROWS_PER_INSERT) {
                 insert_records(&mut tx, session, chunk).await?;
