@@ -506,6 +506,9 @@ async fn handshake(base: &str, opts: ConnectOptions) -> Result<Client, ClientErr
         tx: tx.clone(),
     };
     let send_connect = opts.eio == Eio::V4 && !opts.engine_only;
+    // A ping can come before the CONNECT answer (a short ping interval, a slow
+    // machine): left unanswered, the server would give up on the connection.
+    let must_pong = |frame: &str| opts.heartbeat && opts.eio == Eio::V4 && frame == "2";
     // Frames that came with the handshake (an early event), delivered first.
     let mut early = Vec::new();
     let (open, socket_sid, transport) = match opts.transport {
@@ -521,6 +524,11 @@ async fn handshake(base: &str, opts: ConnectOptions) -> Result<Client, ClientErr
             if !opts.engine_only {
                 sid = loop {
                     let frame = ws_text(&mut ws).await?;
+                    if must_pong(&frame) {
+                        ws.send(Message::Text("3".into()))
+                            .await
+                            .map_err(|e| ClientError::Handshake(e.to_string()))?;
+                    }
                     match connect_answer(&frame) {
                         Some(answer) => break answer?,
                         None => early.push(frame),
@@ -545,6 +553,11 @@ async fn handshake(base: &str, opts: ConnectOptions) -> Result<Client, ClientErr
             if !opts.engine_only {
                 sid = 'found: loop {
                     while let Some(frame) = pending.pop_front() {
+                        if must_pong(&frame) {
+                            poll_post(&http, &url, opts.eio, &["3".to_string()])
+                                .await
+                                .map_err(ClientError::Handshake)?;
+                        }
                         match connect_answer(&frame) {
                             Some(answer) => break 'found answer?,
                             None => early.push(frame),
@@ -553,7 +566,14 @@ async fn handshake(base: &str, opts: ConnectOptions) -> Result<Client, ClientErr
                     pending.extend(poll_get(&http, &url, opts.eio).await?);
                 };
             }
-            early.extend(pending);
+            for frame in pending {
+                if must_pong(&frame) {
+                    poll_post(&http, &url, opts.eio, &["3".to_string()])
+                        .await
+                        .map_err(ClientError::Handshake)?;
+                }
+                early.push(frame);
+            }
             if opts.transport == Transport::PollingThenWebsocket {
                 let ws = upgrade(&session, &open.sid).await?;
                 tokio::spawn(run_ws(ws, link(open.ping), out_rx));
