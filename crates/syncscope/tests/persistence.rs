@@ -261,3 +261,65 @@ async fn another_applications_database_is_refused_before_it_is_touched() {
     let server = start(file_config(&empty)).await;
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_left_open_by_a_killed_server_is_closed_on_the_next_launch() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("killed.db");
+    let db_arg = db.to_str().unwrap();
+    let args = ["--port", "0", "--db", db_arg, "--token", "k"];
+    let (child, addr) = spawn_binary(&args);
+    let control =
+        syncscope::inspect::client::Client::new(&format!("http://{addr}"), Some("k".into()));
+    let mut c = Client::connect(addr).await;
+    ok(&c
+        .request("create", json!({"url": "/kept", "data": {"id": "a"}}))
+        .await);
+    // Wait until the recorder has written the launch session's records.
+    let mut recorded = 0;
+    for _ in 0..200 {
+        let stats: syncscope::inspect::types::Stats = control.get("/stats", &[]).await.unwrap();
+        recorded = stats.recording.map_or(0, |s| s.recorded);
+        if recorded >= 3 && stats.recorder_queued == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        recorded >= 3,
+        "the recorder wrote the create, its ack and the connect"
+    );
+    drop(child); // SIGKILL: no chance to close the session
+
+    let (_child, addr) = spawn_binary(&args);
+    let control =
+        syncscope::inspect::client::Client::new(&format!("http://{addr}"), Some("k".into()));
+    let sessions: Vec<syncscope::inspect::types::SessionInfo> =
+        control.get("/sessions", &[]).await.unwrap();
+    assert_eq!(sessions.len(), 2, "{sessions:?}");
+    let killed = &sessions[0];
+    let stopped = killed
+        .stopped_at_us
+        .expect("the killed launch's session is closed at the next launch");
+    assert!(stopped >= killed.started_at_us, "{killed:?}");
+    assert!(
+        sessions[1].stopped_at_us.is_none(),
+        "the new launch records"
+    );
+    // What it recorded before the kill is still readable, up to its last record.
+    let page: syncscope::inspect::types::EventsPage = control
+        .get("/events", &[("session", killed.id.to_string())])
+        .await
+        .unwrap();
+    assert!(
+        page.records
+            .iter()
+            .any(|r| r.url.as_deref() == Some("/kept")),
+        "{page:?}"
+    );
+    assert_eq!(
+        page.records.iter().map(|r| r.at_us).max(),
+        Some(stopped),
+        "closed at its last record"
+    );
+}
