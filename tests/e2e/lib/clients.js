@@ -4,6 +4,7 @@
 
 const ioV4 = require('socket.io-client');
 const ioV2 = require('socket.io-client-v2');
+const ioV3 = require('socket.io-client-v3');
 
 const ACK_TIMEOUT_MS = 5000;
 const EVENT_TIMEOUT_MS = 5000;
@@ -39,6 +40,16 @@ const FLAVOURS = [
     name: 'socket.io-client 2 (Engine.IO v3), polling then upgrade',
     connect: (url) => tracked(ioV2(url, { forceNew: true, reconnection: false })),
     transports: ['polling', 'websocket'],
+  },
+  {
+    name: 'socket.io-client 3 with its default polling-then-upgrade',
+    connect: (url) => tracked(ioV3(url, { forceNew: true, reconnection: false })),
+    transports: ['polling', 'websocket'],
+  },
+  {
+    name: 'socket.io-client 3 over websocket only',
+    connect: (url) => tracked(ioV3(url, { transports: ['websocket'], forceNew: true, reconnection: false })),
+    transports: ['websocket'],
   },
 ];
 
