@@ -723,6 +723,7 @@
     this.listeners = [];
     this.records = [];
     this.seq = null;
+    this.everSubscribed = false;
     this.subscribed = false;
     this.subscribing = false;
     this.epoch = 0;
@@ -749,6 +750,12 @@
         this.link.socket.emit('unsubscribe', {url: this.url}, function() {});
       }
       this.subscribed = false;
+    },
+
+    // A channel that has not subscribed yet asks, at its first subscribe,
+    // for the changes after `seq`.
+    startAt: function(seq) {
+      if (!this.everSubscribed && !this.subscribing && this.seq == null) this.seq = seq;
     },
 
     record: function(listener) {
@@ -834,8 +841,9 @@
           return;
         }
         result = result || {};
-        channel.subscribed = true;
-        channel.caughtUp(since, result);
+        var first = !channel.everSubscribed;
+        channel.subscribed = channel.everSubscribed = true;
+        channel.caughtUp(since, result, first);
         hold.release();
       });
     },
@@ -843,9 +851,16 @@
     // The subscribe ack: nothing to do the first time; after a reconnect,
     // apply the changes we missed, or replace our state with the server's
     // when our `since` is out of its change log.
-    caughtUp: function(since, result) {
+    caughtUp: function(since, result, first) {
       var channel = this, link = this.link;
       if (since == null) {
+        if (result.seq != null) this.seen(result.seq);
+        return;
+      }
+      if (first && !result.reset) {
+        // Not a reconnect: a model that began to follow after its sync gets
+        // the changes since that sync, as the pushes they are.
+        _.each(result.changes || [], function(change) { channel.push(change); });
         if (result.seq != null) this.seen(result.seq);
         return;
       }
@@ -1092,7 +1107,12 @@
       // It shows what its own last sync brought, whose seq the link knows.
       var seqs = {}, entry;
       try { entry = link.known[normalizeUrl(_.result(this, 'url'))]; } catch (e) { entry = null; }
-      if (entry && entry.seq >= 0) seqs[String(this.id)] = entry.seq;
+      if (entry && entry.seq >= 0) {
+        seqs[String(this.id)] = entry.seq;
+        // It subscribes after that sync: a new channel asks for what was
+        // committed since, so that no change falls between the two.
+        this._realtimeChannel.startAt(entry.seq);
+      }
       this._realtimeChannel.add(this, seqs);
       return this;
     },
