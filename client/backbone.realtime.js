@@ -655,18 +655,23 @@
     // with `{onConflict: 'ours'}` forces ours. With a policy we resolve it.
     conflict: function(err) {
       var req = this;
+      // The app sees the stored model in its own id spelling.
+      var appErr = err;
+      if (this.idAttribute !== 'id' && err.current && err.current.data) {
+        appErr = _.extend({}, err, {current: _.extend({}, err.current, {data: fromWire(err.current.data, this.idAttribute)})});
+      }
       var policy = option('onConflict', this.model, this.options);
       var decision = typeof policy === 'function' ?
-        policy.call(this.model, err, this.model, this.options) : policy;
+        policy.call(this.model, appErr, this.model, this.options) : policy;
       Promise.resolve(decision).then(function(decision) {
-        req.resolve(err, decision);
+        req.resolve(err, decision, appErr);
       }, function(e) {
-        req.fail(err);
+        req.fail(appErr);
         setTimeout(function() { throw e; }, 0);
       });
     },
 
-    resolve: function(err, decision) {
+    resolve: function(err, decision, appErr) {
       var current = err.current;
       var model = this.model;
       var write = this.method === 'update' || this.method === 'patch' || this.method === 'delete';
@@ -677,7 +682,9 @@
         this.attempts++;
         this.payload = _.extend({}, this.payload);
         if (_.isObject(decision) && decision !== 'ours' && this.method !== 'delete') {
-          this.payload.data = decision;
+          var wire = toWire(decision, this.idAttribute);
+          if (wire.error) return this.fail(wire.error);
+          this.payload.data = wire.data;
         }
         this.link.remember(this.url, current.version);
         clearTimeout(this.timer);
@@ -693,13 +700,13 @@
         var key = this.method === 'create' && current.data && current.data.id != null ?
           modelKey(this.url, current.data.id) : this.url;
         this.link.remember(key, current.version);
-        var opts = {realtime: true, conflict: err};
+        var opts = {realtime: true, conflict: appErr || err};
         if (current.data) model.set(model.parse(fromWire(current.data, this.idAttribute), opts), opts);
         if (this.method === 'delete' && this.collection && !this.collection.get(model)) {
           this.collection.add(model, opts);
         }
       }
-      this.fail(err);
+      this.fail(appErr || err);
     }
   });
 

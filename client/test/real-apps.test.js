@@ -82,6 +82,30 @@ describe('real apps', { timeout: 60000 }, () => {
       assert.deepEqual(one.toJSON(), { _id: 'abc', title: 'changed' });
     });
 
+    it('gives a conflict\'s current model with its id in _id, and resolves "theirs" and "ours" on it', async () => {
+      const mine = new (Todos(a))();
+      await mine.fetch();
+      const model = await new Promise((resolve) => mine.create({ title: 'a' }, { wait: true, success: resolve }));
+      // Another client writes; once its push is in, this tab's version is
+      // made stale, as if the push had not arrived yet.
+      const stale = async (title) => {
+        await peek.ok('update', { url: `/todos/${model.id}`, data: { title } });
+        await until(() => model.get('title') === title, `the push of "${title}"`);
+        a.realtime._known()[`/todos/${model.id}`].version -= 1;
+      };
+      await stale('theirs');
+      const conflict = await outcome((o) => model.save({ title: 'mine' }, { ...o, onConflict: 'theirs' }));
+      assert.equal(conflict.error.code, 'conflict');
+      assert.deepEqual(conflict.error.current.data, { _id: model.id, title: 'theirs' });
+      assert.deepEqual(model.toJSON(), { _id: model.id, title: 'theirs' });
+      await stale('theirs again');
+      await save(model, { title: 'merged' }, {
+        onConflict: (err) => ({ ...err.current.data, title: `${err.current.data.title} + mine` }),
+      });
+      const stored = await serverState();
+      assert.deepEqual(stored, [{ id: model.id, title: 'theirs again + mine' }]);
+    });
+
     it('refuses a model that has an "id" attribute beside its "_id", saying why', async () => {
       const mine = new (Todos(a))();
       await mine.fetch();
