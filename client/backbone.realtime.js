@@ -416,8 +416,13 @@
         link.forget(req);
         if (req.done) {
           // Too late: the app was told `timeout`. Still learn the version, so
-          // the next write of this model does not conflict with ourselves.
-          if (!err && result) req.learn(result);
+          // the next write of this model does not conflict with ourselves,
+          // and show the write in the page's other objects of the url, as
+          // the server will not push it to this socket.
+          if (!err && result) {
+            req.learn(result);
+            req.fanOut(result)();
+          }
           return;
         }
         req.answer(err, result);
@@ -573,6 +578,21 @@
       return {url: url, op: method, id: String(id), data: result.data, version: result.version, seq: result.seq};
     },
 
+    // Every other object of this page that follows the url applies an acked
+    // write as it would a push: one page behaves like several tabs. Whoever
+    // made the write (the model, its collection) shows it already.
+    // Returns the delivery to call once the writer has applied the ack;
+    // the writers are marked at once, so no change held meanwhile is
+    // applied to them twice.
+    fanOut: function(result) {
+      var change = this.changeOf(result);
+      var channel = change && this.link.channels[change.url];
+      if (!channel) return function() {};
+      var writers = [this.model, this.model.collection];
+      channel.reflected(change, writers);
+      return function() { channel.local(change, writers); };
+    },
+
     // Record what an ack teaches about versions.
     learn: function(result) {
       var method = this.method, model = this.model, link = this.link;
@@ -605,10 +625,7 @@
       var data = _.isArray(result.data) ?
         _.map(result.data, function(attrs) { return fromWire(attrs, attr); }) :
         fromWire(result.data, attr);
-      var change = this.changeOf(result);
-      var channel = change && this.link.channels[change.url];
-      // Whoever made the write already shows it: the model, its collection.
-      if (channel) channel.reflected(change, [model, model.collection]);
+      var deliver = this.fanOut(result);
       this.finish(function() {
         // An update replaces the stored model: the writer drops what the
         // server no longer has (e.g. a `save(null, {attrs})` of a few keys).
@@ -625,9 +642,7 @@
         req.settle.resolve(data);
       });
       if (this.hold) this.hold.release(result.seq, model);
-      // Every other object of this page that follows the url applies the
-      // write as it would a push: one page behaves like several tabs.
-      if (channel) channel.local(change, [model, model.collection]);
+      deliver();
       if (isCollection(model)) return;
       if (this.method === 'delete') model.stopRealtime();
       else autoStart(model);

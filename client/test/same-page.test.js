@@ -175,6 +175,32 @@ describe('several realtime objects of one url in one page', { timeout: 60000 }, 
     assert.ok(events.names().filter((n) => n === 'add').length <= 1);
   });
 
+  it('shows a write whose ack came after its timeout in the other collections all the same', async () => {
+    await server.stop();
+    const TOKEN = 'same-page-token-0123456789';
+    server = await startServer({ args: ['--token', TOKEN] });
+    a.close();
+    peek.close();
+    a = tab(server);
+    peek = raw(server);
+    const res = await fetch(`${server.url}/_syncscope/command`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ command: 'fault_add', rule: { when: { event: 'create' }, action: 'delay', ms: 1500, times: 1 } }),
+    });
+    assert.equal(res.status, 200);
+    const T = Todos(a);
+    const c1 = new T();
+    const c2 = new T();
+    await Promise.all([c1.fetch(), c2.fetch()]);
+    const added = next(c2, 'add');
+    const result = await outcome((o) => c1.create({ title: 'slow' }, { ...o, wait: true, timeout: 50 }));
+    assert.equal(result.error.code, 'timeout');
+    const [model] = await added;
+    assert.equal(model.get('title'), 'slow');
+    assert.deepEqual((await serverState()).map((m) => m.title), ['slow']);
+  });
+
   it('keeps two sockets of one page apart: each collection gets every change, 20 times over', async () => {
     const other = ioV4(server.url, { forceNew: true, transports: ['websocket'] });
     try {
