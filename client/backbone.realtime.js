@@ -800,7 +800,10 @@
           var record = reader && channel.record(reader);
           if (record && snapshotSeq != null) {
             record.floor = Math.max(record.floor, snapshotSeq);
-            record.seqs = {};
+            // Marks the snapshot covers are no longer needed.
+            _.each(_.keys(record.seqs), function(id) {
+              if (record.seqs[id] <= record.floor) delete record.seqs[id];
+            });
           }
           channel.holds--;
           if (!channel.holds) channel.flushHeld();
