@@ -62,6 +62,12 @@ export interface RealtimeOptions {
   /** `'ajax'`: while offline, send through `Backbone.realtime.ajaxSync` instead. */
   fallback?: 'ajax' | null;
   onConflict?: ConflictPolicy;
+  /** `'replace'` (default): an `update` from the server leaves the model with exactly
+   * the server's attributes (keys it no longer has are unset); `'merge'`: it only sets. */
+  updates?: 'replace' | 'merge';
+  /** Bytes of a write's `data` above which it fails with `too_large` without being sent;
+   * default: the server's limit once a `too_large` answer told it. */
+  maxData?: number | null;
 }
 
 /** A change, as pushed by the server or replayed on resubscribe. */
@@ -106,12 +112,15 @@ export interface Realtime extends Backbone.Events {
     queue: boolean;
     fallback: 'ajax' | null;
     onConflict: ConflictPolicy;
+    updates: 'replace' | 'merge';
+    maxData: number | null;
   };
   /** Creates the shared socket if needed and returns it. */
   connect(): RealtimeSocket;
   isConnected(socket?: RealtimeSocket): boolean;
-  /** The version the adapter would send with the model's next write. */
-  version(model: Backbone.Model): number | undefined;
+  /** The version the adapter would send with the model's next write, through its
+   * socket (or `options.socket`). Versions are kept per socket. */
+  version(model: Backbone.Model, options?: { socket?: RealtimeSocket }): number | undefined;
   normalizeUrl(url: string): string;
 
   on(event: 'connect', callback: (socket: RealtimeSocket, info: { reconnect: boolean }) => void, context?: any): this;
@@ -128,6 +137,8 @@ declare module 'backbone' {
   interface Model {
     realtime?: boolean | (() => boolean);
     onConflict?: ConflictPolicy;
+    updates?: 'replace' | 'merge';
+    maxData?: number | null;
     /** Listen to the server's changes of this model (outside a realtime collection). */
     startRealtime(options?: { socket?: RealtimeSocket }): this;
     stopRealtime(): this;
@@ -135,6 +146,8 @@ declare module 'backbone' {
   interface Collection<TModel extends Model = Model> {
     realtime?: boolean | (() => boolean);
     onConflict?: ConflictPolicy;
+    updates?: 'replace' | 'merge';
+    maxData?: number | null;
     /** Listen to the server's changes of this collection url (the first fetch does it). */
     startRealtime(options?: { socket?: RealtimeSocket }): this;
     /** Stop listening; syncing still goes over the socket. */
@@ -156,4 +169,4 @@ export const sync: typeof Backbone.sync;
 export const socketSync: typeof Backbone.sync;
 export const ajaxSync: typeof Backbone.sync;
 export const connect: () => RealtimeSocket;
-export const version: (model: Backbone.Model) => number | undefined;
+export const version: (model: Backbone.Model, options?: { socket?: RealtimeSocket }) => number | undefined;

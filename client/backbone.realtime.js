@@ -88,13 +88,20 @@
       timeout: 10000,     // ms before an unanswered request fails with `timeout`
       queue: true,        // queue requests while offline, else fail with `offline`
       fallback: null,     // 'ajax': while offline, use `ajaxSync` instead
-      onConflict: null    // null | 'theirs' | 'ours' | function(error, model, options)
+      onConflict: null,   // null | 'theirs' | 'ours' | function(error, model, options)
+      updates: 'replace', // 'merge': an `update` from the server leaves other attributes be
+      maxData: null       // bytes of `data` refused locally; null: learned from the server
     }
   });
 
   var ajaxSync = realtime.ajaxSync;
   var methods = ['create', 'read', 'update', 'patch', 'delete'];
-  var optionNames = ['socket', 'timeout', 'queue', 'fallback', 'onConflict'];
+  var optionNames = ['socket', 'timeout', 'queue', 'fallback', 'onConflict', 'updates', 'maxData'];
+
+  // The transport's largest message (the server's, as Node's
+  // `maxHttpBufferSize`): a bigger one closes the whole connection, so it is
+  // refused before it is sent.
+  var MAX_MESSAGE = 1000000;
 
   // Helpers
   // -------
@@ -168,30 +175,107 @@
     return settle;
   }
 
-  // Versions and sequence numbers
-  // -----------------------------
+  // Ids
+  // ---
 
-  // What the adapter knows of each stored model, keyed by its normalised
-  // model url: the `version` to send with the next write (optimistic
-  // concurrency) and the `seq` of the last change it reflects, so that a
-  // change seen twice — a push that races a read, a missed change that was
-  // our own write — is applied once.
-  var known = {};
-
-  function remember(key, version, seq) {
-    var entry = known[key] || (known[key] = {version: null, seq: -1});
-    if (version != null) entry.version = version;
-    if (seq != null && seq > entry.seq) entry.seq = seq;
-    return entry;
+  // The server keeps a model's id in `id`. A model whose `idAttribute` is
+  // another key (MongoDB's `_id`, `uuid`, `slug`) has it mapped both ways,
+  // so the app never sees the wire's spelling.
+  function idAttributeOf(obj) {
+    var proto = isCollection(obj) ? obj.model && obj.model.prototype : obj;
+    var attr = proto && proto.idAttribute;
+    if (attr == null) return 'id';
+    if (typeof attr !== 'string' || !attr) {
+      throw new Error('backbone.realtime: idAttribute must be the name of a top-level attribute (a non-empty string), not ' + String(attr));
+    }
+    return attr;
   }
 
-  // The version the adapter would send for a model, or undefined.
-  realtime.version = function(model) {
-    var url;
-    try { url = _.result(model, 'url'); } catch (e) { return undefined; }
-    var entry = url && known[normalizeUrl(url)];
-    return entry && entry.version != null ? entry.version : undefined;
-  };
+  // Attributes as the server stores them. Returns a local error when the
+  // model has both its id attribute and an `id` attribute: the two would
+  // land on the same key.
+  function toWire(data, attr) {
+    if (attr === 'id' || !data || typeof data !== 'object') return {data: data};
+    if (_.has(data, 'id')) {
+      return {error: localError('bad_request', 'This model has an "id" attribute besides its idAttribute "' + attr +
+        '"; the server keeps the id in "id", so rename one of them.', {field: 'id'})};
+    }
+    var wire = _.clone(data);
+    if (_.has(wire, attr)) { wire.id = wire[attr]; delete wire[attr]; }
+    return {data: wire};
+  }
+
+  // Attributes as the app's models spell them.
+  function fromWire(data, attr) {
+    if (attr === 'id' || !data || typeof data !== 'object' || _.isArray(data)) return data;
+    var attrs = _.clone(data);
+    if (_.has(attrs, 'id')) { attrs[attr] = attrs.id; delete attrs.id; }
+    return attrs;
+  }
+
+  // Sizes
+  // -----
+
+  // UTF-8 bytes of a string: what the server counts.
+  function byteLength(str) {
+    var bytes = 0;
+    for (var i = 0; i < str.length; i++) {
+      var c = str.charCodeAt(i);
+      if (c < 0x80) bytes += 1;
+      else if (c < 0x800) bytes += 2;
+      else if (c >= 0xd800 && c <= 0xdbff && i + 1 < str.length) { bytes += 4; i++; }
+      else bytes += 3;
+    }
+    return bytes;
+  }
+
+  // Server state
+  // ------------
+
+  // Attributes the server no longer has, to unset when an `update` (which
+  // replaces the model) comes back: every key but the id.
+  function removedKeys(model, attrs) {
+    if (!attrs || typeof attrs !== 'object') return [];
+    return _.filter(_.keys(model.attributes), function(key) {
+      return key !== model.idAttribute && !_.has(attrs, key);
+    });
+  }
+
+  // Run several `set`s of one model as one change: each attribute fires its
+  // `change:attr`, and 'change' fires once at the end, as for a single
+  // `set` (this is Backbone's own nesting of sets, entered from outside).
+  function inOneChange(model, options, fn) {
+    if (model._changing) return fn();
+    model._changing = true;
+    model._previousAttributes = _.clone(model.attributes);
+    model.changed = {};
+    try {
+      fn();
+    } finally {
+      if (!options.silent) {
+        while (model._pending) {
+          var pending = model._pending;
+          model._pending = false;
+          model.trigger('change', model, pending);
+        }
+      }
+      model._pending = false;
+      model._changing = false;
+    }
+  }
+
+  // Give a model the server's state: `set` (through `apply`, which may be a
+  // collection's merge), and for a replacing op, unset what is gone too.
+  function setAsServer(model, attrs, op, options, apply) {
+    var removed = op === 'update' && option('updates', model, options) !== 'merge' ? removedKeys(model, attrs) : [];
+    if (!removed.length) return apply();
+    inOneChange(model, options, function() {
+      var unset = {};
+      _.each(removed, function(key) { unset[key] = undefined; });
+      model.set(unset, _.extend({}, options, {unset: true}));
+      apply();
+    });
+  }
 
   // Links: one per socket
   // ---------------------
@@ -203,6 +287,14 @@
 
   function Link(socket) {
     this.socket = socket;
+    // What this socket's server has told of each stored model, keyed by its
+    // normalised model url: the `version` to send with the next write
+    // (optimistic concurrency), from the newest thing known (the highest
+    // `seq`). Per socket: two servers, or two sockets of one server, never
+    // mix up their records.
+    this.known = {};
+    // The server's `--max-data`, once a `too_large` answer told it.
+    this.maxData = null;
     this.queue = [];
     this.inflight = [];
     this.busy = {};
@@ -249,7 +341,38 @@
     return !!(socket && socket.connected);
   };
 
+  // The link of an object's socket, without creating a socket.
+  function existingLinkFor(obj, options) {
+    var socket = options && options.socket;
+    for (var o = obj; !socket && o; o = o.collection) {
+      socket = _.result(o, 'socket');
+      if (o === o.collection) break;
+    }
+    socket = socket || realtime.socket;
+    if (!socket) return null;
+    for (var i = 0; i < links.length; i++) if (links[i].socket === socket) return links[i];
+    return null;
+  }
+
+  // The version the adapter would send for a model, or undefined.
+  realtime.version = function(model, options) {
+    var url;
+    try { url = _.result(model, 'url'); } catch (e) { return undefined; }
+    var link = url && existingLinkFor(model, options);
+    var entry = link && link.known[normalizeUrl(url)];
+    return entry && entry.version != null ? entry.version : undefined;
+  };
+
   _.extend(Link.prototype, {
+
+    // Learn a model's version, unless something newer is known already.
+    remember: function(key, version, seq) {
+      var entry = this.known[key] || (this.known[key] = {version: null, seq: -1});
+      if (seq != null && seq < entry.seq) return entry;
+      if (version != null) entry.version = version;
+      if (seq != null) entry.seq = seq;
+      return entry;
+    },
 
     // Requests are sent in the order the app makes them, and the server
     // handles them in that order. While offline they wait in `queue`, unless
@@ -293,8 +416,13 @@
         link.forget(req);
         if (req.done) {
           // Too late: the app was told `timeout`. Still learn the version, so
-          // the next write of this model does not conflict with ourselves.
-          if (!err && result) req.learn(result);
+          // the next write of this model does not conflict with ourselves,
+          // and show the write in the page's other objects of the url, as
+          // the server will not push it to this socket.
+          if (!err && result) {
+            req.learn(result);
+            req.fanOut(result)();
+          }
           return;
         }
         req.answer(err, result);
@@ -379,9 +507,13 @@
 
     // Serialise now: `save({..}, {wait: true})` only shows the new
     // attributes on the model during this call.
+    this.idAttribute = idAttributeOf(model);
+    this.error = null;
     var payload = {url: this.url};
     if (method === 'create' || method === 'update' || method === 'patch') {
-      payload.data = options.attrs || model.toJSON(options);
+      var wire = toWire(options.attrs || model.toJSON(options), this.idAttribute);
+      if (wire.error) this.error = wire.error;
+      payload.data = wire.data;
     } else if (method === 'read' && !isCollection(model) && model.id != null) {
       payload.data = {id: model.id};
     }
@@ -394,7 +526,7 @@
     // The version goes in when the write is sent, as the previous write of
     // the same model may have changed it since the call.
     fillVersion: function() {
-      var entry = known[this.url];
+      var entry = this.link.known[this.url];
       if (entry && entry.version != null) this.payload.version = entry.version;
       else delete this.payload.version;
     },
@@ -409,13 +541,65 @@
       }, this.timeout);
     },
 
-    // Record what an ack teaches about versions and seqs.
+    // Too big to send? The server's data limit once known (or the
+    // `maxData` option), and always the transport's message limit, which
+    // would close the connection and fail every request on it.
+    tooLarge: function() {
+      var data = this.payload.data;
+      if (data === undefined) return null;
+      var limit = option('maxData', this.model, this.options) || this.link.maxData;
+      var dataBytes = byteLength(JSON.stringify(data) || '');
+      if (limit && dataBytes > limit) {
+        return localError('too_large', 'data is ' + dataBytes + ' bytes; the limit is ' + limit + ' bytes', {limit: limit, size: dataBytes});
+      }
+      // The packet adds its type and ack id to the event's JSON.
+      var messageBytes = byteLength(JSON.stringify([this.method, this.payload])) + 24;
+      if (messageBytes > MAX_MESSAGE) {
+        return localError('too_large', 'the message is ' + messageBytes + ' bytes; the transport closes the connection over ' +
+          MAX_MESSAGE + ' bytes', {limit: MAX_MESSAGE, size: messageBytes});
+      }
+      return null;
+    },
+
+    // The change a write made, as a push would carry it: the url of its
+    // collection, the id as the key it is stored under.
+    changeOf: function(result) {
+      var method = this.method;
+      if (method !== 'create' && method !== 'update' && method !== 'patch' && method !== 'delete') return null;
+      var url = this.url, id;
+      if (method === 'create') {
+        id = result.data && result.data.id;
+      } else {
+        var slash = url.lastIndexOf('/');
+        id = decodeURIComponent(url.slice(slash + 1));
+        url = url.slice(0, slash) || '/';
+      }
+      if (id == null || result.seq == null) return null;
+      return {url: url, op: method, id: String(id), data: result.data, version: result.version, seq: result.seq};
+    },
+
+    // Every other object of this page that follows the url applies an acked
+    // write as it would a push: one page behaves like several tabs. Whoever
+    // made the write (the model, its collection) shows it already.
+    // Returns the delivery to call once the writer has applied the ack;
+    // the writers are marked at once, so no change held meanwhile is
+    // applied to them twice.
+    fanOut: function(result) {
+      var change = this.changeOf(result);
+      var channel = change && this.link.channels[change.url];
+      if (!channel) return function() {};
+      var writers = [this.model, this.model.collection];
+      channel.reflected(change, writers);
+      return function() { channel.local(change, writers); };
+    },
+
+    // Record what an ack teaches about versions.
     learn: function(result) {
-      var method = this.method, model = this.model;
+      var method = this.method, model = this.model, link = this.link;
       if (method === 'read' && isCollection(model)) {
         var base = this.url;
         _.each(result.versions || {}, function(version, id) {
-          remember(modelKey(base, id), version, result.seq);
+          link.remember(modelKey(base, id), version, result.seq);
         });
         return;
       }
@@ -425,31 +609,48 @@
         if (id == null) return;
         key = modelKey(this.url, id);
       }
-      remember(key, result.version, result.seq);
+      link.remember(key, result.version, result.seq);
     },
 
     // The error-first ack.
     answer: function(err, result) {
       if (err) {
         if (err.code === 'conflict') return this.conflict(err);
+        if (err.code === 'too_large' && err.limit > 0) this.link.maxData = err.limit;
         return this.fail(err);
       }
       result = result || {};
       this.learn(result);
-      var req = this;
+      var req = this, model = this.model, attr = this.idAttribute;
+      var data = _.isArray(result.data) ?
+        _.map(result.data, function(attrs) { return fromWire(attrs, attr); }) :
+        fromWire(result.data, attr);
+      var deliver = this.fanOut(result);
       this.finish(function() {
-        if (req.options.success) req.options.success(result.data);
-        req.settle.resolve(result.data);
+        // An update replaces the stored model: the writer drops what the
+        // server no longer has (e.g. a `save(null, {attrs})` of a few keys).
+        if (req.method === 'update' && req.options.success) {
+          var parsed = req.options.parse === false ? data : model.parse(_.clone(data), req.options);
+          var removed = option('updates', model, req.options) !== 'merge' ? removedKeys(model, parsed) : [];
+          if (removed.length) {
+            var unset = {};
+            _.each(removed, function(key) { unset[key] = undefined; });
+            model.set(unset, {unset: true});
+          }
+        }
+        if (req.options.success) req.options.success(data);
+        req.settle.resolve(data);
       });
-      if (this.hold) this.hold.release(result.seq);
-      if (isCollection(this.model)) return;
-      if (this.method === 'delete') this.model.stopRealtime();
-      else autoStart(this.model);
+      if (this.hold) this.hold.release(result.seq, model);
+      deliver();
+      if (isCollection(model)) return;
+      if (this.method === 'delete') model.stopRealtime();
+      else autoStart(model);
     },
 
     fail: function(err) {
       var req = this;
-      if (this.hold) this.hold.release();
+      if (this.hold) this.hold.release(null, this.model);
       this.finish(function() {
         if (req.options.error) req.options.error(err);
         req.settle.reject(err);
@@ -469,18 +670,23 @@
     // with `{onConflict: 'ours'}` forces ours. With a policy we resolve it.
     conflict: function(err) {
       var req = this;
+      // The app sees the stored model in its own id spelling.
+      var appErr = err;
+      if (this.idAttribute !== 'id' && err.current && err.current.data) {
+        appErr = _.extend({}, err, {current: _.extend({}, err.current, {data: fromWire(err.current.data, this.idAttribute)})});
+      }
       var policy = option('onConflict', this.model, this.options);
       var decision = typeof policy === 'function' ?
-        policy.call(this.model, err, this.model, this.options) : policy;
+        policy.call(this.model, appErr, this.model, this.options) : policy;
       Promise.resolve(decision).then(function(decision) {
-        req.resolve(err, decision);
+        req.resolve(err, decision, appErr);
       }, function(e) {
-        req.fail(err);
+        req.fail(appErr);
         setTimeout(function() { throw e; }, 0);
       });
     },
 
-    resolve: function(err, decision) {
+    resolve: function(err, decision, appErr) {
       var current = err.current;
       var model = this.model;
       var write = this.method === 'update' || this.method === 'patch' || this.method === 'delete';
@@ -491,9 +697,11 @@
         this.attempts++;
         this.payload = _.extend({}, this.payload);
         if (_.isObject(decision) && decision !== 'ours' && this.method !== 'delete') {
-          this.payload.data = decision;
+          var wire = toWire(decision, this.idAttribute);
+          if (wire.error) return this.fail(wire.error);
+          this.payload.data = wire.data;
         }
-        remember(this.url, current.version);
+        this.link.remember(this.url, current.version);
         clearTimeout(this.timer);
         this.timer = null;
         var link = this.link;
@@ -506,28 +714,38 @@
         // The write did not happen, so the app still hears of the conflict.
         var key = this.method === 'create' && current.data && current.data.id != null ?
           modelKey(this.url, current.data.id) : this.url;
-        remember(key, current.version);
-        var opts = {realtime: true, conflict: err};
-        if (current.data) model.set(model.parse(current.data, opts), opts);
+        this.link.remember(key, current.version);
+        var opts = {realtime: true, conflict: appErr || err};
+        if (current.data) model.set(model.parse(fromWire(current.data, this.idAttribute), opts), opts);
         if (this.method === 'delete' && this.collection && !this.collection.get(model)) {
           this.collection.add(model, opts);
         }
       }
-      this.fail(err);
+      this.fail(appErr || err);
     }
   });
 
   // Channels
   // --------
 
-  // A channel is a collection url this client listens to, with the
-  // collections and models that apply its changes. It remembers the last
-  // `seq` it saw, the `since` of the next subscribe.
+  // A channel is a collection url this client listens to through one
+  // socket, with the collections and models (its listeners) that apply its
+  // changes. It remembers the last `seq` the server sent on it, the `since`
+  // of the next subscribe.
+  //
+  // Each listener keeps its own record of what it reflects: `floor`, the
+  // seq of its last whole read (every change up to it is in), and `seqs`,
+  // per model id, the seq of the last change it shows. A change is applied
+  // to a listener once, when it is newer than both. Per listener, because
+  // the listeners of one url do not learn the same things at the same time:
+  // one collection's read, or its own write, does not show in another.
   function Channel(link, url) {
     this.link = link;
     this.url = url;
     this.listeners = [];
+    this.records = [];
     this.seq = null;
+    this.everSubscribed = false;
     this.subscribed = false;
     this.subscribing = false;
     this.epoch = 0;
@@ -537,13 +755,17 @@
 
   _.extend(Channel.prototype, {
 
-    add: function(listener) {
-      if (_.indexOf(this.listeners, listener) < 0) this.listeners.push(listener);
+    add: function(listener, seqs) {
+      if (_.indexOf(this.listeners, listener) < 0) {
+        this.listeners.push(listener);
+        this.records.push({listener: listener, floor: -1, seqs: seqs || {}});
+      }
       if (!this.subscribed && !this.subscribing && this.link.socket.connected) this.subscribe();
     },
 
     remove: function(listener) {
-      this.listeners = _.without(this.listeners, listener);
+      var i = _.indexOf(this.listeners, listener);
+      if (i >= 0) { this.listeners.splice(i, 1); this.records.splice(i, 1); }
       if (this.listeners.length) return;
       delete this.link.channels[this.url];
       if (this.link.socket.connected && (this.subscribed || this.subscribing)) {
@@ -552,20 +774,35 @@
       this.subscribed = false;
     },
 
-    // While a subscribe or a collection read is answered, pushes wait: the
+    // A channel that has not subscribed yet asks, at its first subscribe,
+    // for the changes after `seq`.
+    startAt: function(seq) {
+      if (!this.everSubscribed && !this.subscribing && this.seq == null) this.seq = seq;
+    },
+
+    record: function(listener) {
+      var i = _.indexOf(this.listeners, listener);
+      return i >= 0 ? this.records[i] : null;
+    },
+
+    // While a subscribe or a collection read is answered, changes wait: the
     // ack's snapshot may be older than a push that overtook it, and must not
-    // undo it. They are applied after, minus those the snapshot holds. A
-    // hold belongs to one connection: a disconnect drops them all.
+    // undo it. They are applied after; the reader, whose snapshot holds
+    // those up to its seq, skips them. A hold belongs to one connection: a
+    // disconnect drops them all.
     hold: function() {
       var channel = this, epoch = this.epoch, released = false;
       this.holds++;
       return {
-        release: function(snapshotSeq) {
+        release: function(snapshotSeq, reader) {
           if (released || epoch !== channel.epoch) return;
           released = true;
-          if (snapshotSeq != null) {
-            channel.held = _.filter(channel.held, function(change) {
-              return !(change.seq != null && change.seq <= snapshotSeq);
+          var record = reader && channel.record(reader);
+          if (record && snapshotSeq != null) {
+            record.floor = Math.max(record.floor, snapshotSeq);
+            // Marks the snapshot covers are no longer needed.
+            _.each(_.keys(record.seqs), function(id) {
+              if (record.seqs[id] <= record.floor) delete record.seqs[id];
             });
           }
           channel.holds--;
@@ -577,7 +814,16 @@
     flushHeld: function() {
       var held = this.held;
       this.held = [];
-      for (var i = 0; i < held.length; i++) this.push(held[i]);
+      for (var i = 0; i < held.length; i++) this.deliver(held[i]);
+    },
+
+    deliver: function(item) {
+      if (this.holds) return this.held.push(item);
+      if (item.exclude) {
+        this.apply(item.change, {realtime: true, push: item.change, local: true}, item.exclude);
+      } else if (this.apply(item.change, {realtime: true, push: item.change})) {
+        realtime.trigger('push', item.change);
+      }
     },
 
     // The connection is gone: its subscription and holds with it.
@@ -620,36 +866,54 @@
           return;
         }
         result = result || {};
-        channel.subscribed = true;
-        channel.caughtUp(since, result);
-        hold.release(result.reset ? result.seq : null);
+        var first = !channel.everSubscribed;
+        channel.subscribed = channel.everSubscribed = true;
+        channel.caughtUp(since, result, first);
+        hold.release();
       });
     },
 
     // The subscribe ack: nothing to do the first time; after a reconnect,
     // apply the changes we missed, or replace our state with the server's
     // when our `since` is out of its change log.
-    caughtUp: function(since, result) {
-      var channel = this;
+    caughtUp: function(since, result, first) {
+      var channel = this, link = this.link;
       if (since == null) {
+        if (result.seq != null) this.seen(result.seq);
+        return;
+      }
+      if (first && !result.reset) {
+        // Not a reconnect: a model that began to follow after its sync gets
+        // the changes since that sync, as the pushes they are.
+        _.each(result.changes || [], function(change) { channel.push(change); });
         if (result.seq != null) this.seen(result.seq);
         return;
       }
       var info = {url: this.url, since: since, seq: result.seq, reset: !!result.reset, changes: []};
       if (result.reset) {
+        // The server's state replaces ours whole, seqs included: the
+        // database may have been replaced, its seqs started over.
+        var prefix = this.url + '/';
+        _.each(_.keys(link.known), function(key) {
+          if (key.slice(0, prefix.length) === prefix && key.indexOf('/', prefix.length) < 0) delete link.known[key];
+        });
         _.each(result.versions || {}, function(version, id) {
-          // The server's state replaces ours whole, seqs included.
-          known[modelKey(channel.url, id)] = {version: version, seq: result.seq};
+          link.known[modelKey(channel.url, id)] = {version: version, seq: result.seq};
+        });
+        _.each(this.records, function(record) {
+          record.floor = result.seq != null ? result.seq : -1;
+          record.seqs = {};
         });
         _.each(this.listeners, function(listener) {
           safely(function() { listener.realtimeReset(result.data || [], {realtime: true, resync: info}); });
         });
+        if (result.seq != null) this.seq = result.seq;
       } else {
         _.each(result.changes || [], function(change) {
           if (channel.apply(change, {realtime: true, resync: info})) info.changes.push(change);
         });
+        if (result.seq != null) this.seen(result.seq);
       }
-      if (result.seq != null) this.seq = result.seq;
       _.each(this.listeners, function(listener) {
         if (isCollection(listener)) listener.trigger('resync', listener, info);
       });
@@ -660,25 +924,49 @@
       if (seq != null && (this.seq == null || seq > this.seq)) this.seq = seq;
     },
 
-    // A pushed change.
+    // A pushed change. It is the server's newest word on this url: the
+    // `since` of a resubscribe starts from it.
     push: function(change) {
-      if (this.holds) return this.held.push(change);
-      if (this.apply(change, {realtime: true, push: change})) realtime.trigger('push', change);
+      this.seen(change.seq);
+      this.deliver({change: change});
     },
 
-    // Apply a change once: skip it when this client already reflects it
-    // (its own write, a read that came later). Returns whether it applied.
-    apply: function(change, options) {
-      this.seen(change.seq);
-      if (change.id == null) return false;
-      var key = modelKey(this.url, change.id);
-      var entry = known[key];
-      if (entry && change.seq != null && change.seq <= entry.seq) return false;
-      remember(key, change.version, change.seq);
-      _.each(this.listeners, function(listener) {
-        safely(function() { listener.realtimeApply(change, options); });
+    // A write of this page was acked: its writers (`exclude`) already show
+    // it; every other listener applies it as a push, in turn with the
+    // pushes. It does not move `seq`: a push of another client's older
+    // change may still be on its way, and a resubscribe must not skip it.
+    local: function(change, exclude) {
+      this.deliver({change: change, exclude: exclude});
+    },
+
+    // The writers of a change show it already: never apply it to them.
+    reflected: function(change, writers) {
+      _.each(this.records, function(record) {
+        if (_.indexOf(writers, record.listener) < 0) return;
+        var seq = record.seqs[change.id];
+        if (seq == null || change.seq > seq) record.seqs[change.id] = change.seq;
       });
-      return true;
+    },
+
+    // Apply a change to every listener that does not reflect it yet (a
+    // push that raced a read, our own write coming back in a catch-up, a
+    // write of this page already shown by its writer). Returns whether any
+    // listener applied it.
+    apply: function(change, options, exclude) {
+      if (change.id == null) return false;
+      var id = String(change.id);
+      this.link.remember(modelKey(this.url, id), change.version, change.seq);
+      var applied = false;
+      _.each(this.records.slice(), function(record) {
+        var reflects = change.seq != null &&
+          (change.seq <= record.floor || (record.seqs[id] != null && change.seq <= record.seqs[id]));
+        if (exclude && _.indexOf(exclude, record.listener) >= 0) reflects = true;
+        if (change.seq != null && (record.seqs[id] == null || change.seq > record.seqs[id])) record.seqs[id] = change.seq;
+        if (reflects) return;
+        applied = true;
+        safely(function() { record.listener.realtimeApply(change, options); });
+      });
+      return applied;
     }
   });
 
@@ -726,6 +1014,15 @@
     var promise = req.settle.promise;
     options.xhr = promise;
     model.trigger('request', model, promise, options);
+    // Refused here, as the server would, without touching the socket (and,
+    // for a message over the transport's limit, without closing it).
+    var refusal = req.error || req.tooLarge();
+    if (refusal) {
+      if (req.hold) req.hold.release(null, model);
+      req.hold = null;
+      Promise.resolve().then(function() { req.fail(refusal); });
+      return promise;
+    }
     link.request(req);
     return promise;
   };
@@ -800,18 +1097,23 @@
         existing.trigger('destroy', existing, this, options);
         return;
       }
+      var data = fromWire(change.data, idAttributeOf(this));
       // `parse` is the model's: a change carries one model, not a
       // collection response.
       if (existing) {
-        this.add(existing.parse(change.data, options), _.extend({merge: true}, options));
+        var collection = this, attrs = existing.parse(data, options);
+        setAsServer(existing, attrs, change.op, options, function() {
+          collection.add(attrs, _.extend({merge: true}, options));
+        });
       } else {
-        var model = this._prepareModel(change.data, _.extend({parse: true}, options));
+        var model = this._prepareModel(data, _.extend({parse: true}, options));
         if (model) this.add(model, options);
       }
     },
 
     realtimeReset: function(data, options) {
-      this.reset(data, _.extend({parse: true}, options));
+      var attr = idAttributeOf(this);
+      this.reset(_.map(data, function(attrs) { return fromWire(attrs, attr); }), _.extend({parse: true}, options));
     }
   });
 
@@ -827,7 +1129,16 @@
       if (this._realtimeChannel || this.isNew()) return this;
       var link = linkFor(socketFor(this, options));
       this._realtimeChannel = link.channel(collectionUrlOf(this));
-      this._realtimeChannel.add(this);
+      // It shows what its own last sync brought, whose seq the link knows.
+      var seqs = {}, entry;
+      try { entry = link.known[normalizeUrl(_.result(this, 'url'))]; } catch (e) { entry = null; }
+      if (entry && entry.seq >= 0) {
+        seqs[String(this.id)] = entry.seq;
+        // It subscribes after that sync: a new channel asks for what was
+        // committed since, so that no change falls between the two.
+        this._realtimeChannel.startAt(entry.seq);
+      }
+      this._realtimeChannel.add(this, seqs);
       return this;
     },
 
@@ -841,13 +1152,16 @@
         this.trigger('destroy', this, this.collection, options);
         return;
       }
-      this.set(this.parse(change.data, options), options);
+      var model = this, attrs = this.parse(fromWire(change.data, idAttributeOf(this)), options);
+      setAsServer(this, attrs, change.op, options, function() { model.set(attrs, options); });
     },
 
     realtimeReset: function(data, options) {
       var self = this;
       var mine = _.find(data, function(attrs) { return attrs && String(attrs.id) === String(self.id); });
-      if (mine) this.set(this.parse(mine, options), options);
+      if (!mine) return;
+      var attrs = this.parse(fromWire(mine, idAttributeOf(this)), options);
+      setAsServer(this, attrs, 'update', options, function() { self.set(attrs, options); });
     }
   });
 
@@ -858,8 +1172,12 @@
   }
 
   realtime.normalizeUrl = normalizeUrl;
-  // For tests and tools: forget what is known of versions.
-  realtime._known = known;
+  // For tests and tools: what is known of versions through a socket (the
+  // shared one by default).
+  realtime._known = function(socket) {
+    var link = existingLinkFor(null, {socket: socket || realtime.socket});
+    return link ? link.known : {};
+  };
 
   return realtime;
 });

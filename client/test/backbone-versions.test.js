@@ -74,5 +74,29 @@ for (const [pkg, version] of [['backbone-1.4', '1.4.1'], ['backbone-1.5', '1.5.0
       await removed;
       assert.equal(theirs.length, 0);
     });
+
+    it('follows the page\'s own writes in a second collection, maps idAttribute "_id", and drops removed attributes with one change', async () => {
+      const Todo = a.Backbone.Model.extend({ idAttribute: '_id' });
+      const Todos = a.Backbone.Collection.extend({ url: '/things', realtime: true, model: Todo });
+      const c1 = new Todos();
+      const c2 = new Todos();
+      await c1.fetch();
+      await c2.fetch();
+      const added = next(c2, 'add');
+      const model = await new Promise((resolve, reject) =>
+        c1.create({ title: 'a', tags: ['x'] }, { wait: true, success: resolve, error: (m, e) => reject(e) }));
+      const [copy] = await added;
+      assert.equal(copy.id, model.id);
+      assert.equal(copy.get('_id'), model.id);
+      const events = [];
+      // (Backbone 1.4 and 1.5 also fire 'changeId' on every set that names the id.)
+      copy.on('all', (name) => { if (name !== 'changeId') events.push(name); });
+      const untagged = next(copy, 'change:tags');
+      model.unset('tags');
+      await model.save({ title: 'b' });
+      await untagged;
+      assert.deepEqual(copy.toJSON(), { _id: model.id, title: 'b' });
+      assert.deepEqual(events.sort(), ['change', 'change:tags', 'change:title']);
+    });
   });
 }

@@ -189,7 +189,7 @@ describe('pushed changes', { timeout: 60000 }, () => {
       await model.save({ title: 'saved over v2' });
       assert.equal((await peek.ok('read', { url: '/todos/1' })).data.title, 'saved over v2');
       const conflict = await new Promise((resolve) => {
-        old.realtime._known['/todos/1'].version = 1;
+        old.realtime._known()['/todos/1'].version = 1;
         model.save({ title: 'x' }, { error: (m, e) => resolve(e) });
       });
       assert.equal(conflict.code, 'conflict');

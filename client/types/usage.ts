@@ -28,4 +28,12 @@ Backbone.realtime.connect();
 // @ts-expect-error: `onConflict` takes 'theirs', 'ours' or a function only.
 todo.save({}, { onConflict: 'mine' });
 
-export { version };
+// Updates replace by default; an app with local-only attributes opts out.
+todo.save(null, { updates: 'merge', maxData: 100000 });
+realtime.defaults.updates = 'merge';
+realtime.defaults.maxData = null;
+const versionOnSocket: number | undefined = realtime.version(todo, { socket: realtime.connect() });
+// @ts-expect-error: `updates` is 'replace' or 'merge'.
+todo.save({}, { updates: 'mine' });
+
+export { version, versionOnSocket };
