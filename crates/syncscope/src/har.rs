@@ -610,6 +610,9 @@ fn decode(conversation: &Conversation, client: usize) -> Vec<Draft> {
                     event,
                     target: Target::Socket { id: String::new() },
                     recipients: 1,
+                    // The page's socket id is only known once the drafts are
+                    // numbered; the target is as anonymous.
+                    to: Vec::new(),
                     args,
                 };
                 push(&mut drafts, frame.at_us, Origin::Server, url, body, None);

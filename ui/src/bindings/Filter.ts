@@ -4,7 +4,11 @@ import type { Origin } from "./Origin";
 /**
  * Which records a watcher or a query wants. Every field narrows; none means all.
  */
-export type Filter = { socket?: string, 
+export type Filter = { 
+/**
+ * A socket id: matches what the socket did and the pushes it received.
+ */
+socket?: string, 
 /**
  * A collection url: matches records on it and on its models' urls.
  */

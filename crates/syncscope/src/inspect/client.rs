@@ -318,6 +318,7 @@ pub fn line(record: &Record) -> String {
             target,
             recipients,
             args,
+            ..
         } => {
             let to = match target {
                 Target::Socket { id } => format!("socket {id}"),

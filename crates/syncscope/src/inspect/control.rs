@@ -407,11 +407,11 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
                 },
                 t => t,
             };
-            let recipients = state
+            let reached = state
                 .inspector
-                .pushed(None, Origin::Inspector, target, &event, args);
+                .pushed_to(None, Origin::Inspector, target, &event, args);
             CommandResult::Ok {
-                value: json!({ "recipients": recipients }),
+                value: json!({ "recipients": reached.count, "to": reached.ids }),
             }
         }
         Command::Model {

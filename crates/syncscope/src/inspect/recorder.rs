@@ -320,7 +320,12 @@ impl Recorder {
 
 fn push_filter(q: &mut QueryBuilder<'_, sqlx::Sqlite>, filter: &Filter) {
     if let Some(socket) = &filter.socket {
-        q.push(" AND socket = ").push_bind(socket.clone());
+        // What the socket did, and the pushes it received (their `to` list).
+        q.push(" AND (socket = ")
+            .push_bind(socket.clone())
+            .push(" OR (kind = 'push_out' AND EXISTS (SELECT 1 FROM json_each(body, '$.to') WHERE value = ")
+            .push_bind(socket.clone())
+            .push(")))");
     }
     if let Some(channel) = &filter.channel {
         q.push(" AND (url = ")

@@ -89,6 +89,11 @@ pub enum Body {
         target: Target,
         /// How many sockets it was sent to.
         recipients: u32,
+        /// The ids of the sockets it was sent to, as the registry knew them when it
+        /// went out; at most `MAX_RECIPIENT_IDS` (then `recipients` is larger than
+        /// the list). Empty in records made before it existed.
+        #[serde(default)]
+        to: Vec<String>,
         args: Vec<Value>,
     },
     Subscribe {
@@ -141,12 +146,21 @@ impl Record {
         let body = match &self.body {
             Body::Connect { auth, .. } => walk(auth),
             Body::EventIn { args, .. } => walk(args),
-            Body::AckOut { args, .. } | Body::PushOut { args, .. } => args.iter().map(walk).sum(),
+            Body::AckOut { args, .. } => args.iter().map(walk).sum(),
+            Body::PushOut { args, to, .. } => {
+                args.iter().map(walk).sum::<usize>()
+                    + to.iter().map(|id| id.len() + 8).sum::<usize>()
+            }
             _ => 0,
         };
         256 + body
     }
 }
+
+/// How many recipient ids a `push_out` record lists: enough for every tab of a
+/// debugging session, bounded so that a push to thousands of load-test sockets does
+/// not copy thousands of ids into the record (its count stays exact).
+pub const MAX_RECIPIENT_IDS: usize = 256;
 
 impl Body {
     pub fn kind(&self) -> &'static str {
@@ -206,6 +220,7 @@ pub enum Target {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(default)]
 pub struct Filter {
+    /// A socket id: matches what the socket did and the pushes it received.
     #[ts(optional)]
     pub socket: Option<String>,
     /// A collection url: matches records on it and on its models' urls.
@@ -229,7 +244,8 @@ pub struct Filter {
 impl Filter {
     pub fn matches(&self, record: &Record) -> bool {
         if let Some(socket) = &self.socket {
-            if record.socket.as_deref() != Some(socket) {
+            let received = matches!(&record.body, Body::PushOut { to, .. } if to.contains(socket));
+            if record.socket.as_deref() != Some(socket) && !received {
                 return false;
             }
         }
