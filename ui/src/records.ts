@@ -43,9 +43,14 @@ export function onChannel(url: string | null, channel: string): boolean {
   return url !== null && (url === channel || (url.startsWith(channel) && url[channel.length] === '/'));
 }
 
-/** The same test as the server's `Filter::matches`. */
+/** Did `socket` receive this push? (`to` lists its recipients.) */
+export function receivedBy(r: Rec, socket: string): boolean {
+  return r.kind === 'push_out' && r.to.includes(socket);
+}
+
+/** The same test as the server's `Filter::matches`: a socket's own records and the pushes it received. */
 export function matches(f: Filter, r: Rec): boolean {
-  if (f.socket && r.socket !== f.socket) return false;
+  if (f.socket && r.socket !== f.socket && !receivedBy(r, f.socket)) return false;
   if (f.channel && !onChannel(r.url, f.channel)) return false;
   if (f.event && eventOf(r) !== f.event) return false;
   if (f.kinds && !f.kinds.includes(r.kind)) return false;
@@ -106,7 +111,7 @@ export function summary(r: Rec): string {
     case 'ack_out':
       return r.error ? `error ${r.error}: ${shortJson(r.args)}` : shortJson(r.args);
     case 'push_out':
-      return `to ${targetText(r.target)} (${r.recipients}) ${shortJson(r.args)}`;
+      return `to ${targetText(r.target)} → ${recipientsText(r)} ${shortJson(r.args)}`;
     case 'subscribe':
     case 'unsubscribe':
       return r.channel;
@@ -134,6 +139,24 @@ export function actionText(a: FaultActionPart): string {
     case 'disconnect':
       return 'disconnect the socket';
   }
+}
+
+/** Who received a push: the socket ids (shortened), or how many when there are many. */
+export function recipientsText(r: Extract<Rec, { kind: 'push_out' }>): string {
+  if (r.recipients === 0) return 'nobody';
+  if (r.to.length === 0 || r.to.length > 3) return `${r.recipients} sockets`;
+  const more = r.recipients - r.to.length;
+  return r.to.map((id) => id.slice(0, 6)).join(', ') + (more > 0 ? ` +${more}` : '');
+}
+
+/** A title-like attribute of a model, to name it by more than its id. */
+export function titleOf(data: unknown): string | null {
+  if (!isObj(data)) return null;
+  for (const k of ['title', 'name', 'label', 'text', 'subject', 'description']) {
+    const v = data[k];
+    if (typeof v === 'string' && v.trim()) return v;
+  }
+  return null;
 }
 
 export function targetText(t: Extract<Rec, { kind: 'push_out' }>['target']): string {

@@ -6,7 +6,7 @@ import type { Filter } from '../bindings/Filter';
 import type { SessionInfo } from '../bindings/SessionInfo';
 import { Diff, Empty, JsonTree, VirtualList } from '../components';
 import { LogModel } from '../log';
-import { diff, fmtLatency, fmtTime, isError, KINDS, snapshotOf, summary, type Rec } from '../records';
+import { diff, fmtLatency, fmtTime, isError, KINDS, receivedBy, snapshotOf, summary, type Rec } from '../records';
 import { store, useStore } from '../store';
 
 const ROW = 24;
@@ -23,6 +23,9 @@ function Row({ r, log, selected, onSelect }: { r: Rec; log: LogModel; selected: 
   const ack = r.kind === 'event_in' ? log.acks.get(r.seq) : undefined;
   const fault = r.kind === 'event_in' ? log.faults.get(r.seq) : undefined;
   const err = isError(r) || (ack?.kind === 'ack_out' && ack.error !== null);
+  // Filtered to one socket, a push it received (caused by another) shows as its own.
+  const only = log.filter.socket;
+  const received = only && r.socket !== only && receivedBy(r, only) ? only : null;
   const cls = ['row', 'log-row', `k-${r.kind}`, `o-${r.origin}`, err ? 'error' : '', selected ? 'selected' : '']
     .filter(Boolean)
     .join(' ');
@@ -61,9 +64,15 @@ function Row({ r, log, selected, onSelect }: { r: Rec; log: LogModel; selected: 
     <div class={cls} onClick={onSelect} data-testid="log-row" data-kind={r.kind} data-seq={r.seq} data-fault={fault?.kind === 'fault' ? fault.rule : undefined}>
       <span class="c-seq mono">{r.seq}</span>
       <span class="c-time mono">{fmtTime(r.at_us)}</span>
-      <span class="c-sock mono" title={r.socket ?? ''}>
-        {r.socket ?? '—'}
-      </span>
+      {received ? (
+        <span class="c-sock mono received" title={`received by ${received}; sent because of ${r.socket ?? 'the inspector'}`} data-testid="received">
+          → {received}
+        </span>
+      ) : (
+        <span class="c-sock mono" title={r.socket ?? ''}>
+          {r.socket ?? '—'}
+        </span>
+      )}
       <span class={`c-kind tag kind-${r.kind}`}>{KIND_LABEL[r.kind] ?? r.kind}</span>
       <span class="c-event mono">
         {r.origin !== 'client' && r.origin !== 'server' && <span class={`tag origin-${r.origin}`}>{r.origin}</span>}
@@ -133,6 +142,23 @@ function Detail({ r, log, onJump }: { r: Rec; log: LogModel; onJump: (seq: numbe
         </div>
       )}
       {diffView}
+      {r.kind === 'push_out' && (
+        <section data-testid="detail-recipients">
+          <h4>
+            Received by {r.recipients} socket{r.recipients === 1 ? '' : 's'}
+          </h4>
+          {r.to.length ? (
+            <ul class="recipients mono">
+              {r.to.map((id) => (
+                <li key={id}>{id}</li>
+              ))}
+              {r.recipients > r.to.length && <li class="muted">… and {r.recipients - r.to.length} more</li>}
+            </ul>
+          ) : (
+            <div class="muted">{r.recipients ? 'Their ids were not recorded (an older record).' : 'Nobody was listening.'}</div>
+          )}
+        </section>
+      )}
       <section>
         <h4>Record</h4>
         <JsonTree value={r as unknown as import('../bindings/serde_json/JsonValue').JsonValue} />
@@ -147,7 +173,7 @@ function Detail({ r, log, onJump }: { r: Rec; log: LogModel; onJump: (seq: numbe
   );
 }
 
-function FilterBar({ filter, onChange }: { filter: Filter; onChange: (f: Filter) => void }): JSX.Element {
+function FilterBar({ filter, onChange, known }: { filter: Filter; onChange: (f: Filter) => void; known?: Set<string> }): JSX.Element {
   const s = useStore();
   const [text, setText] = useState(filter.text ?? '');
   const [event, setEvent] = useState(filter.event ?? '');
@@ -174,7 +200,9 @@ function FilterBar({ filter, onChange }: { filter: Filter; onChange: (f: Filter)
     timer.current = window.setTimeout(() => onChange(f), 250);
   };
   const set = (k: keyof Filter, v: unknown) => onChange(change(k, v));
-  const sockets = new Set(s.sockets.map((x) => x.id));
+  const live = new Set(s.sockets.map((x) => x.id));
+  // Live sockets first, then those that left (still selectable: their history stays).
+  const sockets = new Set([...live, ...(known ?? [])]);
   if (filter.socket) sockets.add(filter.socket);
   const channels = new Set(s.channels.map((c) => c.url));
   if (filter.channel) channels.add(filter.channel);
@@ -185,6 +213,7 @@ function FilterBar({ filter, onChange }: { filter: Filter; onChange: (f: Filter)
         {[...sockets].map((id) => (
           <option key={id} value={id}>
             {id}
+            {live.has(id) ? '' : ' (gone)'}
           </option>
         ))}
       </select>
@@ -339,6 +368,7 @@ function LiveLog(): JSX.Element {
       </div>
       <FilterBar
         filter={log.filter}
+        known={log.sockets}
         onChange={(f) => {
           log.setFilter(f);
           s.notify();
