@@ -590,6 +590,8 @@ fn decode(conversation: &Conversation, client: usize) -> Vec<Draft> {
                     dialect: None,
                     latency_us: frame.at_us.saturating_sub(request.at_us),
                     error: error_code(args.first()),
+                    // A HAR holds what the page saw, not which rule made it up.
+                    fault: None,
                     args,
                 };
                 push(

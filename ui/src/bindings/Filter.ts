@@ -22,6 +22,11 @@ kinds?: Array<string>, origin?: Origin,
  */
 errors_only?: boolean, 
 /**
+ * true: only what fault rules produced (`fault` records, acks with a `fault`);
+ * false: everything else. With `errors_only`, splits injected errors from real ones.
+ */
+injected?: boolean, 
+/**
  * Text that must appear in the record's JSON.
  */
 text?: string, };

@@ -72,6 +72,11 @@ latency_us: number,
  */
 error: string | null, 
 /**
+ * The fault rule that produced this (error) ack instead of the server: an
+ * injected failure, not a real one. Null for the server's own answers.
+ */
+fault: number | null, 
+/**
  * The ack's arguments, as sent.
  */
 args: Array<JsonValue>, } | { "kind": "push_out", event: string, target: Target, 

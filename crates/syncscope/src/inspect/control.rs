@@ -181,6 +181,7 @@ pub struct EventsQuery {
     pub kinds: Option<String>,
     pub origin: Option<Origin>,
     pub errors_only: Option<bool>,
+    pub injected: Option<bool>,
     pub text: Option<String>,
 }
 
@@ -196,6 +197,7 @@ impl EventsQuery {
                 .map(|k| k.split(',').map(|s| s.trim().to_string()).collect()),
             origin: self.origin,
             errors_only: self.errors_only,
+            injected: self.injected,
             text: self.text.clone(),
         }
     }

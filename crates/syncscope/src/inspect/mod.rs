@@ -169,6 +169,7 @@ impl Inspector {
         dialect: Option<&Dialect>,
         args: Vec<Value>,
         error: Option<&str>,
+        fault: Option<u64>,
     ) {
         let latency_us = request.at.elapsed().as_micros() as u64;
         self.bus.publish(
@@ -181,6 +182,7 @@ impl Inspector {
                 dialect: dialect.map(dialect_name),
                 latency_us,
                 error: error.map(str::to_string),
+                fault,
                 args,
             },
         );

@@ -358,6 +358,13 @@ fn push_filter(q: &mut QueryBuilder<'_, sqlx::Sqlite>, filter: &Filter) {
     if filter.errors_only == Some(true) {
         q.push(" AND error = 1");
     }
+    if let Some(injected) = filter.injected {
+        // As `Body::is_injected`: fault records, and acks a rule produced.
+        let test =
+            "(kind = 'fault' OR (kind = 'ack_out' AND json_extract(body, '$.fault') IS NOT NULL))";
+        q.push(if injected { " AND " } else { " AND NOT " })
+            .push(test);
+    }
     if let Some(text) = &filter.text {
         q.push(" AND instr(body, ")
             .push_bind(text.clone())

@@ -81,6 +81,10 @@ pub enum Body {
         latency_us: u64,
         /// The error code when the ack is an error.
         error: Option<String>,
+        /// The fault rule that produced this (error) ack instead of the server: an
+        /// injected failure, not a real one. Null for the server's own answers.
+        #[serde(default)]
+        fault: Option<u64>,
         /// The ack's arguments, as sent.
         args: Vec<Value>,
     },
@@ -191,6 +195,14 @@ impl Body {
         }
     }
 
+    /// Made by a fault rule: its `fault` record, or the error ack it answered with.
+    pub fn is_injected(&self) -> bool {
+        matches!(
+            self,
+            Body::Fault { .. } | Body::AckOut { fault: Some(_), .. }
+        )
+    }
+
     pub fn is_error(&self) -> bool {
         matches!(
             self,
@@ -236,6 +248,10 @@ pub struct Filter {
     /// Only error acks, protocol errors and refused requests.
     #[ts(optional)]
     pub errors_only: Option<bool>,
+    /// true: only what fault rules produced (`fault` records, acks with a `fault`);
+    /// false: everything else. With `errors_only`, splits injected errors from real ones.
+    #[ts(optional)]
+    pub injected: Option<bool>,
     /// Text that must appear in the record's JSON.
     #[ts(optional)]
     pub text: Option<String>,
@@ -277,6 +293,11 @@ impl Filter {
         }
         if self.errors_only == Some(true) && !record.body.is_error() {
             return false;
+        }
+        if let Some(injected) = self.injected {
+            if record.body.is_injected() != injected {
+                return false;
+            }
         }
         if let Some(text) = &self.text {
             let json = serde_json::to_string(record).unwrap_or_default();
