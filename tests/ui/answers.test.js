@@ -22,7 +22,7 @@ async function eventually(check, ms = 8000) {
 }
 
 describe('the inspector answers the debugging question (issue 18)', { timeout: 180000 }, () => {
-  let env, ui, tabA, tabB;
+  let env, ui, tabA, tabB, firedRule;
 
   async function openDemo(name) {
     const page = await env.browser.newPage();
@@ -135,6 +135,31 @@ describe('the inspector answers the debugging question (issue 18)', { timeout: 1
     await ui.locator('[data-testid=fail-next-status]', { hasText: 'fired' }).waitFor();
     const events = await (await fetch(`${env.server.url}/_syncscope/events?kinds=fault`, { headers: { Authorization: `Bearer ${TOKEN}` } })).json();
     assert.equal(events.records.at(-1).event, 'patch', 'the fault fired on the toggle\'s patch');
+    firedRule = events.records.at(-1).rule;
+  });
+
+  it('shows the toggle\'s failure as injected by its rule, not applied, and splits injected errors from real ones', async () => {
+    await go(ui, 'log');
+    const row = ui.locator(`[data-testid=log-row][data-kind=event_in][data-fault="${firedRule}"]`);
+    await row.waitFor();
+    assert.match(await row.innerText(), /patch/);
+    assert.equal(await row.locator('[data-testid=ack-result]').innerText(), `conflict · fault #${firedRule}`);
+    await row.click();
+    const detail = ui.locator('[data-testid=log-detail]');
+    assert.match(await detail.locator('[data-testid=detail-ack]').innerText(), new RegExp(`injected by fault rule #${firedRule}`));
+    assert.match(await detail.locator('[data-testid=detail-not-applied]').innerText(), /Not applied[\s\S]*made up by fault rule/i);
+    await shot(ui, 'log-injected');
+
+    // Errors only: the error acks are the rows; the injected one goes with "real only".
+    await ui.check('[data-testid=filter-errors]');
+    const errorAck = ui.locator('[data-testid=log-row][data-kind=ack_out]', { hasText: `fault #${firedRule}` });
+    await errorAck.waitFor();
+    await ui.selectOption('[data-testid=filter-injected]', 'false');
+    await errorAck.waitFor({ state: 'detached' });
+    await ui.selectOption('[data-testid=filter-injected]', 'true');
+    await errorAck.waitFor();
+    await ui.selectOption('[data-testid=filter-injected]', '');
+    await ui.uncheck('[data-testid=filter-errors]');
   });
 
   it('lists, under a receiving tab\'s socket, the pushes it received from the other tab', async () => {

@@ -35,6 +35,11 @@ export function eventOf(r: Rec): string | null {
   }
 }
 
+/** Made by a fault rule (as the server's `Body::is_injected`). */
+export function isInjected(r: Rec): boolean {
+  return r.kind === 'fault' || (r.kind === 'ack_out' && r.fault !== null && r.fault !== undefined);
+}
+
 export function isError(r: Rec): boolean {
   return (r.kind === 'ack_out' && r.error !== null) || r.kind === 'protocol_error' || r.kind === 'refused';
 }
@@ -56,12 +61,13 @@ export function matches(f: Filter, r: Rec): boolean {
   if (f.kinds && !f.kinds.includes(r.kind)) return false;
   if (f.origin && r.origin !== f.origin) return false;
   if (f.errors_only && !isError(r)) return false;
+  if (f.injected !== undefined && f.injected !== null && isInjected(r) !== f.injected) return false;
   if (f.text && !JSON.stringify(r).includes(f.text)) return false;
   return true;
 }
 
 export function isEmptyFilter(f: Filter): boolean {
-  return !f.socket && !f.channel && !f.event && !f.kinds && !f.origin && !f.errors_only && !f.text;
+  return !f.socket && !f.channel && !f.event && !f.kinds && !f.origin && !f.errors_only && f.injected == null && !f.text;
 }
 
 export function fmtLatency(us: number | null | undefined): string {
@@ -109,6 +115,7 @@ export function summary(r: Rec): string {
     case 'event_in':
       return shortJson(r.args);
     case 'ack_out':
+      if (r.error && r.fault != null) return `injected by fault #${r.fault}: ${shortJson(r.args)}`;
       return r.error ? `error ${r.error}: ${shortJson(r.args)}` : shortJson(r.args);
     case 'push_out':
       return `to ${targetText(r.target)} → ${recipientsText(r)} ${shortJson(r.args)}`;

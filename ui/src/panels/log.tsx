@@ -31,7 +31,14 @@ function Row({ r, log, selected, onSelect }: { r: Rec; log: LogModel; selected: 
     .join(' ');
   let result: JSX.Element | null = null;
   if (r.kind === 'event_in') {
-    if (ack?.kind === 'ack_out') {
+    if (ack?.kind === 'ack_out' && ack.fault != null) {
+      // Made up by a rule: say so first, short enough to fit the column.
+      result = (
+        <span class="res fault" data-testid="ack-result" title={`error ${ack.error ?? ''} injected by fault rule #${ack.fault}`}>
+          {ack.error} · fault #{ack.fault}
+        </span>
+      );
+    } else if (ack?.kind === 'ack_out') {
       result = (
         <span class={ack.error ? 'res err' : 'res ok'} data-testid="ack-result">
           {ack.error ?? 'ok'} · {fmtLatency(ack.latency_us)}
@@ -46,7 +53,7 @@ function Row({ r, log, selected, onSelect }: { r: Rec; log: LogModel; selected: 
     } else if (r.ack_id !== null) {
       result = <span class="res pending">waiting…</span>;
     }
-    if (fault?.kind === 'fault' && ack) {
+    if (fault?.kind === 'fault' && ack?.kind === 'ack_out' && ack.fault == null) {
       result = (
         <>
           {result} <span class="res fault">· fault #{fault.rule}</span>
@@ -54,11 +61,16 @@ function Row({ r, log, selected, onSelect }: { r: Rec; log: LogModel; selected: 
       );
     }
   } else if (r.kind === 'ack_out') {
-    result = (
-      <span class={r.error ? 'res err' : 'res ok'}>
-        {r.error ?? 'ok'} · {fmtLatency(r.latency_us)}
-      </span>
-    );
+    result =
+      r.fault != null ? (
+        <span class="res fault">
+          {r.error} · fault #{r.fault}
+        </span>
+      ) : (
+        <span class={r.error ? 'res err' : 'res ok'}>
+          {r.error ?? 'ok'} · {fmtLatency(r.latency_us)}
+        </span>
+      );
   }
   return (
     <div class={cls} onClick={onSelect} data-testid="log-row" data-kind={r.kind} data-seq={r.seq} data-fault={fault?.kind === 'fault' ? fault.rule : undefined}>
@@ -98,7 +110,19 @@ function Detail({ r, log, onJump }: { r: Rec; log: LogModel; onJump: (seq: numbe
   const request = r.kind === 'event_in' ? r : partner?.kind === 'event_in' ? partner : undefined;
   // For an update (or patch), the model before it: the latest version seen before the request.
   let diffView: JSX.Element | null = null;
-  if (request && (request.event === 'update' || request.event === 'patch' || request.event.endsWith(':update'))) {
+  const answer = r.kind === 'ack_out' ? r : partner?.kind === 'ack_out' ? partner : undefined;
+  if (request && answer?.error) {
+    // A refused write changed nothing: a diff would show it as if it had been applied.
+    diffView = (
+      <section data-testid="detail-not-applied">
+        <h4>Not applied</h4>
+        <div class="muted">
+          The server answered <code>{answer.error}</code>
+          {answer.fault != null ? <> — made up by fault rule #{answer.fault}, not a real error</> : null}; the stored model did not change.
+        </div>
+      </section>
+    );
+  } else if (request && (request.event === 'update' || request.event === 'patch' || request.event.endsWith(':update'))) {
     const after = snapshotOf(request);
     if (after) {
       const prev = log.previous(request.seq, (x) => x.kind !== 'event_in' && snapshotOf(x)?.modelUrl === after.modelUrl);
@@ -139,6 +163,7 @@ function Detail({ r, log, onJump }: { r: Rec; log: LogModel; onJump: (seq: numbe
         <div class={`pair ${partner.error ? 'err' : 'ok'}`} data-testid="detail-ack">
           ack {partner.error ? `error ${partner.error}` : 'ok'} after {fmtLatency(partner.latency_us)}
           {partner.dialect ? ` · ${partner.dialect}` : ''}
+          {partner.fault != null ? ` · injected by fault rule #${partner.fault}` : ''}
         </div>
       )}
       {diffView}
@@ -262,6 +287,22 @@ function FilterBar({ filter, onChange, known }: { filter: Filter; onChange: (f: 
         <input type="checkbox" checked={!!filter.errors_only} onChange={(e) => set('errors_only', e.currentTarget.checked)} data-testid="filter-errors" />
         errors only
       </label>
+      <select
+        value={filter.injected == null ? '' : String(filter.injected)}
+        onChange={(e) => {
+          // Not through `set`: false (real only) is a value here, not "no filter".
+          const v = e.currentTarget.value;
+          const f: Filter = { ...latest.current, injected: v === '' ? undefined : v === 'true' };
+          latest.current = f;
+          onChange(f);
+        }}
+        data-testid="filter-injected"
+        title="Injected by a fault rule, or real"
+      >
+        <option value="">injected and real</option>
+        <option value="true">injected only</option>
+        <option value="false">real only</option>
+      </select>
       <button
         class="link"
         onClick={() => {
