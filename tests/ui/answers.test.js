@@ -143,6 +143,8 @@ describe('the inspector answers the debugging question (issue 18)', { timeout: 1
     const row = ui.locator(`[data-testid=log-row][data-kind=event_in][data-fault="${firedRule}"]`);
     await row.waitFor();
     assert.match(await row.innerText(), /patch/);
+    // Which model: the url keeps both ends of the id; the payload leads with the title.
+    assert.match(await row.locator('.c-url').innerText(), /^\/todos\/\w+…\w+$/);
     assert.equal(await row.locator('[data-testid=ack-result]').innerText(), `conflict · fault #${firedRule}`);
     await row.click();
     const detail = ui.locator('[data-testid=log-detail]');
@@ -173,6 +175,7 @@ describe('the inspector answers the debugging question (issue 18)', { timeout: 1
     const row = ui.locator('[data-testid=log-row][data-kind=push_out]', { hasText: 'seen by tab B' });
     await row.waitFor();
     assert.equal(await row.locator('[data-testid=received]').innerText(), `→ ${b}`, 'shown as received by tab B');
+    assert.match(await row.locator('.c-sum').innerText(), /^“seen by tab B” to \/todos → /, 'the model first, then whom it reached');
     await row.click();
     const recipients = ui.locator('[data-testid=detail-recipients]');
     assert.match(await recipients.innerText(), new RegExp(`Received by 1 socket\\s+${b}`, "i"));

@@ -103,6 +103,22 @@ export function shortJson(v: unknown, max = 120): string {
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
 
+/** A long url shortened in the middle, so that both the collection and the end of the id show. */
+export function shortUrl(url: string, max = 17): string {
+  if (url.length <= max) return url;
+  const keep = max - 1;
+  const head = Math.ceil(keep / 2);
+  return `${url.slice(0, head)}…${url.slice(url.length - (keep - head))}`;
+}
+
+/** The model a request or a change is about, named by its title-like attribute. */
+function modelName(r: Rec): string {
+  const arg = r.kind === 'event_in' ? r.args : r.kind === 'push_out' ? r.args[0] : null;
+  const data = isObj(arg) ? arg.data : null;
+  const title = titleOf(data);
+  return title ? `“${title.length > 40 ? `${title.slice(0, 39)}…` : title}” ` : '';
+}
+
 /** One line about what a record says, for the log's last column. */
 export function summary(r: Rec): string {
   switch (r.kind) {
@@ -113,12 +129,12 @@ export function summary(r: Rec): string {
     case 'upgrade':
       return `${r.from} → ${r.to}`;
     case 'event_in':
-      return shortJson(r.args);
+      return modelName(r) + shortJson(r.args);
     case 'ack_out':
       if (r.error && r.fault != null) return `injected by fault #${r.fault}: ${shortJson(r.args)}`;
       return r.error ? `error ${r.error}: ${shortJson(r.args)}` : shortJson(r.args);
     case 'push_out':
-      return `to ${targetText(r.target)} → ${recipientsText(r)} ${shortJson(r.args)}`;
+      return `${modelName(r)}to ${targetText(r.target)} → ${recipientsText(r)} ${shortJson(r.args)}`;
     case 'subscribe':
     case 'unsubscribe':
       return r.channel;

@@ -6,7 +6,7 @@ import type { Filter } from '../bindings/Filter';
 import type { SessionInfo } from '../bindings/SessionInfo';
 import { Diff, Empty, JsonTree, VirtualList } from '../components';
 import { LogModel } from '../log';
-import { diff, fmtLatency, fmtTime, isError, KINDS, receivedBy, snapshotOf, summary, type Rec } from '../records';
+import { diff, fmtLatency, fmtTime, isError, KINDS, receivedBy, shortUrl, snapshotOf, summary, type Rec } from '../records';
 import { store, useStore } from '../store';
 
 const ROW = 24;
@@ -97,7 +97,7 @@ function Row({ r, log, selected, onSelect }: { r: Rec; log: LogModel; selected: 
               : ''}
       </span>
       <span class="c-url mono" title={r.url ?? ''}>
-        {r.url ?? ''}
+        {r.url ? shortUrl(r.url) : ''}
       </span>
       <span class="c-res">{result}</span>
       <span class="c-sum mono">{summary(r)}</span>
