@@ -88,6 +88,7 @@ export function filterQuery(f: Filter): Record<string, string | boolean | undefi
     kinds: f.kinds?.join(','),
     origin: f.origin,
     errors_only: f.errors_only || undefined,
+    injected: f.injected,
     text: f.text,
   };
 }

@@ -19,9 +19,41 @@ export const DEFAULT_MESSAGE: Record<string, string> = {
   injected: 'injected by Syncscope',
 };
 
+/**
+ * The event field of a builder: one event (`update`, `todos:update`), several joined
+ * by `or` or commas (`update or patch`), or nothing (any request).
+ */
+export function parseEvents(text: string): Pick<FaultMatch, 'event' | 'events'> {
+  const list = text
+    .split(/\s*(?:\bor\b|,|\|)\s*/)
+    .map((x) => x.trim())
+    .filter(Boolean);
+  if (list.length === 0) return {};
+  if (list.length === 1) return { event: list[0] };
+  return { events: list };
+}
+
+/** The client's copy of the server's `FaultMatch::matches`. */
+export function whenMatches(w: FaultMatch, socket: string | null, event: string, url: string | null): boolean {
+  if (w.socket && w.socket !== socket) return false;
+  if (w.event && w.event !== event) return false;
+  if (w.events && !w.events.includes(event)) return false;
+  if (w.url) {
+    const prefix = w.url.replace(/\/+$/, '');
+    if (!url || (url !== prefix && !url.startsWith(`${prefix}/`))) return false;
+  }
+  return true;
+}
+
+/** A request that writes: the native methods and iobind's `<ns>:<method>`. */
+export function isWrite(event: string): boolean {
+  const method = event.includes(':') ? event.slice(event.lastIndexOf(':') + 1) : event;
+  return ['create', 'update', 'patch', 'delete'].includes(method);
+}
+
 /** The requests a rule matches, in words. */
 export function whenText(w: FaultMatch): string {
-  const parts = [w.event ? w.event : 'any request'];
+  const parts = [w.event ? w.event : w.events?.length ? w.events.join(' or ') : 'any request'];
   if (w.url) parts.push(`on ${w.url}`);
   if (w.socket) parts.push(`from ${w.socket}`);
   return parts.join(' ');

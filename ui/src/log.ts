@@ -23,6 +23,8 @@ export class LogModel {
   /** Seqs of requests that are rows (their ack folds into them). */
   private requestRows = new Set<number>();
   filter: Filter = {};
+  /** Every socket that connected in this log, gone ones too: the socket filter offers them. */
+  sockets = new Set<string>();
   /** Records dropped from the front to stay bounded. */
   dropped = 0;
   version = 0;
@@ -41,6 +43,7 @@ export class LogModel {
     this.faults.clear();
     this.unfinished.clear();
     this.requestRows.clear();
+    this.sockets.clear();
     this.dropped = 0;
     this.version++;
   }
@@ -56,6 +59,7 @@ export class LogModel {
   }
 
   private index(r: Rec): void {
+    if (r.kind === 'connect' && r.socket) this.sockets.add(r.socket);
     if (r.kind === 'event_in') {
       this.requests.set(r.seq, r);
       if (r.socket) {

@@ -35,6 +35,11 @@ export function eventOf(r: Rec): string | null {
   }
 }
 
+/** Made by a fault rule (as the server's `Body::is_injected`). */
+export function isInjected(r: Rec): boolean {
+  return r.kind === 'fault' || (r.kind === 'ack_out' && r.fault !== null && r.fault !== undefined);
+}
+
 export function isError(r: Rec): boolean {
   return (r.kind === 'ack_out' && r.error !== null) || r.kind === 'protocol_error' || r.kind === 'refused';
 }
@@ -43,20 +48,26 @@ export function onChannel(url: string | null, channel: string): boolean {
   return url !== null && (url === channel || (url.startsWith(channel) && url[channel.length] === '/'));
 }
 
-/** The same test as the server's `Filter::matches`. */
+/** Did `socket` receive this push? (`to` lists its recipients.) */
+export function receivedBy(r: Rec, socket: string): boolean {
+  return r.kind === 'push_out' && r.to.includes(socket);
+}
+
+/** The same test as the server's `Filter::matches`: a socket's own records and the pushes it received. */
 export function matches(f: Filter, r: Rec): boolean {
-  if (f.socket && r.socket !== f.socket) return false;
+  if (f.socket && r.socket !== f.socket && !receivedBy(r, f.socket)) return false;
   if (f.channel && !onChannel(r.url, f.channel)) return false;
   if (f.event && eventOf(r) !== f.event) return false;
   if (f.kinds && !f.kinds.includes(r.kind)) return false;
   if (f.origin && r.origin !== f.origin) return false;
   if (f.errors_only && !isError(r)) return false;
+  if (f.injected !== undefined && f.injected !== null && isInjected(r) !== f.injected) return false;
   if (f.text && !JSON.stringify(r).includes(f.text)) return false;
   return true;
 }
 
 export function isEmptyFilter(f: Filter): boolean {
-  return !f.socket && !f.channel && !f.event && !f.kinds && !f.origin && !f.errors_only && !f.text;
+  return !f.socket && !f.channel && !f.event && !f.kinds && !f.origin && !f.errors_only && f.injected == null && !f.text;
 }
 
 export function fmtLatency(us: number | null | undefined): string {
@@ -92,6 +103,22 @@ export function shortJson(v: unknown, max = 120): string {
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
 
+/** A long url shortened in the middle, so that both the collection and the end of the id show. */
+export function shortUrl(url: string, max = 17): string {
+  if (url.length <= max) return url;
+  const keep = max - 1;
+  const head = Math.ceil(keep / 2);
+  return `${url.slice(0, head)}…${url.slice(url.length - (keep - head))}`;
+}
+
+/** The model a request or a change is about, named by its title-like attribute. */
+function modelName(r: Rec): string {
+  const arg = r.kind === 'event_in' ? r.args : r.kind === 'push_out' ? r.args[0] : null;
+  const data = isObj(arg) ? arg.data : null;
+  const title = titleOf(data);
+  return title ? `“${title.length > 40 ? `${title.slice(0, 39)}…` : title}” ` : '';
+}
+
 /** One line about what a record says, for the log's last column. */
 export function summary(r: Rec): string {
   switch (r.kind) {
@@ -102,11 +129,12 @@ export function summary(r: Rec): string {
     case 'upgrade':
       return `${r.from} → ${r.to}`;
     case 'event_in':
-      return shortJson(r.args);
+      return modelName(r) + shortJson(r.args);
     case 'ack_out':
+      if (r.error && r.fault != null) return `injected by fault #${r.fault}: ${shortJson(r.args)}`;
       return r.error ? `error ${r.error}: ${shortJson(r.args)}` : shortJson(r.args);
     case 'push_out':
-      return `to ${targetText(r.target)} (${r.recipients}) ${shortJson(r.args)}`;
+      return `${modelName(r)}to ${targetText(r.target)} → ${recipientsText(r)} ${shortJson(r.args)}`;
     case 'subscribe':
     case 'unsubscribe':
       return r.channel;
@@ -134,6 +162,24 @@ export function actionText(a: FaultActionPart): string {
     case 'disconnect':
       return 'disconnect the socket';
   }
+}
+
+/** Who received a push: the socket ids (shortened), or how many when there are many. */
+export function recipientsText(r: Extract<Rec, { kind: 'push_out' }>): string {
+  if (r.recipients === 0) return 'nobody';
+  if (r.to.length === 0 || r.to.length > 3) return `${r.recipients} sockets`;
+  const more = r.recipients - r.to.length;
+  return r.to.map((id) => id.slice(0, 6)).join(', ') + (more > 0 ? ` +${more}` : '');
+}
+
+/** A title-like attribute of a model, to name it by more than its id. */
+export function titleOf(data: unknown): string | null {
+  if (!isObj(data)) return null;
+  for (const k of ['title', 'name', 'label', 'text', 'subject', 'description']) {
+    const v = data[k];
+    if (typeof v === 'string' && v.trim()) return v;
+  }
+  return null;
 }
 
 export function targetText(t: Extract<Rec, { kind: 'push_out' }>['target']): string {

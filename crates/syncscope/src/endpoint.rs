@@ -166,7 +166,7 @@ async fn handle(sync: &Sync, incoming: Incoming) {
                 match sent {
                     Ok(()) => {
                         let args = vec![Value::Null, result];
-                        inspect.ack_out(sid, request, Some(dialect), args, None);
+                        inspect.ack_out(sid, request, Some(dialect), args, None, None);
                     }
                     Err(e) => inspect.ack_not_sent(sid, request, e.to_string()),
                 }
@@ -225,7 +225,7 @@ async fn apply_fault(
                 message,
                 current,
             };
-            reply_err(ack, &err, has_ack, refused);
+            send_error(ack, &err, has_ack, refused, Some(rule));
         }
         FaultAction::Drop => {}
         FaultAction::Disconnect => {
@@ -245,11 +245,18 @@ type Refused<'a> = (
 );
 
 /// Sends an error ack, then records it when the client asked for an ack.
-fn reply_err(
+fn reply_err(ack: AckSender, err: &SyncError, has_ack: bool, refused: Refused<'_>) {
+    send_error(ack, err, has_ack, refused, None);
+}
+
+/// As `reply_err`; `fault` is the rule that made the error up, recorded on the ack so
+/// that an injected failure is never mistaken for a real one.
+fn send_error(
     ack: AckSender,
     err: &SyncError,
     has_ack: bool,
     (inspect, sid, request, dialect): Refused<'_>,
+    fault: Option<u64>,
 ) {
     let wire = err.to_wire();
     let sent = ack.send(&(&wire,));
@@ -258,7 +265,7 @@ fn reply_err(
     }
     if has_ack {
         match sent {
-            Ok(()) => inspect.ack_out(sid, request, dialect, vec![wire], Some(err.code())),
+            Ok(()) => inspect.ack_out(sid, request, dialect, vec![wire], Some(err.code()), fault),
             Err(e) => inspect.ack_not_sent(sid, request, e.to_string()),
         }
     }

@@ -39,6 +39,12 @@ pub struct FaultMatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub event: Option<String>,
+    /// Only one of these events: a rule for "the next write" names `update` and
+    /// `patch`, since Backbone saves a changed attribute (`save(attrs, {patch: true})`)
+    /// with `patch` and a whole model with `update`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub events: Option<Vec<String>>,
     /// Only urls starting with this (normalised) prefix, e.g. `/todos`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
@@ -144,6 +150,10 @@ impl FaultMatch {
     fn matches(&self, socket: &str, event: &str, url: Option<&str>) -> bool {
         self.socket.as_deref().is_none_or(|s| s == socket)
             && self.event.as_deref().is_none_or(|e| e == event)
+            && self
+                .events
+                .as_ref()
+                .is_none_or(|list| list.iter().any(|e| e == event))
             && self.url.as_deref().is_none_or(|prefix| {
                 let prefix = prefix.trim_end_matches('/');
                 url.is_some_and(|u| u == prefix || u.starts_with(&format!("{prefix}/")))
@@ -190,6 +200,23 @@ mod tests {
         );
         let kept = &faults.list()[0];
         assert_eq!((kept.id, kept.enabled, kept.fired), (rule.id, false, 1));
+    }
+
+    #[test]
+    fn a_rule_for_the_next_write_fires_on_a_patch_as_on_an_update() {
+        let faults = Faults::default();
+        let when = FaultMatch {
+            events: Some(vec!["update".into(), "patch".into()]),
+            url: Some("/todos".into()),
+            ..FaultMatch::default()
+        };
+        faults.add(fail(Some(1), when));
+        assert_eq!(faults.fire("s1", "create", Some("/todos")), None);
+        assert!(
+            faults.fire("s1", "patch", Some("/todos/1")).is_some(),
+            "a Backbone toggle saves with patch"
+        );
+        assert_eq!(faults.fire("s1", "update", Some("/todos/1")), None, "spent");
     }
 
     #[test]

@@ -515,6 +515,8 @@ fn decode(conversation: &Conversation, client: usize) -> Vec<Draft> {
                     dialect: None,
                     latency_us: frame.at_us.saturating_sub(request.at_us),
                     error: error_code(args.first()),
+                    // A HAR holds what the page saw, not which rule made it up.
+                    fault: None,
                     args,
                 };
                 push(
@@ -535,6 +537,9 @@ fn decode(conversation: &Conversation, client: usize) -> Vec<Draft> {
                     event,
                     target: Target::Socket { id: String::new() },
                     recipients: 1,
+                    // The page's socket id is only known once the drafts are
+                    // numbered; the target is as anonymous.
+                    to: Vec::new(),
                     args,
                 };
                 push(&mut drafts, frame.at_us, Origin::Server, url, body, None);

@@ -202,7 +202,7 @@ impl Sync {
             .inspect
             .bus
             .registry
-            .recipients(&iobind, writer.as_deref())
+            .recipient_count(&iobind, writer.as_deref())
             == 0
         {
             return;

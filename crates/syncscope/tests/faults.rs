@@ -156,3 +156,40 @@ async fn a_fired_rule_is_recorded_with_the_fault_origin_before_the_error_ack() {
         .expect("the error ack");
     assert!(fault < ack, "{kinds:?}");
 }
+
+#[tokio::test]
+async fn an_injected_error_ack_names_its_rule_and_errors_split_into_injected_and_real() {
+    let server = start_memory().await;
+    let mut c = Client::connect(server.local_addr()).await;
+    let rule = add_rule(
+        &server,
+        json!({"when": {"event": "read"}, "action": "fail", "code": "conflict", "message": "made up", "times": 1}),
+    )
+    .await;
+    assert_eq!(
+        err(&c.request("read", json!({"url": "/todos"})).await)["code"],
+        "conflict"
+    );
+    // A real error: deleting what does not exist.
+    assert_eq!(
+        err(&c.request("delete", json!({"url": "/todos/404"})).await)["code"],
+        "not_found"
+    );
+    server.inspector().recorder().stop_session().await.unwrap();
+    let control = Control::of(&server);
+
+    let acks = control.get("/events?kinds=ack_out&errors_only=true").await;
+    let acks = acks["records"].as_array().unwrap();
+    assert_eq!(acks.len(), 2, "{acks:?}");
+    assert_eq!(acks[0]["fault"], rule, "the injected one names its rule");
+    assert_eq!(acks[1]["fault"], Value::Null, "the real one has none");
+
+    let injected = control.get("/events?errors_only=true&injected=true").await;
+    let injected = injected["records"].as_array().unwrap();
+    assert_eq!(injected.len(), 1);
+    assert_eq!(injected[0]["error"], "conflict");
+    let real = control.get("/events?errors_only=true&injected=false").await;
+    let real = real["records"].as_array().unwrap();
+    assert_eq!(real.len(), 1);
+    assert_eq!(real[0]["error"], "not_found");
+}

@@ -147,6 +147,7 @@ fn the_demo_har_imports_as_two_clients_in_time_order() {
                 target: Target::Socket { id },
                 recipients,
                 args,
+                ..
             } => {
                 assert_eq!(r.socket.as_ref(), Some(id));
                 assert_eq!(*recipients, 1);
@@ -192,6 +193,7 @@ fn every_ack_is_paired_to_the_request_it_answers() {
             latency_us,
             error,
             args,
+            ..
         } = &ack.body
         else {
             continue;

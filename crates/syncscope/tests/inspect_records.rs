@@ -129,6 +129,7 @@ async fn each_record_kind_appears_with_its_fields_in_the_order_things_happened()
             event,
             target,
             recipients,
+            to,
             args,
         } => {
             assert_eq!(event, "change");
@@ -139,6 +140,7 @@ async fn each_record_kind_appears_with_its_fields_in_the_order_things_happened()
                 }
             );
             assert_eq!(*recipients, 1, "the reader, not the writer");
+            assert_eq!(to, &[reader.sid.clone()], "who received it, by id");
             assert_eq!(args[0]["op"], "create");
         }
         other => panic!("push_out, got {other:?}"),
@@ -231,6 +233,55 @@ async fn acks_pair_with_their_requests_even_when_requests_are_pipelined() {
             assert!(request.seq < record.seq);
         }
     }
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_socket_filter_finds_the_pushes_the_socket_received_live_and_recorded() {
+    let running = server().await;
+    let control = Control::of(&running);
+    let mut writer = Sio::connect(running.local_addr()).await;
+    let mut reader = Sio::connect(running.local_addr()).await;
+    let bystander = Sio::connect(running.local_addr()).await;
+    let mut watcher = control
+        .watch(json!({"socket": reader.sid, "kinds": ["push_out"]}))
+        .await;
+    reader.request("subscribe", json!({"url": "/todos"})).await;
+    writer
+        .request("create", json!({"url": "/todos", "data": {"id": 1}}))
+        .await;
+    assert_eq!(reader.next_event().await.0, "change");
+
+    let live = watcher.until(|rs| !rs.is_empty()).await.to_vec();
+    assert_eq!(live.len(), 1, "{live:#?}");
+    assert_eq!(
+        live[0].socket.as_deref(),
+        Some(writer.sid.as_str()),
+        "the push is the writer's record, and the reader's filter finds it"
+    );
+
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let recorded = loop {
+        let page = control
+            .get(&format!("/events?socket={}&kinds=push_out", reader.sid))
+            .await;
+        let records = page["records"].as_array().unwrap().clone();
+        if !records.is_empty() {
+            break records;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "recorded push");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0]["to"], json!([reader.sid]));
+    let none = control
+        .get(&format!("/events?socket={}&kinds=push_out", bystander.sid))
+        .await;
+    assert_eq!(
+        none["records"].as_array().unwrap().len(),
+        0,
+        "a socket not subscribed received nothing"
+    );
     running.shutdown().await;
 }
 

@@ -176,6 +176,7 @@ async fn a_played_session_reaches_todays_subscribers_in_order_tagged_replay() {
             event,
             target,
             recipients,
+            to,
             args,
         } = &record.body
         else {
@@ -189,6 +190,11 @@ async fn a_played_session_reaches_todays_subscribers_in_order_tagged_replay() {
             }
         );
         assert_eq!(*recipients, 1);
+        assert_eq!(
+            to,
+            &[listener.sid.clone()],
+            "replayed into the live subscriber"
+        );
         assert_eq!(args[0]["data"]["n"], i as u64 + 1);
     }
     running.shutdown().await;

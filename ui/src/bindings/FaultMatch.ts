@@ -13,6 +13,12 @@ socket?: string,
  */
 event?: string, 
 /**
+ * Only one of these events: a rule for "the next write" names `update` and
+ * `patch`, since Backbone saves a changed attribute (`save(attrs, {patch: true})`)
+ * with `patch` and a whole model with `update`.
+ */
+events?: Array<string>, 
+/**
  * Only urls starting with this (normalised) prefix, e.g. `/todos`.
  */
 url?: string, };

@@ -4,7 +4,11 @@ import type { Origin } from "./Origin";
 /**
  * Which records a watcher or a query wants. Every field narrows; none means all.
  */
-export type Filter = { socket?: string, 
+export type Filter = { 
+/**
+ * A socket id: matches what the socket did and the pushes it received.
+ */
+socket?: string, 
 /**
  * A collection url: matches records on it and on its models' urls.
  */
@@ -17,6 +21,11 @@ kinds?: Array<string>, origin?: Origin,
  * Only error acks, protocol errors and refused requests.
  */
 errors_only?: boolean, 
+/**
+ * true: only what fault rules produced (`fault` records, acks with a `fault`);
+ * false: everything else. With `errors_only`, splits injected errors from real ones.
+ */
+injected?: boolean, 
 /**
  * Text that must appear in the record's JSON.
  */

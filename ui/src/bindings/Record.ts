@@ -72,13 +72,24 @@ latency_us: number,
  */
 error: string | null, 
 /**
+ * The fault rule that produced this (error) ack instead of the server: an
+ * injected failure, not a real one. Null for the server's own answers.
+ */
+fault: number | null, 
+/**
  * The ack's arguments, as sent.
  */
 args: Array<JsonValue>, } | { "kind": "push_out", event: string, target: Target, 
 /**
  * How many sockets it was sent to.
  */
-recipients: number, args: Array<JsonValue>, } | { "kind": "subscribe", channel: string, } | { "kind": "unsubscribe", channel: string, } | { "kind": "protocol_error", message: string, event: string | null, } | { "kind": "fault", rule: number, event: string, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" }) | { "kind": "refused", 
+recipients: number, 
+/**
+ * The ids of the sockets it was sent to, as the registry knew them when it
+ * went out; at most `MAX_RECIPIENT_IDS` (then `recipients` is larger than
+ * the list). Empty in records made before it existed.
+ */
+to: Array<string>, args: Array<JsonValue>, } | { "kind": "subscribe", channel: string, } | { "kind": "unsubscribe", channel: string, } | { "kind": "protocol_error", message: string, event: string | null, } | { "kind": "fault", rule: number, event: string, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" }) | { "kind": "refused", 
 /**
  * The stable code of the reason (`foreign_origin`, `foreign_host`, …).
  */

@@ -6,8 +6,10 @@ import type { StoreSnapshot } from '../bindings/StoreSnapshot';
 import type { FaultSpec } from '../bindings/FaultSpec';
 import type { Target } from '../bindings/Target';
 import { useFlash } from '../components';
-import { CODES, DEFAULT_MESSAGE, EVENTS, specText } from '../faults';
+import { CODES, DEFAULT_MESSAGE, EVENTS, isWrite, parseEvents, specText, whenMatches } from '../faults';
+import { checkChange, createTemplate, fromPush, modelTemplate } from '../inject';
 import { go, handoff } from '../nav';
+import { titleOf, type Rec } from '../records';
 import { store, useStore } from '../store';
 
 type To = Target['to'];
@@ -20,7 +22,9 @@ export function InjectPanel(): JSX.Element {
   const [channel, setChannel] = useState(given?.to === 'channel' ? given.url : '');
   const [ns, setNs] = useState('');
   const [event, setEvent] = useState('change');
-  const [payload, setPayload] = useState('{\n  "url": "/todos/1",\n  "op": "update",\n  "data": { "id": "1", "title": "pushed from Syncscope" },\n  "version": 1\n}');
+  const [payload, setPayload] = useState(() =>
+    JSON.stringify(createTemplate(given?.to === 'channel' ? given.url : '/todos', `pushed-${Date.now().toString(36)}`), null, 2),
+  );
   const [spread, setSpread] = useState(false);
   const [snap, setSnap] = useState<StoreSnapshot | null>(null);
   const [tplCollection, setTplCollection] = useState('');
@@ -55,27 +59,55 @@ export function InjectPanel(): JSX.Element {
   const fromModel = (id: string) => {
     const m = snap?.models?.find((x) => x.id === id);
     if (!m) return;
-    const url = `${tplCollection}/${encodeURIComponent(m.id)}`;
     if (event.includes(':')) {
-      // The iobind dialect: the model's attributes.
-      setEvent(`${url}:update`);
+      // The iobind dialect: the model's attributes, on the model url's event.
+      setEvent(`${tplCollection}/${encodeURIComponent(m.id)}:update`);
       setPayload(JSON.stringify(m.data, null, 2));
     } else {
       setEvent('change');
-      setPayload(JSON.stringify({ url, op: 'update', data: m.data, version: m.version + 1, seq: snap?.seq ?? 0 }, null, 2));
+      setPayload(JSON.stringify(modelTemplate(tplCollection, m), null, 2));
     }
     if (to === 'channel') setChannel(tplCollection);
   };
+
+  // The last real push of the target channel: the surest shape there is.
+  const lastPush = to === 'channel' && channel ? s.changes.get(channel)?.at(-1) : undefined;
+  const fromLastPush = () => {
+    const copy = lastPush?.kind === 'push_out' ? fromPush(lastPush.args[0] ?? null) : null;
+    if (!copy) return;
+    setEvent('change');
+    setPayload(JSON.stringify(copy, null, 2));
+  };
+
+  // backbone.realtime's view of a `change`: why it would be dropped, before sending.
+  const check =
+    event === 'change' && parsed !== undefined && !spread
+      ? checkChange(parsed, to === 'channel' ? channel.replace(/\/+$/, '') || null : null, snap?.seq ?? null)
+      : null;
 
   const send = async (e: Event) => {
     e.preventDefault();
     if (parsed === undefined || !target) return;
     const args = spread && Array.isArray(parsed) ? parsed : [parsed];
     const r = await store.control.command({ command: 'emit', target, event, args });
-    if (r.result === 'ok') {
-      const n = (r.value as { recipients?: number })?.recipients;
-      say('ok', `Sent ${event} to ${n ?? '?'} socket${n === 1 ? '' : 's'}.`);
-    } else say('error', `${r.code}: ${r.message}`);
+    if (r.result !== 'ok') {
+      say('error', `${r.code}: ${r.message}`);
+      return;
+    }
+    const v = r.value as { recipients?: number; to?: string[] };
+    const n = v?.recipients ?? 0;
+    const who = v?.to?.length ? `: ${v.to.join(', ')}` : '';
+    if (n === 0) {
+      say('error', `Sent ${event} to no socket: ${to === 'channel' ? `nobody is subscribed to ${channel}` : 'no socket matched the target'}. Open the app first, or pick another target.`);
+    } else if (check?.problems.length) {
+      say('error', `Delivered ${event} to ${n} socket${n === 1 ? '' : 's'}${who}, but backbone.realtime ignores it: ${check.problems[0]}`);
+    } else {
+      say(
+        'ok',
+        `Delivered ${event} to ${n} socket${n === 1 ? '' : 's'}${who}.` +
+          (event === 'change' ? ' A backbone.realtime client applies it when it listens to the change’s url; the server cannot see whether it did.' : ''),
+      );
+    }
   };
 
   return (
@@ -125,6 +157,10 @@ export function InjectPanel(): JSX.Element {
           </fieldset>
           <fieldset>
             <legend>Template from a stored model</legend>
+            <div class="hint">
+              A <code>change</code> as backbone.realtime applies it: the collection <code>url</code>, the model&rsquo;s <code>id</code>, <code>op</code>,{' '}
+              <code>data</code> and its stored <code>version</code>; no <code>seq</code>, which would make clients skip later real changes.
+            </div>
             <div class="inline">
               <select value={tplCollection} onChange={(e) => setTplCollection(e.currentTarget.value)} data-testid="inject-tpl-collection">
                 <option value="">collection…</option>
@@ -138,10 +174,13 @@ export function InjectPanel(): JSX.Element {
                 <option value="">model…</option>
                 {snap?.models?.map((m) => (
                   <option key={m.id} value={m.id}>
-                    {m.id} v{m.version} {JSON.stringify(m.data).slice(0, 40)}
+                    {m.id} v{m.version} {titleOf(m.data) ?? JSON.stringify(m.data).slice(0, 40)}
                   </option>
                 ))}
               </select>
+              <button type="button" onClick={fromLastPush} disabled={!lastPush} data-testid="inject-tpl-last" title="The last change pushed on the target channel, without its seq">
+                last push of {to === 'channel' && channel ? channel : 'the channel'}
+              </button>
             </div>
           </fieldset>
           <label>
@@ -149,6 +188,20 @@ export function InjectPanel(): JSX.Element {
             <textarea rows={10} value={payload} onInput={(e) => setPayload(e.currentTarget.value)} class={parseError ? 'invalid' : ''} spellcheck={false} data-testid="inject-payload" />
             <span class={parseError ? 'hint err' : 'hint'}>{parseError || 'Sent as the event’s one argument.'}</span>
           </label>
+          {check && (check.problems.length > 0 || check.warnings.length > 0) && (
+            <ul class="shape-check" data-testid="inject-check">
+              {check.problems.map((p) => (
+                <li key={p} class="err">
+                  backbone.realtime ignores it: {p}
+                </li>
+              ))}
+              {check.warnings.map((w) => (
+                <li key={w} class="warn">
+                  {w}
+                </li>
+              ))}
+            </ul>
+          )}
           <label class="check">
             <input type="checkbox" checked={spread} onChange={(e) => setSpread(e.currentTarget.checked)} />
             the payload is an array of arguments (emit each one)
@@ -169,28 +222,58 @@ export function InjectPanel(): JSX.Element {
 /** One click to make the next matching request fail: a `times: 1` fail rule. */
 function FailNext(): JSX.Element {
   const s = useStore();
-  const [event, setEvent] = useState('update');
+  // Backbone saves a whole model with `update` and a changed attribute (a toggle) with
+  // `patch`: "the next write" means either.
+  const [event, setEvent] = useState('update or patch');
   const [url, setUrl] = useState('/todos');
   const [code, setCode] = useState('conflict');
-  const [armed, setArmed] = useState<number | null>(null);
+  const [armed, setArmed] = useState<{ id: number; afterSeq: number } | null>(null);
   const [flash, say] = useFlash();
-  const rule = armed === null ? undefined : s.faults?.find((r) => r.id === armed);
+  const rule = armed === null ? undefined : s.faults?.find((r) => r.id === armed.id);
 
   const fail = async (e: Event) => {
     e.preventDefault();
     const spec: FaultSpec = {
-      when: { ...(event.trim() ? { event: event.trim() } : {}), ...(url.trim() ? { url: url.trim() } : {}) },
+      when: { ...parseEvents(event), ...(url.trim() ? { url: url.trim() } : {}) },
       action: 'fail',
       code,
       message: DEFAULT_MESSAGE[code] ?? code,
       times: 1,
     };
+    const afterSeq = s.stats?.last_seq ?? 0;
     const r = await store.faultCommand({ command: 'fault_add', rule: spec });
     if (r.result === 'ok') {
-      setArmed((r.value as { id?: number })?.id ?? null);
+      const id = (r.value as { id?: number })?.id;
+      setArmed(id == null ? null : { id, afterSeq });
       say('ok', `Set: ${specText(spec)}.`);
     } else say('error', `${r.code}: ${r.message}`);
   };
+
+  // While armed: the latest write since arming that the rule let pass, when it was
+  // close (same url and another method, or the method elsewhere): the usual reason a
+  // rule "never fires" is that the app sends `patch` where it said `update`.
+  let missed: Rec | undefined;
+  if (armed && rule && rule.enabled && rule.fired === 0) {
+    const all = s.log.all;
+    for (let i = all.length - 1; i >= 0 && all[i].seq > armed.afterSeq; i--) {
+      const r = all[i];
+      if (r.kind !== 'event_in' || !isWrite(r.event) || whenMatches(rule.when, r.socket, r.event, r.url)) continue;
+      const sameUrl = whenMatches({ url: rule.when.url }, r.socket, r.event, r.url);
+      const sameEvent = whenMatches({ event: rule.when.event, events: rule.when.events }, r.socket, r.event, r.url);
+      if (sameUrl || sameEvent) {
+        missed = r;
+        break;
+      }
+    }
+  }
+
+  // The methods the app sent lately, first: what to pick from.
+  const seen = new Set<string>();
+  for (let i = s.log.all.length - 1; i >= 0 && seen.size < 12 && i > s.log.all.length - 2000; i--) {
+    const r = s.log.all[i];
+    if (r.kind === 'event_in' && isWrite(r.event)) seen.add(r.event);
+  }
+  const offered = ['update or patch', ...seen, ...EVENTS.filter((x) => !seen.has(x))];
 
   return (
     <section class="note builder" data-testid="fail-next">
@@ -212,15 +295,30 @@ function FailNext(): JSX.Element {
           Fail the next request
         </button>
         <datalist id="fail-next-events">
-          {EVENTS.map((x) => (
+          {offered.map((x) => (
             <option key={x} value={x} />
           ))}
         </datalist>
       </form>
       {armed !== null && (
         <div class="builder-status muted" data-testid="fail-next-status">
-          Rule #{armed}:{' '}
+          Rule #{armed.id}:{' '}
           {!rule ? 'removed' : rule.fired > 0 ? <span class="res fault">fired on the next one, now spent</span> : rule.enabled ? 'armed, waiting for a matching request' : 'switched off'}
+        </div>
+      )}
+      {missed?.kind === 'event_in' && (
+        <div class="builder-status warn" data-testid="fail-next-missed">
+          A <code>{missed.event}</code> on <code>{missed.url ?? '?'}</code> (#{missed.seq}) went by without matching: the rule waits for{' '}
+          <code>{rule?.when.event ?? rule?.when.events?.join(' or ') ?? 'any request'}</code>
+          {rule?.when.url ? <> on <code>{rule.when.url}</code></> : null}.{' '}
+          <button
+            type="button"
+            class="link"
+            data-testid="fail-next-include"
+            onClick={() => setEvent([...new Set([...(rule?.when.events ?? (rule?.when.event ? [rule.when.event] : [])), missed?.kind === 'event_in' ? missed.event : ''])].filter(Boolean).join(' or '))}
+          >
+            Include {missed.event}
+          </button>
         </div>
       )}
       {flash}

@@ -6,7 +6,7 @@ import type { Filter } from '../bindings/Filter';
 import type { SessionInfo } from '../bindings/SessionInfo';
 import { Diff, Empty, JsonTree, VirtualList } from '../components';
 import { LogModel } from '../log';
-import { diff, fmtLatency, fmtTime, isError, KINDS, snapshotOf, summary, type Rec } from '../records';
+import { diff, fmtLatency, fmtTime, isError, KINDS, receivedBy, shortUrl, snapshotOf, summary, type Rec } from '../records';
 import { store, useStore } from '../store';
 
 const ROW = 24;
@@ -23,12 +23,22 @@ function Row({ r, log, selected, onSelect }: { r: Rec; log: LogModel; selected: 
   const ack = r.kind === 'event_in' ? log.acks.get(r.seq) : undefined;
   const fault = r.kind === 'event_in' ? log.faults.get(r.seq) : undefined;
   const err = isError(r) || (ack?.kind === 'ack_out' && ack.error !== null);
+  // Filtered to one socket, a push it received (caused by another) shows as its own.
+  const only = log.filter.socket;
+  const received = only && r.socket !== only && receivedBy(r, only) ? only : null;
   const cls = ['row', 'log-row', `k-${r.kind}`, `o-${r.origin}`, err ? 'error' : '', selected ? 'selected' : '']
     .filter(Boolean)
     .join(' ');
   let result: JSX.Element | null = null;
   if (r.kind === 'event_in') {
-    if (ack?.kind === 'ack_out') {
+    if (ack?.kind === 'ack_out' && ack.fault != null) {
+      // Made up by a rule: say so first, short enough to fit the column.
+      result = (
+        <span class="res fault" data-testid="ack-result" title={`error ${ack.error ?? ''} injected by fault rule #${ack.fault}`}>
+          {ack.error} · fault #{ack.fault}
+        </span>
+      );
+    } else if (ack?.kind === 'ack_out') {
       result = (
         <span class={ack.error ? 'res err' : 'res ok'} data-testid="ack-result">
           {ack.error ?? 'ok'} · {fmtLatency(ack.latency_us)}
@@ -43,7 +53,7 @@ function Row({ r, log, selected, onSelect }: { r: Rec; log: LogModel; selected: 
     } else if (r.ack_id !== null) {
       result = <span class="res pending">waiting…</span>;
     }
-    if (fault?.kind === 'fault' && ack) {
+    if (fault?.kind === 'fault' && ack?.kind === 'ack_out' && ack.fault == null) {
       result = (
         <>
           {result} <span class="res fault">· fault #{fault.rule}</span>
@@ -51,19 +61,30 @@ function Row({ r, log, selected, onSelect }: { r: Rec; log: LogModel; selected: 
       );
     }
   } else if (r.kind === 'ack_out') {
-    result = (
-      <span class={r.error ? 'res err' : 'res ok'}>
-        {r.error ?? 'ok'} · {fmtLatency(r.latency_us)}
-      </span>
-    );
+    result =
+      r.fault != null ? (
+        <span class="res fault">
+          {r.error} · fault #{r.fault}
+        </span>
+      ) : (
+        <span class={r.error ? 'res err' : 'res ok'}>
+          {r.error ?? 'ok'} · {fmtLatency(r.latency_us)}
+        </span>
+      );
   }
   return (
     <div class={cls} onClick={onSelect} data-testid="log-row" data-kind={r.kind} data-seq={r.seq} data-fault={fault?.kind === 'fault' ? fault.rule : undefined}>
       <span class="c-seq mono">{r.seq}</span>
       <span class="c-time mono">{fmtTime(r.at_us)}</span>
-      <span class="c-sock mono" title={r.socket ?? ''}>
-        {r.socket ?? '—'}
-      </span>
+      {received ? (
+        <span class="c-sock mono received" title={`received by ${received}; sent because of ${r.socket ?? 'the inspector'}`} data-testid="received">
+          → {received}
+        </span>
+      ) : (
+        <span class="c-sock mono" title={r.socket ?? ''}>
+          {r.socket ?? '—'}
+        </span>
+      )}
       <span class={`c-kind tag kind-${r.kind}`}>{KIND_LABEL[r.kind] ?? r.kind}</span>
       <span class="c-event mono">
         {r.origin !== 'client' && r.origin !== 'server' && <span class={`tag origin-${r.origin}`}>{r.origin}</span>}
@@ -76,7 +97,7 @@ function Row({ r, log, selected, onSelect }: { r: Rec; log: LogModel; selected: 
               : ''}
       </span>
       <span class="c-url mono" title={r.url ?? ''}>
-        {r.url ?? ''}
+        {r.url ? shortUrl(r.url) : ''}
       </span>
       <span class="c-res">{result}</span>
       <span class="c-sum mono">{summary(r)}</span>
@@ -89,7 +110,19 @@ function Detail({ r, log, onJump }: { r: Rec; log: LogModel; onJump: (seq: numbe
   const request = r.kind === 'event_in' ? r : partner?.kind === 'event_in' ? partner : undefined;
   // For an update (or patch), the model before it: the latest version seen before the request.
   let diffView: JSX.Element | null = null;
-  if (request && (request.event === 'update' || request.event === 'patch' || request.event.endsWith(':update'))) {
+  const answer = r.kind === 'ack_out' ? r : partner?.kind === 'ack_out' ? partner : undefined;
+  if (request && answer?.error) {
+    // A refused write changed nothing: a diff would show it as if it had been applied.
+    diffView = (
+      <section data-testid="detail-not-applied">
+        <h4>Not applied</h4>
+        <div class="muted">
+          The server answered <code>{answer.error}</code>
+          {answer.fault != null ? <> — made up by fault rule #{answer.fault}, not a real error</> : null}; the stored model did not change.
+        </div>
+      </section>
+    );
+  } else if (request && (request.event === 'update' || request.event === 'patch' || request.event.endsWith(':update'))) {
     const after = snapshotOf(request);
     if (after) {
       const prev = log.previous(request.seq, (x) => x.kind !== 'event_in' && snapshotOf(x)?.modelUrl === after.modelUrl);
@@ -130,9 +163,27 @@ function Detail({ r, log, onJump }: { r: Rec; log: LogModel; onJump: (seq: numbe
         <div class={`pair ${partner.error ? 'err' : 'ok'}`} data-testid="detail-ack">
           ack {partner.error ? `error ${partner.error}` : 'ok'} after {fmtLatency(partner.latency_us)}
           {partner.dialect ? ` · ${partner.dialect}` : ''}
+          {partner.fault != null ? ` · injected by fault rule #${partner.fault}` : ''}
         </div>
       )}
       {diffView}
+      {r.kind === 'push_out' && (
+        <section data-testid="detail-recipients">
+          <h4>
+            Received by {r.recipients} socket{r.recipients === 1 ? '' : 's'}
+          </h4>
+          {r.to.length ? (
+            <ul class="recipients mono">
+              {r.to.map((id) => (
+                <li key={id}>{id}</li>
+              ))}
+              {r.recipients > r.to.length && <li class="muted">… and {r.recipients - r.to.length} more</li>}
+            </ul>
+          ) : (
+            <div class="muted">{r.recipients ? 'Their ids were not recorded (an older record).' : 'Nobody was listening.'}</div>
+          )}
+        </section>
+      )}
       <section>
         <h4>Record</h4>
         <JsonTree value={r as unknown as import('../bindings/serde_json/JsonValue').JsonValue} />
@@ -147,7 +198,7 @@ function Detail({ r, log, onJump }: { r: Rec; log: LogModel; onJump: (seq: numbe
   );
 }
 
-function FilterBar({ filter, onChange }: { filter: Filter; onChange: (f: Filter) => void }): JSX.Element {
+function FilterBar({ filter, onChange, known }: { filter: Filter; onChange: (f: Filter) => void; known?: Set<string> }): JSX.Element {
   const s = useStore();
   const [text, setText] = useState(filter.text ?? '');
   const [event, setEvent] = useState(filter.event ?? '');
@@ -174,7 +225,9 @@ function FilterBar({ filter, onChange }: { filter: Filter; onChange: (f: Filter)
     timer.current = window.setTimeout(() => onChange(f), 250);
   };
   const set = (k: keyof Filter, v: unknown) => onChange(change(k, v));
-  const sockets = new Set(s.sockets.map((x) => x.id));
+  const live = new Set(s.sockets.map((x) => x.id));
+  // Live sockets first, then those that left (still selectable: their history stays).
+  const sockets = new Set([...live, ...(known ?? [])]);
   if (filter.socket) sockets.add(filter.socket);
   const channels = new Set(s.channels.map((c) => c.url));
   if (filter.channel) channels.add(filter.channel);
@@ -185,6 +238,7 @@ function FilterBar({ filter, onChange }: { filter: Filter; onChange: (f: Filter)
         {[...sockets].map((id) => (
           <option key={id} value={id}>
             {id}
+            {live.has(id) ? '' : ' (gone)'}
           </option>
         ))}
       </select>
@@ -233,6 +287,22 @@ function FilterBar({ filter, onChange }: { filter: Filter; onChange: (f: Filter)
         <input type="checkbox" checked={!!filter.errors_only} onChange={(e) => set('errors_only', e.currentTarget.checked)} data-testid="filter-errors" />
         errors only
       </label>
+      <select
+        value={filter.injected == null ? '' : String(filter.injected)}
+        onChange={(e) => {
+          // Not through `set`: false (real only) is a value here, not "no filter".
+          const v = e.currentTarget.value;
+          const f: Filter = { ...latest.current, injected: v === '' ? undefined : v === 'true' };
+          latest.current = f;
+          onChange(f);
+        }}
+        data-testid="filter-injected"
+        title="Injected by a fault rule, or real"
+      >
+        <option value="">injected and real</option>
+        <option value="true">injected only</option>
+        <option value="false">real only</option>
+      </select>
       <button
         class="link"
         onClick={() => {
@@ -339,6 +409,7 @@ function LiveLog(): JSX.Element {
       </div>
       <FilterBar
         filter={log.filter}
+        known={log.sockets}
         onChange={(f) => {
           log.setFilter(f);
           s.notify();

@@ -220,12 +220,13 @@ fn key_static(key: &str) -> &'static str {
         "kinds" => "kinds",
         "origin" => "origin",
         "errors_only" => "errors_only",
+        "injected" => "injected",
         _ => "text",
     }
 }
 
 /// Reads `--filter key=value` options: socket, channel, event, kind (comma-separated),
-/// origin, errors, text.
+/// origin, errors, injected, text.
 pub fn parse_filter(items: &[String]) -> Result<Filter, String> {
     let mut filter = Filter::default();
     for item in items {
@@ -252,10 +253,12 @@ pub fn parse_filter(items: &[String]) -> Result<Filter, String> {
                 )
             }
             "errors" | "errors_only" => filter.errors_only = Some(value != "false"),
+            // injected: only what fault rules made; injected=false: only the real thing.
+            "injected" => filter.injected = Some(value != "false"),
             "text" => filter.text = Some(need(value)?),
             _ => {
                 return Err(format!(
-                    "unknown filter {key:?}: use socket=, channel=, event=, kind=, origin=, errors or text="
+                    "unknown filter {key:?}: use socket=, channel=, event=, kind=, origin=, errors, injected or text="
                 ))
             }
         }
@@ -318,6 +321,7 @@ pub fn line(record: &Record) -> String {
             target,
             recipients,
             args,
+            ..
         } => {
             let to = match target {
                 Target::Socket { id } => format!("socket {id}"),

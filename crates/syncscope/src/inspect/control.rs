@@ -185,6 +185,7 @@ pub struct EventsQuery {
     pub kinds: Option<String>,
     pub origin: Option<Origin>,
     pub errors_only: Option<bool>,
+    pub injected: Option<bool>,
     pub text: Option<String>,
 }
 
@@ -200,6 +201,7 @@ impl EventsQuery {
                 .map(|k| k.split(',').map(|s| s.trim().to_string()).collect()),
             origin: self.origin,
             errors_only: self.errors_only,
+            injected: self.injected,
             text: self.text.clone(),
         }
     }
@@ -441,11 +443,11 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
                 },
                 t => t,
             };
-            let recipients = state
+            let reached = state
                 .inspector
-                .pushed(None, Origin::Inspector, target, &event, args);
+                .pushed_to(None, Origin::Inspector, target, &event, args);
             CommandResult::Ok {
-                value: json!({ "recipients": recipients }),
+                value: json!({ "recipients": reached.count, "to": reached.ids }),
             }
         }
         Command::Model {

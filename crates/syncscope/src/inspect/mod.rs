@@ -29,6 +29,7 @@ use crate::access::{Refusal, RequestHeaders};
 use crate::dialect::Dialect;
 use bus::Bus;
 use recorder::Recorder;
+use registry::Recipients;
 use types::{Body, Origin, Stats, Target};
 
 pub struct Inspector {
@@ -205,6 +206,7 @@ impl Inspector {
         dialect: Option<&Dialect>,
         args: Vec<Value>,
         error: Option<&str>,
+        fault: Option<u64>,
     ) {
         let latency_us = request.at.elapsed().as_micros() as u64;
         self.bus.publish(
@@ -217,6 +219,7 @@ impl Inspector {
                 dialect: dialect.map(dialect_name),
                 latency_us,
                 error: error.map(str::to_string),
+                fault,
                 args,
             },
         );
@@ -236,7 +239,7 @@ impl Inspector {
     }
 
     /// Records an emit of the server or the inspector; `from` is the socket that caused
-    /// it (a writer is not sent its own change).
+    /// it (a writer is not sent its own change). Returns how many sockets it reached.
     pub fn pushed(
         &self,
         from: Option<&str>,
@@ -245,11 +248,45 @@ impl Inspector {
         event: &str,
         args: Vec<Value>,
     ) -> u32 {
+        self.record_push(from, origin, target, event, args, false)
+            .count
+    }
+
+    /// As `pushed`, and also returns the ids it reached (for the inspector's emit,
+    /// whose answer names them; the server's own pushes skip the copy).
+    pub fn pushed_to(
+        &self,
+        from: Option<&str>,
+        origin: Origin,
+        target: Target,
+        event: &str,
+        args: Vec<Value>,
+    ) -> Recipients {
+        self.record_push(from, origin, target, event, args, true)
+    }
+
+    fn record_push(
+        &self,
+        from: Option<&str>,
+        origin: Origin,
+        target: Target,
+        event: &str,
+        args: Vec<Value>,
+        want_ids: bool,
+    ) -> Recipients {
         let recipients = self.bus.registry.recipients(&target, from);
         let url = match &target {
             Target::Channel { url } => Some(url.clone()),
             Target::Iobind { ns } => Some(format!("/{ns}")),
             _ => None,
+        };
+        let answer = Recipients {
+            count: recipients.count,
+            ids: if want_ids {
+                recipients.ids.clone()
+            } else {
+                Vec::new()
+            },
         };
         self.bus.publish(
             from,
@@ -258,11 +295,12 @@ impl Inspector {
             Body::PushOut {
                 event: event.to_string(),
                 target,
-                recipients,
+                recipients: recipients.count,
+                to: recipients.ids,
                 args,
             },
         );
-        recipients
+        answer
     }
 
     pub fn subscribed(&self, sid: &str, channel: &str) {

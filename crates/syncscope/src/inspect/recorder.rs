@@ -321,7 +321,12 @@ impl Recorder {
 
 fn push_filter(q: &mut QueryBuilder<'_, sqlx::Sqlite>, filter: &Filter) {
     if let Some(socket) = &filter.socket {
-        q.push(" AND socket = ").push_bind(socket.clone());
+        // What the socket did, and the pushes it received (their `to` list).
+        q.push(" AND (socket = ")
+            .push_bind(socket.clone())
+            .push(" OR (kind = 'push_out' AND EXISTS (SELECT 1 FROM json_each(body, '$.to') WHERE value = ")
+            .push_bind(socket.clone())
+            .push(")))");
     }
     if let Some(channel) = &filter.channel {
         q.push(" AND (url = ")
@@ -353,6 +358,13 @@ fn push_filter(q: &mut QueryBuilder<'_, sqlx::Sqlite>, filter: &Filter) {
     }
     if filter.errors_only == Some(true) {
         q.push(" AND error = 1");
+    }
+    if let Some(injected) = filter.injected {
+        // As `Body::is_injected`: fault records, and acks a rule produced.
+        let test =
+            "(kind = 'fault' OR (kind = 'ack_out' AND json_extract(body, '$.fault') IS NOT NULL))";
+        q.push(if injected { " AND " } else { " AND NOT " })
+            .push(test);
     }
     if let Some(text) = &filter.text {
         q.push(" AND instr(body, ")

@@ -6,7 +6,15 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
-use super::types::{Body, ChannelInfo, Record, SocketInfo, Target};
+use super::types::{Body, ChannelInfo, Record, SocketInfo, Target, MAX_RECIPIENT_IDS};
+
+/// The sockets a push reaches.
+#[derive(Debug, Default, PartialEq)]
+pub struct Recipients {
+    pub count: u32,
+    /// At most `MAX_RECIPIENT_IDS` ids, in the registry's order.
+    pub ids: Vec<String>,
+}
 
 #[derive(Default)]
 pub struct Registry {
@@ -178,25 +186,71 @@ impl Registry {
         }
     }
 
-    /// How many members of `url` a push from `except` reaches.
-    pub fn recipients(&self, target: &Target, except: Option<&str>) -> u32 {
+    /// Whom a push from `except` reaches: how many sockets, and the ids of the first
+    /// `MAX_RECIPIENT_IDS` of them. One walk over the target's members under the lock
+    /// the count already took.
+    pub fn recipients(&self, target: &Target, except: Option<&str>) -> Recipients {
+        self.collect_recipients(target, except, MAX_RECIPIENT_IDS)
+    }
+
+    /// How many sockets a push from `except` reaches, without listing them.
+    pub fn recipient_count(&self, target: &Target, except: Option<&str>) -> u32 {
+        self.collect_recipients(target, except, 0).count
+    }
+
+    fn collect_recipients(
+        &self,
+        target: &Target,
+        except: Option<&str>,
+        max_ids: usize,
+    ) -> Recipients {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let n = match target {
-            Target::Socket { id } => usize::from(inner.sockets.contains_key(id)),
-            Target::All => inner.sockets.len(),
+        let mut found = Recipients::default();
+        let mut add = |id: &str| {
+            if Some(id) == except {
+                return;
+            }
+            found.count += 1;
+            if found.ids.len() < max_ids {
+                found.ids.push(id.to_string());
+            }
+        };
+        match target {
+            Target::Socket { id } => {
+                if inner.sockets.contains_key(id) {
+                    // A direct emit reaches its socket even when it caused it.
+                    found.count = 1;
+                    if max_ids > 0 {
+                        found.ids.push(id.clone());
+                    }
+                }
+            }
+            Target::All => {
+                // Everyone, the causing socket included (a broadcast to all).
+                for id in inner.sockets.keys() {
+                    found.count += 1;
+                    if found.ids.len() < max_ids {
+                        found.ids.push(id.clone());
+                    }
+                }
+            }
             Target::Iobind { ns } => {
                 let dialect = format!("iobind:{ns}");
-                inner
-                    .sockets
-                    .values()
-                    .filter(|e| e.dialects.contains(&dialect) && Some(e.info.id.as_str()) != except)
-                    .count()
+                for entry in inner.sockets.values() {
+                    if entry.dialects.contains(&dialect) {
+                        add(&entry.info.id);
+                    }
+                }
             }
-            Target::Channel { url } => inner.channels.get(url).map_or(0, |c| {
-                c.members.len() - usize::from(except.is_some_and(|e| c.members.contains(e)))
-            }),
-        };
-        n as u32
+            Target::Channel { url } => {
+                if let Some(channel) = inner.channels.get(url) {
+                    for member in &channel.members {
+                        add(member);
+                    }
+                }
+            }
+        }
+        found
     }
 
     pub fn transport_of(&self, sid: &str) -> Option<String> {

@@ -81,6 +81,10 @@ pub enum Body {
         latency_us: u64,
         /// The error code when the ack is an error.
         error: Option<String>,
+        /// The fault rule that produced this (error) ack instead of the server: an
+        /// injected failure, not a real one. Null for the server's own answers.
+        #[serde(default)]
+        fault: Option<u64>,
         /// The ack's arguments, as sent.
         args: Vec<Value>,
     },
@@ -89,6 +93,11 @@ pub enum Body {
         target: Target,
         /// How many sockets it was sent to.
         recipients: u32,
+        /// The ids of the sockets it was sent to, as the registry knew them when it
+        /// went out; at most `MAX_RECIPIENT_IDS` (then `recipients` is larger than
+        /// the list). Empty in records made before it existed.
+        #[serde(default)]
+        to: Vec<String>,
         args: Vec<Value>,
     },
     Subscribe {
@@ -141,12 +150,21 @@ impl Record {
         let body = match &self.body {
             Body::Connect { auth, .. } => walk(auth),
             Body::EventIn { args, .. } => walk(args),
-            Body::AckOut { args, .. } | Body::PushOut { args, .. } => args.iter().map(walk).sum(),
+            Body::AckOut { args, .. } => args.iter().map(walk).sum(),
+            Body::PushOut { args, to, .. } => {
+                args.iter().map(walk).sum::<usize>()
+                    + to.iter().map(|id| id.len() + 8).sum::<usize>()
+            }
             _ => 0,
         };
         256 + body
     }
 }
+
+/// How many recipient ids a `push_out` record lists: enough for every tab of a
+/// debugging session, bounded so that a push to thousands of load-test sockets does
+/// not copy thousands of ids into the record (its count stays exact).
+pub const MAX_RECIPIENT_IDS: usize = 256;
 
 impl Body {
     pub fn kind(&self) -> &'static str {
@@ -175,6 +193,14 @@ impl Body {
             Body::Fault { event, .. } => Some(event),
             _ => None,
         }
+    }
+
+    /// Made by a fault rule: its `fault` record, or the error ack it answered with.
+    pub fn is_injected(&self) -> bool {
+        matches!(
+            self,
+            Body::Fault { .. } | Body::AckOut { fault: Some(_), .. }
+        )
     }
 
     pub fn is_error(&self) -> bool {
@@ -206,6 +232,7 @@ pub enum Target {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(default)]
 pub struct Filter {
+    /// A socket id: matches what the socket did and the pushes it received.
     #[ts(optional)]
     pub socket: Option<String>,
     /// A collection url: matches records on it and on its models' urls.
@@ -221,6 +248,10 @@ pub struct Filter {
     /// Only error acks, protocol errors and refused requests.
     #[ts(optional)]
     pub errors_only: Option<bool>,
+    /// true: only what fault rules produced (`fault` records, acks with a `fault`);
+    /// false: everything else. With `errors_only`, splits injected errors from real ones.
+    #[ts(optional)]
+    pub injected: Option<bool>,
     /// Text that must appear in the record's JSON.
     #[ts(optional)]
     pub text: Option<String>,
@@ -229,7 +260,8 @@ pub struct Filter {
 impl Filter {
     pub fn matches(&self, record: &Record) -> bool {
         if let Some(socket) = &self.socket {
-            if record.socket.as_deref() != Some(socket) {
+            let received = matches!(&record.body, Body::PushOut { to, .. } if to.contains(socket));
+            if record.socket.as_deref() != Some(socket) && !received {
                 return false;
             }
         }
@@ -261,6 +293,11 @@ impl Filter {
         }
         if self.errors_only == Some(true) && !record.body.is_error() {
             return false;
+        }
+        if let Some(injected) = self.injected {
+            if record.body.is_injected() != injected {
+                return false;
+            }
         }
         if let Some(text) = &self.text {
             let json = serde_json::to_string(record).unwrap_or_default();

@@ -373,6 +373,7 @@ impl Player<'_> {
                 socket: Some(sid),
                 event: Some(event.to_string()),
                 url: url.map(str::to_string),
+                events: None,
             },
             action: action.clone(),
             times: Some(1),

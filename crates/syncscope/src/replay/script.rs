@@ -288,6 +288,7 @@ pub fn build(file: &SessionFile) -> Script {
                 target,
                 recipients,
                 args,
+                ..
             } => {
                 // Only what a client's request caused is played back; a push the
                 // inspector sent is not part of the app's conversation.

@@ -227,6 +227,7 @@ mod tests {
                 dialect: None,
                 latency_us: 1,
                 error: None,
+                fault: None,
                 args,
             },
         )
