@@ -163,8 +163,11 @@ describe('conflict edges', { timeout: 60000 }, () => {
 
   it('with "ours", a create of an existing id is not forced: the conflict is reported and nothing written', async () => {
     const other = new (WithClientIds())();
+    const sent = [];
+    a.socket.onAnyOutgoing((event) => sent.push(event));
     const result = await outcome((cb) => other.create({ id: 1, title: 'a new one' }, { onConflict: 'ours', ...cb }));
     assert.equal(result.error.code, 'conflict');
+    assert.deepEqual(sent, ['create'], 'sent once, not retried');
     const now = await stored();
     assert.deepEqual([now.data, now.version], [{ id: 1, title: 'original', done: false }, 1]);
   });
