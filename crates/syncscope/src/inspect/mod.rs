@@ -31,6 +31,9 @@ use bus::Bus;
 use recorder::Recorder;
 use types::{Body, Origin, Stats, Target};
 
+/// The reason of the disconnect records of a clean stop.
+pub const SERVER_SHUTDOWN: &str = "server shutdown";
+
 pub struct Inspector {
     pub bus: Bus,
     /// Reasons given by the inspector for the disconnects it asked for.
@@ -139,6 +142,23 @@ impl Inspector {
         reasons.insert(sid.to_string(), reason);
     }
 
+    /// Records that a clean stop is closing `sid` (reason `server shutdown`); the
+    /// socket's own disconnect, which follows, is then not recorded a second time.
+    pub fn server_closing(&self, sid: &str) {
+        self.reasons
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(sid.to_string(), SERVER_SHUTDOWN.to_string());
+        self.bus.publish(
+            Some(sid),
+            Origin::Server,
+            None,
+            Body::Disconnect {
+                reason: SERVER_SHUTDOWN.to_string(),
+            },
+        );
+    }
+
     pub fn disconnected(&self, sid: &str, reason: String) {
         let asked = self
             .reasons
@@ -146,6 +166,7 @@ impl Inspector {
             .unwrap_or_else(|e| e.into_inner())
             .remove(sid);
         let (origin, reason) = match asked {
+            Some(asked) if asked == SERVER_SHUTDOWN => return,
             Some(asked) => (Origin::Inspector, format!("{reason}: {asked}")),
             None => (Origin::Client, reason),
         };
