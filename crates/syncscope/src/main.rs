@@ -568,6 +568,7 @@ async fn replay_live(args: ReplayArgs) -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {
+    let signals = StopSignals::listen();
     let db = match args.db.map(Ok).unwrap_or_else(DbLocation::default_file) {
         Ok(db) => db,
         Err(e) => {
@@ -606,23 +607,44 @@ async fn serve(args: ServeArgs) -> ExitCode {
         "inspector at http://{addr}/_syncscope/ui/#token={}",
         running.token()
     );
-    wait_for_signal().await;
+    signals.wait().await;
     tracing::info!("stopping: finishing writes in progress");
     running.shutdown().await;
     tracing::info!("stopped");
     ExitCode::SUCCESS
 }
 
-async fn wait_for_signal() {
+/// SIGTERM and Ctrl-C, listened for from before the server says it is listening: a
+/// script that stops it right after reading that line must get a clean stop, not the
+/// default action of a signal nobody handles yet.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn listen() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            StopSignals {
+                term: signal(SignalKind::terminate()).expect("SIGTERM handler"),
+                int: signal(SignalKind::interrupt()).expect("SIGINT handler"),
+            }
         }
+        #[cfg(not(unix))]
+        StopSignals {}
     }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
