@@ -206,7 +206,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     })?;
     let token = match (&config.token, &config.db) {
         (Some(token), _) => token.clone(),
-        (None, DbLocation::File(path)) => crate::token_file::load_or_create(path, config.new_token)?,
+        (None, DbLocation::File(path)) => {
+            crate::token_file::load_or_create(path, config.new_token)?
+        }
         (None, DbLocation::Memory) => uuid::Uuid::new_v4().simple().to_string(),
     };
     let control = control::router(Arc::new(ControlState {

@@ -215,7 +215,10 @@ impl Store {
             location,
         };
         store.warm_up().await.map_err(|e| {
-            format!("cannot write to the database {}: {e}; pass --db PATH to use another file", store.location)
+            format!(
+                "cannot write to the database {}: {e}; pass --db PATH to use another file",
+                store.location
+            )
         })?;
         Ok(store)
     }
@@ -234,15 +237,15 @@ impl Store {
         }
         for conn in &mut held {
             sqlx::query("BEGIN IMMEDIATE").execute(&mut **conn).await?;
-            let write = Write::Create {
-                data: Map::new(),
-            };
+            let write = Write::Create { data: Map::new() };
             let applied = self.apply(conn, &collection, write).await;
             sqlx::query("ROLLBACK").execute(&mut **conn).await?;
             applied?;
-            sqlx::query("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)")
-                .fetch_one(&mut **conn)
-                .await?;
+            sqlx::query(
+                "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)",
+            )
+            .fetch_one(&mut **conn)
+            .await?;
         }
         Ok(())
     }

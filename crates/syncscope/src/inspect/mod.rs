@@ -41,6 +41,8 @@ pub struct Inspector {
     /// The live replay's status, kept here by the player so that every batch's stats
     /// carries it.
     pub replay: Mutex<Option<types::ReplayStatus>>,
+    /// When this launch started (Stats::launched_at_us).
+    launched_at_us: u64,
 }
 
 /// A request refused at the door, as its `refused` record describes it.
@@ -67,6 +69,7 @@ impl Inspector {
             bus: Bus::new(recorder),
             reasons: Mutex::default(),
             replay: Mutex::default(),
+            launched_at_us: now_us(),
         }
     }
 
@@ -363,6 +366,7 @@ impl Inspector {
         let recorder = self.recorder();
         let (sockets, channels) = self.bus.registry.counts();
         Stats {
+            launched_at_us: self.launched_at_us,
             last_seq: self.bus.last_seq(),
             recording: recorder.current(),
             recorder_queued: recorder.queued() as u64,
