@@ -107,7 +107,10 @@ async fn a_restart_on_the_same_database_keeps_the_token_in_a_file_only_the_user_
     let again = serve(&["--db", db.to_str().unwrap()]);
     assert_eq!(again.token, token, "the same token after a restart");
     let stats: Result<Stats, String> = again.control(&token).get("/stats", &[]).await;
-    assert!(stats.is_ok(), "the kept token opens the control API: {stats:?}");
+    assert!(
+        stats.is_ok(),
+        "the kept token opens the control API: {stats:?}"
+    );
 }
 
 #[tokio::test]
@@ -171,13 +174,28 @@ async fn the_cli_uses_the_token_kept_beside_the_local_servers_database() {
             .output()
             .unwrap()
     };
-    let found = cli(&["sockets", "--url", &url, "--db", db.to_str().unwrap(), "--json"]);
+    let found = cli(&[
+        "sockets",
+        "--url",
+        &url,
+        "--db",
+        db.to_str().unwrap(),
+        "--json",
+    ]);
     assert!(
         found.status.success(),
         "no --token needed: {}",
         String::from_utf8_lossy(&found.stderr)
     );
-    let started = cli(&["record", "start", "cli", "--url", &url, "--db", db.to_str().unwrap()]);
+    let started = cli(&[
+        "record",
+        "start",
+        "cli",
+        "--url",
+        &url,
+        "--db",
+        db.to_str().unwrap(),
+    ]);
     assert!(
         String::from_utf8_lossy(&started.stdout).contains("Recording session"),
         "{started:?}"
@@ -238,7 +256,11 @@ async fn sigterm_records_a_disconnect_for_every_socket_and_the_session_ends_with
         .iter()
         .map(|r| r.body.kind())
         .collect();
-    assert_eq!(last_two, ["disconnect", "disconnect"], "the session ends with them");
+    assert_eq!(
+        last_two,
+        ["disconnect", "disconnect"],
+        "the session ends with them"
+    );
     let last = page.records.iter().map(|r| r.at_us).max().unwrap();
     assert!(
         stopped.stopped_at_us.is_some_and(|at| at >= last),
