@@ -14,11 +14,17 @@ const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
 const TOKEN = 'ui-test-token-0123456789';
 
-async function startAll({ viewport = { width: 1440, height: 860 }, db } = {}) {
+/**
+ * `token: null` starts the server without --token: it then keeps its token beside the
+ * database (`DB.token`), which is where this reads it from.
+ */
+async function startAll({ viewport = { width: 1440, height: 860 }, db, token = TOKEN } = {}) {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'syncscope-ui-'));
-  const server = await startServer({ args: ['--db', db ?? path.join(dir, 'ui.db'), '--token', TOKEN] });
+  const dbPath = db ?? path.join(dir, 'ui.db');
+  const server = await startServer({ args: ['--db', dbPath, ...(token === null ? [] : ['--token', token])] });
+  const usedToken = token ?? fs.readFileSync(`${dbPath}.token`, 'utf8').trim();
   const browser = await chromium.launchPersistentContext(path.join(dir, 'chromium-profile'), {
     executablePath: CHROMIUM,
     headless: true,
@@ -48,11 +54,13 @@ async function startAll({ viewport = { width: 1440, height: 860 }, db } = {}) {
     server,
     browser,
     clients,
-    uiUrl: `${server.url}/_syncscope/ui/?token=${TOKEN}`,
+    db: dbPath,
+    token: usedToken,
+    uiUrl: `${server.url}/_syncscope/ui/?token=${usedToken}`,
     async close() {
       for (const c of clients) c.close();
       await browser.close().catch(() => {});
-      await server.stop().catch(() => {});
+      await this.server.stop().catch(() => {});
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -96,6 +96,12 @@ export function filterQuery(f: Filter): Record<string, string | boolean | undefi
 type Listener = (msg: ServerMessage) => void;
 export type ConnState = 'connecting' | 'open' | 'closed' | 'unauthorized';
 
+/**
+ * The longest wait between two reconnection attempts: the server runs on this machine,
+ * and a developer restarting it expects the inspector back within about a second.
+ */
+const MAX_RETRY_MS = 1000;
+
 /** The control WebSocket, reconnecting with backoff; commands get a promise of their reply. */
 export class Control {
   private ws: WebSocket | null = null;
@@ -152,7 +158,7 @@ export class Control {
   private reconnectLater(): void {
     this.setState('closed');
     setTimeout(() => this.connect(), this.retry);
-    this.retry = Math.min(this.retry * 2, 5000);
+    this.retry = Math.min(this.retry * 2, MAX_RETRY_MS);
   }
 
   private setState(s: ConnState): void {

@@ -48,7 +48,7 @@ function TopBar(): JSX.Element {
   const conn = {
     open: 'connected',
     connecting: 'connecting…',
-    closed: 'reconnecting…',
+    closed: 'disconnected — reconnecting…',
     unauthorized: 'wrong or missing token',
   }[s.conn];
   return (

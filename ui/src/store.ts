@@ -59,6 +59,10 @@ class Store {
   private faultsTimer = 0;
   private ticks = 0;
   private started = false;
+  /** The launch this window last said hello to (Stats.launched_at_us). */
+  private launch: number | null = null;
+  /** Set when the server came back as a new launch: the live log says so. */
+  restarted: { at_us: number; session: number | null } | null = null;
 
   start(): void {
     if (this.started) return;
@@ -69,6 +73,14 @@ class Store {
     });
     this.control.onMessage((msg) => {
       if (msg.type === 'hello') {
+        if (this.launch !== null && this.launch !== msg.stats.launched_at_us) {
+          // A restart: the old launch's sockets are gone and the log starts over with
+          // the new launch's session (backfill below).
+          this.restarted = { at_us: msg.stats.launched_at_us, session: msg.stats.recording?.id ?? null };
+          this.lastAck.clear();
+          this.series = [];
+        }
+        this.launch = msg.stats.launched_at_us;
         this.stats = msg.stats;
         this.sockets = msg.sockets;
         this.channels = msg.channels;

@@ -20,6 +20,7 @@ pub mod session_file;
 pub mod sio;
 pub mod store;
 pub mod sync;
+pub mod token_file;
 pub mod url;
 
 pub use server::{start, Config, Running, StartError};

@@ -69,14 +69,50 @@ struct ConnArgs {
     /// The server's address.
     #[arg(long, env = "SYNCSCOPE_URL", default_value = "http://127.0.0.1:4000")]
     url: String,
-    /// The control token the server printed at start.
+    /// The control token the server printed at start [default: for a server on this
+    /// machine, the one kept beside --db].
     #[arg(long, env = "SYNCSCOPE_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// The database of the server on this machine, whose token file (DB.token) gives the
+    /// token when --token is not given [default: the default database of `serve`].
+    #[arg(long, env = "SYNCSCOPE_DB")]
+    db: Option<DbLocation>,
 }
 
 impl ConnArgs {
     fn client(&self) -> Client {
-        Client::new(&self.url, self.token.clone())
+        Client::new(&self.url, local_token(&self.url, &self.token, &self.db))
+    }
+}
+
+/// The token to send: the one given, or for a server on this machine (a loopback url)
+/// the one kept beside its database. Never sent elsewhere: a token file is for this
+/// machine's server only.
+fn local_token(url: &str, given: &Option<String>, db: &Option<DbLocation>) -> Option<String> {
+    if given.is_some() {
+        return given.clone();
+    }
+    let host = url
+        .split("://")
+        .nth(1)
+        .unwrap_or(url)
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+        return None;
+    }
+    let db = match db.clone().map(Ok).unwrap_or_else(DbLocation::default_file) {
+        Ok(DbLocation::File(path)) => path,
+        _ => return None,
+    };
+    match syncscope::token_file::read(&syncscope::token_file::path_for(&db)) {
+        Ok(token) => token,
+        Err(e) => {
+            eprintln!("warning: {e}");
+            None
+        }
     }
 }
 
@@ -140,9 +176,14 @@ struct ReplayArgs {
     /// Check a running server (http://HOST:PORT) instead of a fresh in-memory one.
     #[arg(long, value_name = "URL")]
     against: Option<String>,
-    /// The control token of the --against server (needed for recorded faults and --update).
+    /// The control token of the --against or --live server (needed for recorded faults
+    /// and --update) [default: for a server on this machine, the one kept beside --db].
     #[arg(long, env = "SYNCSCOPE_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// The database of the server on this machine, whose token file gives the token when
+    /// --token is not given [default: the default database of `serve`].
+    #[arg(long, env = "SYNCSCOPE_DB")]
+    db: Option<DbLocation>,
     /// 0 plays as fast as the answers come; 1 keeps the recorded timing; 2 twice as fast.
     /// With --live, 0 means 1 (the recorded timing).
     #[arg(long, default_value_t = 0.0)]
@@ -182,9 +223,14 @@ struct ServeArgs {
     /// How many recent changes to keep for clients that reconnect with `since`.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(i64).range(1..))]
     retain_changes: i64,
-    /// The control API's token [default: a random one per launch, printed at start].
+    /// The control API's token [default: the one kept beside the database in DB.token
+    /// (mode 0600), made on first use; with --db :memory:, a random one per launch].
     #[arg(long, env = "SYNCSCOPE_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Replace the token kept beside the database with a new random one (open inspector
+    /// tabs and scripts holding the old one are then refused).
+    #[arg(long, conflicts_with = "token")]
+    new_token: bool,
     /// An origin (scheme://host[:port]) whose pages may use the Socket.IO endpoint, besides
     /// this machine's own (localhost, 127.0.0.1, [::1], any port): your app on a LAN
     /// address or behind a tunnel. Repeatable. `*` allows every website (unsafe).
@@ -415,7 +461,10 @@ async fn replay(mut args: ReplayArgs) -> ExitCode {
         let progress = replay::progress_bar(path, 0);
         let opts = CheckOptions {
             against: args.against.clone(),
-            token: args.token.clone(),
+            token: match &args.against {
+                Some(url) => local_token(url, &args.token, &args.db),
+                None => args.token.clone(),
+            },
             speed: args.speed,
             timeout: std::time::Duration::from_millis(args.timeout_ms),
             ignore: ignore.clone(),
@@ -503,7 +552,7 @@ async fn replay_live(args: ReplayArgs) -> ExitCode {
         eprintln!("error: --speed with --live must be above 0 and at most {MAX_SPEED}");
         return ExitCode::from(2);
     }
-    let control = Client::new(&args.url, args.token.clone());
+    let control = Client::new(&args.url, local_token(&args.url, &args.token, &args.db));
     match live_cli::run(&control, file, speed).await {
         LiveEnd::Finished => ExitCode::SUCCESS,
         LiveEnd::Interrupted => ExitCode::from(130),
@@ -519,6 +568,7 @@ async fn replay_live(args: ReplayArgs) -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {
+    let signals = StopSignals::listen();
     let db = match args.db.map(Ok).unwrap_or_else(DbLocation::default_file) {
         Ok(db) => db,
         Err(e) => {
@@ -533,6 +583,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         max_data: args.max_data,
         retain_changes: args.retain_changes,
         token: args.token,
+        new_token: args.new_token,
         allow_origins: args.allow_origin,
         allow_hosts: args.allow_host,
         ..Config::default()
@@ -556,23 +607,44 @@ async fn serve(args: ServeArgs) -> ExitCode {
         "inspector at http://{addr}/_syncscope/ui/#token={}",
         running.token()
     );
-    wait_for_signal().await;
+    signals.wait().await;
     tracing::info!("stopping: finishing writes in progress");
     running.shutdown().await;
     tracing::info!("stopped");
     ExitCode::SUCCESS
 }
 
-async fn wait_for_signal() {
+/// SIGTERM and Ctrl-C, listened for from before the server says it is listening: a
+/// script that stops it right after reading that line must get a clean stop, not the
+/// default action of a signal nobody handles yet.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn listen() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            StopSignals {
+                term: signal(SignalKind::terminate()).expect("SIGTERM handler"),
+                int: signal(SignalKind::interrupt()).expect("SIGINT handler"),
+            }
         }
+        #[cfg(not(unix))]
+        StopSignals {}
     }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -35,8 +35,11 @@ pub struct Config {
     pub retain_changes: i64,
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
-    /// The control API's token; a random one per launch when None.
+    /// The control API's token. When None: with a file database, the one kept beside it
+    /// (crate::token_file, created on first use); with `:memory:`, a random one per launch.
     pub token: Option<String>,
+    /// Replace the token kept beside the database with a new one (`--new-token`).
+    pub new_token: bool,
     /// Origins (`scheme://host[:port]`, `null`, or `*` for any) whose pages may use the
     /// Socket.IO endpoint besides this machine's own (`--allow-origin`, crate::access).
     pub allow_origins: Vec<String>,
@@ -60,6 +63,7 @@ impl Default for Config {
             ping_interval: Duration::from_millis(25_000),
             ping_timeout: Duration::from_millis(20_000),
             token: None,
+            new_token: false,
             allow_origins: Vec::new(),
             allow_hosts: Vec::new(),
             recorder_capacity: recorder::DEFAULT_CAPACITY,
@@ -84,6 +88,8 @@ pub enum StartError {
     Store(String),
     #[error("{0}")]
     Allow(#[from] AllowError),
+    #[error("{0}")]
+    TokenFile(#[from] crate::token_file::TokenFileError),
 }
 
 pub struct Running {
@@ -124,6 +130,11 @@ impl Running {
         }
         // A replay would otherwise keep its driver task waiting after the server is gone.
         self.replay.unload().await;
+        // Recorded before the sockets go, so that the session ends with them rather than
+        // mid-air; the disconnect handlers that follow are then not recorded again.
+        for socket in self.io.sockets() {
+            self.inspector.server_closing(&socket.id.to_string());
+        }
         self.io.close().await;
         let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.task).await;
         self.inspector.recorder().shutdown().await;
@@ -193,10 +204,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         addr: addr.clone(),
         source,
     })?;
-    let token = config
-        .token
-        .clone()
-        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let token = match (&config.token, &config.db) {
+        (Some(token), _) => token.clone(),
+        (None, DbLocation::File(path)) => {
+            crate::token_file::load_or_create(path, config.new_token)?
+        }
+        (None, DbLocation::Memory) => uuid::Uuid::new_v4().simple().to_string(),
+    };
     let control = control::router(Arc::new(ControlState {
         inspector: inspector.clone(),
         sync,

@@ -7,6 +7,11 @@ import type { SessionInfo } from "./SessionInfo";
  */
 export type Stats = { 
 /**
+ * When this launch of the server started (Unix µs): a new value means the server
+ * was restarted, which the inspector tells its user.
+ */
+launched_at_us: number, 
+/**
  * The seq of the last record published.
  */
 last_seq: number, 

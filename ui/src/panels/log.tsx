@@ -415,6 +415,16 @@ function LiveLog(): JSX.Element {
           s.notify();
         }}
       />
+      {s.conn === 'closed' || (s.conn === 'connecting' && s.stats) ? (
+        <div class="log-notice warn" data-testid="log-disconnected">
+          Server unreachable (stopped or restarting) — retrying every second; the log resumes when it is back.
+        </div>
+      ) : s.restarted ? (
+        <div class="log-notice" data-testid="log-restarted">
+          Server restarted at {fmtTime(s.restarted.at_us)} — this log now shows the new launch
+          {s.restarted.session !== null ? ` (session #${s.restarted.session})` : ''}.
+        </div>
+      ) : null}
       <LogView log={log} follow={!s.paused} />
     </>
   );

@@ -32,6 +32,9 @@ use recorder::Recorder;
 use registry::Recipients;
 use types::{Body, Origin, Stats, Target};
 
+/// The reason of the disconnect records of a clean stop.
+pub const SERVER_SHUTDOWN: &str = "server shutdown";
+
 pub struct Inspector {
     pub bus: Bus,
     /// Reasons given by the inspector for the disconnects it asked for.
@@ -39,6 +42,8 @@ pub struct Inspector {
     /// The live replay's status, kept here by the player so that every batch's stats
     /// carries it.
     pub replay: Mutex<Option<types::ReplayStatus>>,
+    /// When this launch started (Stats::launched_at_us).
+    launched_at_us: u64,
 }
 
 /// A request refused at the door, as its `refused` record describes it.
@@ -65,6 +70,7 @@ impl Inspector {
             bus: Bus::new(recorder),
             reasons: Mutex::default(),
             replay: Mutex::default(),
+            launched_at_us: now_us(),
         }
     }
 
@@ -140,6 +146,23 @@ impl Inspector {
         reasons.insert(sid.to_string(), reason);
     }
 
+    /// Records that a clean stop is closing `sid` (reason `server shutdown`); the
+    /// socket's own disconnect, which follows, is then not recorded a second time.
+    pub fn server_closing(&self, sid: &str) {
+        self.reasons
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(sid.to_string(), SERVER_SHUTDOWN.to_string());
+        self.bus.publish(
+            Some(sid),
+            Origin::Server,
+            None,
+            Body::Disconnect {
+                reason: SERVER_SHUTDOWN.to_string(),
+            },
+        );
+    }
+
     pub fn disconnected(&self, sid: &str, reason: String) {
         let asked = self
             .reasons
@@ -147,6 +170,7 @@ impl Inspector {
             .unwrap_or_else(|e| e.into_inner())
             .remove(sid);
         let (origin, reason) = match asked {
+            Some(asked) if asked == SERVER_SHUTDOWN => return,
             Some(asked) => (Origin::Inspector, format!("{reason}: {asked}")),
             None => (Origin::Client, reason),
         };
@@ -380,6 +404,7 @@ impl Inspector {
         let recorder = self.recorder();
         let (sockets, channels) = self.bus.registry.counts();
         Stats {
+            launched_at_us: self.launched_at_us,
             last_seq: self.bus.last_seq(),
             recording: recorder.current(),
             recorder_queued: recorder.queued() as u64,

@@ -362,6 +362,9 @@ pub struct SessionInfo {
 /// The state of the bus and the recorder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Stats {
+    /// When this launch of the server started (Unix µs): a new value means the server
+    /// was restarted, which the inspector tells its user.
+    pub launched_at_us: u64,
     /// The seq of the last record published.
     pub last_seq: u64,
     /// The session being recorded, if any.
