@@ -453,7 +453,8 @@ async fn under_a_burst_every_request_has_one_ack_record_and_acks_the_transport_d
     }
     let acks_received = client.count_acks_until_quiet().await;
 
-    let deadline = tokio::time::Instant::now() + WAIT;
+    // The recorder catches up in its own time; a loaded machine may need a while.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     let mut records = vec![];
     loop {
         let stats = control.get("/stats").await;

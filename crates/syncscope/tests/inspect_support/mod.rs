@@ -129,7 +129,8 @@ impl Sio {
     pub async fn count_acks_until_quiet(&mut self) -> usize {
         let mut acks = 0;
         loop {
-            match self.inner.next_within(Duration::from_millis(500)).await {
+            // Quiet means a pause no busy 2-core machine makes mid-burst.
+            match self.inner.next_within(Duration::from_secs(3)).await {
                 None => return acks,
                 Some(Incoming::Ack { .. }) => acks += 1,
                 Some(_) => {}
