@@ -11,7 +11,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/syncscope/target
 export SYNCSCOPE_BIN ?= $(CARGO_TARGET_DIR)/debug/syncscope
 
 .DEFAULT_GOAL := help
-.PHONY: help app test setup build fmt test-rust test-js fixtures concurrency
+.PHONY: help app test setup build fmt test-rust test-js fixtures concurrency bench
 
 help:
 	@echo "make app    build and run Syncscope on http://127.0.0.1:4000 (ARGS='--db :memory:' to pass options)"
@@ -22,6 +22,7 @@ help:
 	@echo "make test-rust / make test-js   only the Rust tests / only the JavaScript tests"
 	@echo "make fixtures  re-record fixtures/replay/ (session files and HARs) from real clients against the server"
 	@echo "make concurrency   the long concurrency check (OPS=20000 writes, SEED=N to rerun one)"
+	@echo "make bench  release builds, then Syncscope vs a Node socket.io + better-sqlite3 peer, side by side (QUICK=1: about a minute)"
 
 app:
 	@scripts/app.sh $(ARGS)
@@ -58,3 +59,9 @@ concurrency: build
 # what each one holds). Review the diff before committing it.
 fixtures: build
 	node scripts/record-fixtures.js
+
+# Syncscope against the Node reference peer (bench/peer/), side by side, from release
+# builds; docs/PERFORMANCE.md says what each scenario does. QUICK=1 is a smoke run of
+# about a minute; the full run takes a few minutes. Reports go to bench/results/.
+bench: setup
+	@QUICK=$(QUICK) scripts/bench.sh
