@@ -11,7 +11,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/syncscope/target
 export SYNCSCOPE_BIN ?= $(CARGO_TARGET_DIR)/debug/syncscope
 
 .DEFAULT_GOAL := help
-.PHONY: help app test setup build fmt test-rust test-js fixtures concurrency
+.PHONY: help app test setup build fmt test-rust test-js fixtures concurrency dist dist-check
 
 help:
 	@echo "make app    build and run Syncscope on http://127.0.0.1:4000 (ARGS='--db :memory:' to pass options)"
@@ -22,6 +22,8 @@ help:
 	@echo "make test-rust / make test-js   only the Rust tests / only the JavaScript tests"
 	@echo "make fixtures  re-record fixtures/replay/ (session files and HARs) from real clients against the server"
 	@echo "make concurrency   the long concurrency check (OPS=20000 writes, SEED=N to rerun one)"
+	@echo "make dist   release artefacts in dist/: the syncscope binary (.tar.gz) and the adapter's npm package (.tgz)"
+	@echo "make dist-check   run what make dist wrote as a new user would (needs the npm registry)"
 
 app:
 	@scripts/app.sh $(ARGS)
@@ -58,3 +60,13 @@ concurrency: build
 # what each one holds). Review the diff before committing it.
 fixtures: build
 	node scripts/record-fixtures.js
+
+# Release artefacts (scripts/dist.sh says what each holds). A release build refuses to
+# build without every browser file, so setup (npm ci) comes first.
+dist: setup
+	@scripts/dist.sh
+
+# The artefacts of make dist, tried from empty folders: the binary serves every browser
+# file, the npm package loads with require/import and bundles with Vite. Not in make test.
+dist-check:
+	@scripts/dist-check.sh
