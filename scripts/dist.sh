@@ -16,8 +16,13 @@ if [ "$client_version" != "$version" ]; then
 fi
 target=${CARGO_TARGET_DIR:-target}
 
-echo "==> build the inspector UI"
-npm --prefix ui run --silent build
+# Only when ui/ changed since the last UI build: a rebuild rewrites ui/dist, and the
+# release build would then compile the server crate again for identical files.
+if [ ! -f ui/dist/index.html ] ||
+  [ -n "$(find ui -path ui/node_modules -prune -o -path ui/dist -prune -o -type f -newer ui/dist/index.html -print -quit)" ]; then
+  echo "==> build the inspector UI"
+  npm --prefix ui run --silent build
+fi
 
 echo "==> cargo build --release -p syncscope (a cold release build takes a while)"
 cargo build --release -p syncscope
