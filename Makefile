@@ -11,7 +11,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/syncscope/target
 export SYNCSCOPE_BIN ?= $(CARGO_TARGET_DIR)/debug/syncscope
 
 .DEFAULT_GOAL := help
-.PHONY: help app test setup build fmt test-rust test-js fixtures concurrency bench
+.PHONY: help app test setup build fmt test-rust test-js fixtures concurrency bench dist dist-check
 
 help:
 	@echo "make app    build and run Syncscope on http://127.0.0.1:4000 (ARGS='--db :memory:' to pass options)"
@@ -23,6 +23,8 @@ help:
 	@echo "make fixtures  re-record fixtures/replay/ (session files and HARs) from real clients against the server"
 	@echo "make concurrency   the long concurrency check (OPS=20000 writes, SEED=N to rerun one)"
 	@echo "make bench  release builds, then Syncscope vs a Node socket.io + better-sqlite3 peer, side by side (QUICK=1: about a minute)"
+	@echo "make dist   release artefacts in dist/: the syncscope binary (.tar.gz) and the adapter's npm package (.tgz)"
+	@echo "make dist-check   run what make dist wrote as a new user would (needs the npm registry)"
 
 app:
 	@scripts/app.sh $(ARGS)
@@ -65,3 +67,13 @@ fixtures: build
 # about a minute; the full run takes a few minutes. Reports go to bench/results/.
 bench: setup
 	@QUICK=$(QUICK) scripts/bench.sh
+
+# Release artefacts (scripts/dist.sh says what each holds). A release build refuses to
+# build without every browser file, so setup (npm ci) comes first.
+dist: setup
+	@scripts/dist.sh
+
+# The artefacts of make dist, tried from empty folders: the binary serves every browser
+# file, the npm package loads with require/import and bundles with Vite. Not in make test.
+dist-check:
+	@scripts/dist-check.sh

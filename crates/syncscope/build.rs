@@ -3,20 +3,29 @@
 //! adapter from client/, the demo app from fixtures/todos/ and the built inspector UI
 //! from ui/dist/.
 //!
-//! A missing file is not a build failure: the route then answers 503 with what to run,
-//! so `cargo test` works on a machine that has not run `npm ci` yet.
+//! A missing file fails a release build, naming what to run; a debug build goes on and the
+//! route answers 503 with what to run, so `cargo test` works on a machine that has not run
+//! `npm ci` yet (src/embed_check.rs decides, and is unit-tested).
+//!
+//! It also records the commit the binary is built from (`syncscope --version`).
 //!
 //! Every path here is relative to the repository, never absolute: clones share one
 //! target dir (CI builds incrementally), and Cargo would otherwise keep judging
 //! freshness by, and embedding files of, whichever clone built last.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::{env, fs};
+
+#[path = "src/embed_check.rs"]
+mod embed_check;
+use embed_check::MissingFile;
 
 /// The repository root, seen from this package (Cargo runs build scripts there).
 const ROOT: &str = "../..";
 
 fn main() {
+    commit();
     let mut entries: Vec<(String, String)> = [
         (
             "/socket.io/socket.io.js",
@@ -46,23 +55,48 @@ fn main() {
         collect(dir, dir, prefix, &mut entries);
         watch(dir);
     }
+    // Without a UI build there is nothing to list; its index page stands for all of it.
+    if !entries
+        .iter()
+        .any(|(route, _)| route == "/_syncscope/ui/index.html")
+    {
+        entries.push((
+            "/_syncscope/ui/index.html".to_string(),
+            "ui/dist/index.html".to_string(),
+        ));
+    }
     watch("node_modules/socket.io-client/package.json");
 
-    let mut out = String::from("pub static ASSETS: &[(&str, Option<&[u8]>)] = &[\n");
+    // Each entry embeds the file, or says which command makes it (the 503 page).
+    let mut out = String::from("pub static ASSETS: &[(&str, Result<&[u8], &str>)] = &[\n");
+    let mut missing = Vec::new();
     for (route, file) in &entries {
         watch(file);
         if Path::new(ROOT).join(file).is_file() {
             out.push_str(&format!(
-                "    ({route:?}, Some(include_bytes!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/{ROOT}/{file}\")))),\n"
+                "    ({route:?}, Ok(include_bytes!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/{ROOT}/{file}\")))),\n"
             ));
         } else {
-            println!(
-                "cargo:warning={file} is missing: {route} will answer 503 until you run `npm ci` and rebuild"
-            );
-            out.push_str(&format!("    ({route:?}, None),\n"));
+            let remedy = embed_check::remedy(file);
+            out.push_str(&format!("    ({route:?}, Err({remedy:?})),\n"));
+            missing.push(MissingFile {
+                route: route.clone(),
+                file: file.clone(),
+            });
         }
     }
     out.push_str("];\n");
+    match embed_check::check(&env::var("PROFILE").unwrap_or_default(), &missing) {
+        Ok(warnings) => {
+            for w in warnings {
+                println!("cargo:warning={w}");
+            }
+        }
+        Err(refusal) => {
+            eprintln!("error: {refusal}");
+            std::process::exit(1);
+        }
+    }
     let dest = Path::new(&env::var("OUT_DIR").unwrap()).join("assets.rs");
     fs::write(dest, out).unwrap();
 }
@@ -101,4 +135,40 @@ fn collect(base: &str, dir: &str, prefix: &str, entries: &mut Vec<(String, Strin
             entries.push((format!("{prefix}/{rel}"), file));
         }
     }
+}
+
+/// Sets SYNCSCOPE_COMMIT to the short hash of the checkout's HEAD, or to "unknown" outside
+/// a git checkout (a source tarball); a SYNCSCOPE_COMMIT in the environment wins.
+fn commit() {
+    println!("cargo:rerun-if-env-changed=SYNCSCOPE_COMMIT");
+    let commit = env::var("SYNCSCOPE_COMMIT")
+        .ok()
+        .filter(|c| !c.is_empty())
+        .or_else(|| git(&["rev-parse", "--short", "HEAD"]))
+        .unwrap_or_else(|| "unknown".to_string());
+    println!("cargo:rustc-env=SYNCSCOPE_COMMIT={commit}");
+    // Rebuild when HEAD moves: HEAD itself (a checkout) and the branch it names (a commit).
+    let mut heads = vec!["HEAD".to_string()];
+    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
+        heads.push(branch);
+    }
+    for head in heads {
+        if let Some(path) = git(&["rev-parse", "--git-path", &head]) {
+            let path = Path::new(ROOT).join(PathBuf::from(path));
+            if path.exists() {
+                println!("cargo:rerun-if-changed={}", path.display());
+            }
+        }
+    }
+}
+
+/// One line of git's output, run in the repository; None when git or the checkout is absent.
+fn git(args: &[&str]) -> Option<String> {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(ROOT)
+        .output()
+        .ok()?;
+    let line = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && !line.is_empty()).then_some(line)
 }

@@ -10,7 +10,7 @@
 mod files;
 mod launch;
 
-use tauri::menu::{MenuBuilder, MenuEvent, SubmenuBuilder};
+use tauri::menu::{AboutMetadata, MenuBuilder, MenuEvent, SubmenuBuilder};
 use tauri::{AppHandle, Manager, RunEvent, WebviewUrl, WebviewWindowBuilder};
 
 /// What the shell keeps of the core while the window is open.
@@ -54,6 +54,20 @@ fn main() {
                 .item(
                     &SubmenuBuilder::new(app, "View")
                         .text("reload", "Reload")
+                        .build()?,
+                )
+                .item(
+                    &SubmenuBuilder::new(app, "Help")
+                        // The version and commit, as `syncscope --version` says them.
+                        .about(Some(AboutMetadata {
+                            name: Some("Syncscope".into()),
+                            version: Some(syncscope::VERSION.into()),
+                            comments: Some(
+                                "A local realtime sync server and inspector for Backbone.js apps"
+                                    .into(),
+                            ),
+                            ..Default::default()
+                        }))
                         .build()?,
                 )
                 .build()?;

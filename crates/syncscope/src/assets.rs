@@ -24,7 +24,7 @@ pub async fn serve(req: Request, next: Next) -> Response {
         p => p,
     };
     match ASSETS.iter().find(|(route, _)| *route == path) {
-        Some((_, Some(bytes))) => (
+        Some((_, Ok(bytes))) => (
             [
                 (header::CONTENT_TYPE, content_type(path)),
                 (header::CACHE_CONTROL, "no-cache"),
@@ -32,9 +32,10 @@ pub async fn serve(req: Request, next: Next) -> Response {
             Body::from(*bytes),
         )
             .into_response(),
-        Some((_, None)) => (
+        // Only a debug build gets here: a release build refuses to build without the file.
+        Some((_, Err(remedy))) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("{path} was not bundled into this build: run `npm ci` in the Syncscope checkout, then rebuild\n"),
+            format!("{path} was not bundled into this build: run `{remedy}` in the Syncscope checkout, then rebuild\n"),
         )
             .into_response(),
         None => next.run(req).await,

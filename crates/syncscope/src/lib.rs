@@ -7,6 +7,7 @@ pub mod access;
 pub mod assets;
 pub mod clean_tx;
 pub mod dialect;
+pub mod embed_check;
 pub mod endpoint;
 pub mod error;
 pub mod faults;
@@ -25,3 +26,12 @@ pub mod url;
 
 pub use server::{start, Config, Running, StartError};
 pub use store::DbLocation;
+
+/// The version and the commit it was built from, as `syncscope --version` and the window's
+/// About dialog show them: "0.1.0 (abc1234)", or "0.1.0 (unknown)" built outside git.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("SYNCSCOPE_COMMIT"),
+    ")"
+);

@@ -13,7 +13,7 @@ use tracing_subscriber::EnvFilter;
 #[derive(Parser)]
 #[command(
     name = "syncscope",
-    version,
+    version = syncscope::VERSION,
     about = "A local realtime sync server and inspector for Backbone.js apps over Socket.IO"
 )]
 struct Cli {

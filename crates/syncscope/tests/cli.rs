@@ -1,5 +1,5 @@
 //! The command line's client commands as a user types them, against a real server:
-//! `record start|stop`, `events`, `events --follow` and `sockets`.
+//! `record start|stop`, `events`, `events --follow`, `sockets` and `--version`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
@@ -159,4 +159,27 @@ async fn record_events_and_follow_work_from_the_terminal() {
         "{out:?}"
     );
     running.shutdown().await;
+}
+
+/// `--version` names the version and the commit, so a bug report says which build it is.
+#[test]
+fn version_names_the_version_and_the_commit() {
+    let out = Command::new(env!("CARGO_BIN_EXE_syncscope"))
+        .arg("--version")
+        .output()
+        .expect("the syncscope binary runs");
+    assert!(out.status.success(), "{out:?}");
+    // Built in a git checkout, the commit is HEAD's; outside one, "unknown".
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("syncscope {} ({commit})", env!("CARGO_PKG_VERSION"))
+    );
 }
