@@ -194,9 +194,12 @@ impl Store {
                         .busy_timeout(Duration::from_secs(5)),
                     // Kept open for good once warmed up (Store::warm_up): a recycled
                     // connection would make some later write pay its set-up again.
+                    // Not opened all at once: on a new file, connections racing to switch
+                    // it to WAL fail with "database is locked" before any busy timeout
+                    // applies. The migrations open the first; the warm-up the others, one
+                    // after another, once the file is in WAL mode.
                     SqlitePoolOptions::new()
                         .max_connections(FILE_CONNECTIONS)
-                        .min_connections(FILE_CONNECTIONS)
                         .idle_timeout(None)
                         .max_lifetime(None),
                 )

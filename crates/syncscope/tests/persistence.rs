@@ -100,10 +100,18 @@ fn spawn_binary(args: &[&str]) -> (Server, SocketAddr) {
     BufReader::new(child.stdout.as_mut().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let addr = line
+    let Some(addr) = line
         .strip_prefix("Syncscope listening on http://")
         .and_then(|rest| rest.split(' ').next())
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    else {
+        // Say why the server did not start: what it printed on stderr.
+        let out = child.wait_with_output().unwrap();
+        panic!(
+            "unexpected first line {line:?}; the server exited with {} saying:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
     (Server(Some(child)), addr.parse().unwrap())
 }
 
