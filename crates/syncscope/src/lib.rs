@@ -15,6 +15,7 @@ pub mod foreign_db;
 pub mod handshake_guard;
 pub mod har;
 pub mod inspect;
+pub mod outbound;
 pub mod replay;
 pub mod server;
 pub mod session_file;
@@ -22,6 +23,7 @@ pub mod sio;
 pub mod store;
 pub mod sync;
 pub mod token_file;
+pub mod transport;
 pub mod url;
 
 pub use server::{start, Config, Running, StartError};
