@@ -78,6 +78,16 @@ export interface RealtimeChange {
   data: any;
   version: number;
   seq: number;
+  /** The seq of the channel's change before this one (servers with gap detection). */
+  prev?: number;
+}
+
+/** A gap in a channel: a `prev` other than the last change held (`since`). */
+export interface GapInfo {
+  url: string;
+  since: number;
+  prev: number;
+  seq: number;
 }
 
 /** What a resubscribe after a reconnect brought. */
@@ -127,6 +137,7 @@ export interface Realtime extends Backbone.Events {
   on(event: 'disconnect', callback: (reason: string, socket: RealtimeSocket) => void, context?: any): this;
   on(event: 'resync', callback: (info: ResyncInfo) => void, context?: any): this;
   on(event: 'push', callback: (change: RealtimeChange) => void, context?: any): this;
+  on(event: 'gap', callback: (gap: GapInfo) => void, context?: any): this;
   on(event: 'error', callback: (error: RealtimeError, context: { url: string }) => void, context?: any): this;
   on(event: string, callback: (...args: any[]) => void, context?: any): this;
   on(eventMap: Backbone.EventMap, context?: any): this;

@@ -575,7 +575,7 @@
         url = url.slice(0, slash) || '/';
       }
       if (id == null || result.seq == null) return null;
-      return {url: url, op: method, id: String(id), data: result.data, version: result.version, seq: result.seq};
+      return {url: url, op: method, id: String(id), data: result.data, version: result.version, seq: result.seq, prev: result.prev};
     },
 
     // Every other object of this page that follows the url applies an acked
@@ -588,9 +588,14 @@
       var change = this.changeOf(result);
       var channel = change && this.link.channels[change.url];
       if (!channel) return function() {};
+      // Our own write is the channel's next change too: the next push names it.
+      var gap = channel.follow(change);
       var writers = [this.model, this.model.collection];
       channel.reflected(change, writers);
-      return function() { channel.local(change, writers); };
+      return function() {
+        channel.local(change, writers);
+        if (gap) channel.recover(gap);
+      };
     },
 
     // Record what an ack teaches about versions.
@@ -745,6 +750,10 @@
     this.listeners = [];
     this.records = [];
     this.seq = null;
+    // The seq of the channel's latest change we hold, from the subscribe ack's
+    // `last` and each push or write ack whose `prev` is it (see `follow`);
+    // null when unknown (a server without `prev`, or a resubscribe pending).
+    this.last = null;
     this.everSubscribed = false;
     this.subscribed = false;
     this.subscribing = false;
@@ -829,6 +838,7 @@
     // The connection is gone: its subscription and holds with it.
     reset: function() {
       this.epoch++;
+      this.last = null;
       this.subscribed = this.subscribing = false;
       this.holds = 0;
       this.flushHeld();
@@ -878,6 +888,7 @@
     // when our `since` is out of its change log.
     caughtUp: function(since, result, first) {
       var channel = this, link = this.link;
+      if (result.last != null) this.last = result.last;
       if (since == null) {
         if (result.seq != null) this.seen(result.seq);
         return;
@@ -927,8 +938,40 @@
     // A pushed change. It is the server's newest word on this url: the
     // `since` of a resubscribe starts from it.
     push: function(change) {
+      var gap = this.follow(change);
       this.seen(change.seq);
       this.deliver({change: change});
+      if (gap) this.recover(gap);
+    },
+
+    // Gaps
+    // ----
+    // Every push and write ack names the channel's change before it
+    // (`prev`). When that is not the last one we hold, changes of this
+    // channel were lost on the way (a dropped push): ask for them again with
+    // `subscribe since`. A change we already hold (a duplicate) moves
+    // nothing; `apply` shows it once. Called in the order the socket
+    // received things, since the server sends them in channel order.
+    // Returns the gap to recover, or null.
+    follow: function(change) {
+      if (change.prev == null || change.seq == null || this.last == null) return null;
+      if (change.seq <= this.last) return null;
+      if (change.prev === this.last) {
+        this.last = change.seq;
+        return null;
+      }
+      var gap = {url: this.url, since: this.last, prev: change.prev, seq: change.seq};
+      // Unknown until the resubscribe answers with the channel's `last`.
+      this.last = null;
+      return gap;
+    },
+
+    recover: function(gap) {
+      realtime.trigger('gap', gap);
+      // The catch-up starts at the last change before the gap, not at the
+      // newest seq seen: that one came after what was lost.
+      this.seq = gap.since;
+      if (this.subscribed && !this.subscribing && this.link.socket.connected) this.subscribe();
     },
 
     // A write of this page was acked: its writers (`exclude`) already show

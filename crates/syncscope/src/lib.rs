@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod assets;
+pub mod channel_seq;
 pub mod clean_tx;
 pub mod dialect;
 pub mod embed_check;

@@ -205,6 +205,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         faults: Default::default(),
         replay: replay.clone(),
         transport: transport.clone(),
+        channel_seqs: Default::default(),
     });
     endpoint::attach(&io, sync.clone());
 

@@ -18,15 +18,29 @@ use crate::url::Url;
 pub enum Outcome {
     Model(Model, i64),
     Collection(Vec<Model>, i64),
-    Written(Change),
+    Written {
+        change: Change,
+        /// The seq of the channel's change before this one (crate::channel_seq).
+        prev: i64,
+    },
     Subscribed {
         url: String,
         seq: i64,
+        /// The seq of the channel's latest change, which the next push names as `prev`.
+        last: i64,
         since: Option<Since>,
     },
     Unsubscribed {
         url: String,
     },
+}
+
+/// A `change` push: the change and the seq of the channel's change before it.
+#[derive(serde::Serialize)]
+struct Push<'a> {
+    #[serde(flatten)]
+    change: &'a Change,
+    prev: i64,
 }
 
 /// The room of a native channel (a collection url).
@@ -50,6 +64,8 @@ pub struct Sync {
     pub replay: Arc<crate::replay::live::Player>,
     /// The connections under the sockets: cuts, and bytes waiting to be sent.
     pub transport: crate::transport::Transport,
+    /// Each channel's latest seq, for `prev` and the subscribe ack's `last`.
+    pub channel_seqs: crate::channel_seq::ChannelSeqs,
 }
 
 impl Sync {
@@ -80,8 +96,15 @@ impl Sync {
                 let lock = self.store.lock().await;
                 match self.store.write(&lock, &collection, write).await {
                     Ok(change) => {
-                        reply(Ok(Outcome::Written(change.clone())));
-                        self.push(origin, &collection, &change).await;
+                        let prev = self
+                            .channel_seqs
+                            .advance(&self.store, &collection, change.seq)
+                            .await;
+                        reply(Ok(Outcome::Written {
+                            change: change.clone(),
+                            prev,
+                        }));
+                        self.push(origin, &collection, &change, prev).await;
                     }
                     Err(e) => reply(Err(e)),
                 }
@@ -90,6 +113,10 @@ impl Sync {
                 let lock = self.store.lock().await;
                 let outcome = async {
                     let seq = self.store.last_seq().await?;
+                    let last = self
+                        .channel_seqs
+                        .last(&self.store, &collection, None)
+                        .await?;
                     let since = match since {
                         Some(since) => Some(self.store.since(&lock, &collection, since).await?),
                         None => None,
@@ -97,6 +124,7 @@ impl Sync {
                     Ok(Outcome::Subscribed {
                         url: collection.to_string(),
                         seq,
+                        last,
                         since,
                     })
                 }
@@ -169,18 +197,19 @@ impl Sync {
         }
     }
 
-    async fn push(&self, origin: Option<&SocketRef>, collection: &Url, change: &Change) {
+    async fn push(&self, origin: Option<&SocketRef>, collection: &Url, change: &Change, prev: i64) {
         let writer = origin.map(|s| s.id.to_string());
         let tag = if origin.is_some() {
             Origin::Server
         } else {
             Origin::Inspector
         };
-        let change_json = serde_json::to_value(change).unwrap_or_default();
+        let push = Push { change, prev };
+        let change_json = serde_json::to_value(&push).unwrap_or_default();
         // Charged to each recipient; one over the bound is cut, not sent to, and not
         // counted (crate::outbound).
         let room = channel_room(collection);
-        let bytes = crate::outbound::packet_bytes("change", change);
+        let bytes = crate::outbound::packet_bytes("change", &push);
         let to = crate::outbound::admit(self, self.to(origin, room.clone()).sockets(), bytes);
         self.inspect.pushed_exact(
             writer.as_deref(),
@@ -193,7 +222,7 @@ impl Sync {
             crate::outbound::ids(&to),
         );
         if !to.is_empty() {
-            let sent = self.to(origin, room).emit("change", change).await;
+            let sent = self.to(origin, room).emit("change", &push).await;
             if let Err(e) = sent {
                 tracing::warn!(url = %collection, seq = change.seq, "push of change failed: {e}");
             }
