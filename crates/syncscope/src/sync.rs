@@ -12,28 +12,10 @@ use crate::dialect::{Command, Dialect};
 use crate::error::SyncError;
 use crate::inspect::types::{Origin, Target};
 use crate::inspect::Inspector;
-use crate::store::{Change, Model, Op, Since, Store};
+use crate::outcome::Outcome;
+use crate::rooms::{channel_room, iobind_room};
+use crate::store::{Change, Op, Store};
 use crate::url::Url;
-
-pub enum Outcome {
-    Model(Model, i64),
-    Collection(Vec<Model>, i64),
-    Written {
-        change: Change,
-        /// The seq of the channel's change before this one (crate::channel_seq).
-        prev: i64,
-    },
-    Subscribed {
-        url: String,
-        seq: i64,
-        /// The seq of the channel's latest change, which the next push names as `prev`.
-        last: i64,
-        since: Option<Since>,
-    },
-    Unsubscribed {
-        url: String,
-    },
-}
 
 /// A `change` push: the change and the seq of the channel's change before it.
 #[derive(serde::Serialize)]
@@ -41,16 +23,6 @@ struct Push<'a> {
     #[serde(flatten)]
     change: &'a Change,
     prev: i64,
-}
-
-/// The room of a native channel (a collection url).
-pub fn channel_room(collection: &Url) -> String {
-    format!("channel:{collection}")
-}
-
-/// The room of the sockets that spoke the iobind dialect for a namespace.
-pub fn iobind_room(ns: &str) -> String {
-    format!("iobind:{ns}")
 }
 
 pub struct Sync {
@@ -61,7 +33,7 @@ pub struct Sync {
     /// Rules the inspector set; checked for every request before it runs.
     pub faults: crate::faults::Faults,
     /// The live replay of a stored session's pushes, driven from the control API.
-    pub replay: Arc<crate::replay::live::Player>,
+    pub replay: Arc<crate::live_replay::Player>,
     /// The connections under the sockets: cuts, and bytes waiting to be sent.
     pub transport: crate::transport::Transport,
     /// Each channel's latest seq, for `prev` and the subscribe ack's `last`.
@@ -160,7 +132,7 @@ impl Sync {
             return self.read_collection(url).await;
         };
         if let Some(model) = self.store.read_model(&collection, &id).await? {
-            return self.with_seq(|seq| Outcome::Model(model, seq)).await;
+            return self.with_seq(|seq| Outcome::Model { model, seq }).await;
         }
         let (models, seq) = self.store.read_collection(url).await?;
         if models.is_empty() && self.store.names_model_of_known(&collection, &id).await? {
@@ -168,17 +140,17 @@ impl Sync {
                 url: url.to_string(),
             });
         }
-        Ok(Outcome::Collection(models, seq))
+        Ok(Outcome::Collection { models, seq })
     }
 
     async fn read_collection(&self, collection: &Url) -> Result<Outcome, SyncError> {
         let (models, seq) = self.store.read_collection(collection).await?;
-        Ok(Outcome::Collection(models, seq))
+        Ok(Outcome::Collection { models, seq })
     }
 
     async fn read_model(&self, collection: &Url, id: &str) -> Result<Outcome, SyncError> {
         match self.store.read_model(collection, id).await? {
-            Some(model) => self.with_seq(|seq| Outcome::Model(model, seq)).await,
+            Some(model) => self.with_seq(|seq| Outcome::Model { model, seq }).await,
             None => Err(SyncError::NotFound {
                 url: collection.model_url(id),
             }),
