@@ -61,12 +61,26 @@
   // Loaded twice (a script tag and a bundle): keep the first, which owns the
   // sockets and the state of every subscription.
   if (Backbone.realtime && Backbone.realtime.VERSION) return Backbone.realtime;
+  warnIfUnsupported(root, Backbone);
+
+  // Backbone 1.2 to 1.6 are tested. An older one loads, but the app is told
+  // at once, in the console, rather than by some odd failure later.
+  function warnIfUnsupported(root, Backbone) {
+    var match = /^(\d+)\.(\d+)/.exec(String(Backbone.VERSION || ''));
+    var tooOld = match && (+match[1] < 1 || (+match[1] === 1 && +match[2] < 2));
+    var console = root && root.console;
+    if (tooOld && console && console.warn) {
+      console.warn('backbone.realtime.js supports Backbone 1.2 to 1.6; this page has Backbone ' + Backbone.VERSION +
+        '. Syncing may fail: load Backbone 1.2 or newer.');
+    }
+  }
 
   // Backbone.realtime
   // -----------------
 
   // The namespace is also an event bus: the app listens to 'connect',
-  // 'disconnect', 'resync', 'push' and 'error' on it, e.g. to show "offline".
+  // 'disconnect', 'resync', 'push', 'error', 'queued' and 'sent' on it, e.g.
+  // to show "offline" and what waits to be sent.
   var realtime = Backbone.realtime = _.extend({}, Backbone.Events, {
     VERSION: '0.1.0',
 
@@ -1157,6 +1171,33 @@
       var name = optionNames[i];
       if (options[name] !== undefined) obj[name] = options[name];
     }
+  }
+
+  // Backbone before 1.4
+  // -------------------
+
+  // Backbone 1.2 and 1.3 (TodoMVC's, and still many a real app's) have no
+  // `preinitialize`: their constructors never call one, so constructor
+  // options would be lost. The adapter installs constructors that call it
+  // first, as 1.4 does. They share the originals' prototypes, so
+  // `instanceof` holds either way and classes extended from them get it
+  // too; a class extended before the adapter loaded keeps the original
+  // constructor (set the options as properties there).
+  if (typeof ModelProto.preinitialize !== 'function') {
+    var OriginalModel = Backbone.Model;
+    Backbone.Model = callingPreinitialize(OriginalModel);
+    Backbone.Collection = callingPreinitialize(Backbone.Collection);
+    if (CollectionProto.model === OriginalModel) CollectionProto.model = Backbone.Model;
+  }
+
+  function callingPreinitialize(Base) {
+    var Constructor = function() {
+      this.preinitialize.apply(this, arguments);
+      return Base.apply(this, arguments);
+    };
+    Constructor.prototype = Base.prototype;
+    _.extend(Constructor, Base);
+    return Constructor;
   }
 
   var collectionPreinitialize = CollectionProto.preinitialize;

@@ -14,9 +14,9 @@ const { next, startServer } = require('../test-support');
 
 const ADAPTER = require.resolve('../backbone.realtime.js');
 
-/** Backbone `pkg` (with Underscore `underscorePkg`) and a fresh adapter bound to it,
- * connected to `server`. */
-function tabWith(pkg, underscorePkg, server) {
+/** A fresh Backbone `pkg` (with Underscore `underscorePkg`) and a fresh adapter bound to
+ * it; Backbone claims to be `version` when given. */
+function loadWith(pkg, underscorePkg, version) {
   const resolve = Module._resolveFilename;
   const aliases = { backbone: pkg, underscore: underscorePkg };
   Module._resolveFilename = function (request, ...rest) {
@@ -31,13 +31,20 @@ function tabWith(pkg, underscorePkg, server) {
     }
     const _ = require(underscorePkg);
     const Backbone = require(pkg);
+    if (version) Backbone.VERSION = version;
     const realtime = require(ADAPTER);
-    const socket = ioV4(server.url, { forceNew: true, transports: ['websocket'] });
-    realtime.socket = socket;
-    return { Backbone, _, realtime, socket };
+    return { Backbone, _, realtime };
   } finally {
     Module._resolveFilename = resolve;
   }
+}
+
+/** A "tab": Backbone `pkg` and its adapter, connected to `server`. */
+function tabWith(pkg, underscorePkg, server) {
+  const tab = loadWith(pkg, underscorePkg);
+  tab.socket = ioV4(server.url, { forceNew: true, transports: ['websocket'] });
+  tab.realtime.socket = tab.socket;
+  return tab;
 }
 
 const VERSIONS = [
@@ -89,6 +96,29 @@ for (const { pkg, version, underscorePkg, underscore } of VERSIONS) {
       assert.equal(theirs.length, 0);
     });
 
+    it('takes the adapter\'s constructor options (Backbone before 1.4 has no preinitialize of its own)', async () => {
+      const Todos = a.Backbone.Collection.extend({ url: '/opts' });
+      const Theirs = b.Backbone.Model.extend({ urlRoot: '/opts' });
+      const list = new Todos([], { realtime: true, timeout: 1234 });
+      assert.equal(list.realtime, true);
+      assert.equal(list.timeout, 1234);
+      const added = next(list, 'add');
+      // a plain Backbone.Model too, and it is still a Backbone.Model
+      const model = new a.Backbone.Model({ title: 'lone' }, { realtime: true });
+      assert.equal(model.realtime, true);
+      assert.ok(model instanceof a.Backbone.Model);
+      model.urlRoot = '/opts';
+      await list.fetch();
+      // over the socket: another tab's write arrives as a push
+      const theirs = new Theirs({ title: 'from b' }, { realtime: true });
+      await theirs.save();
+      const [copy] = await added;
+      assert.equal(copy.get('title'), 'from b');
+      assert.ok(copy instanceof a.Backbone.Model);
+      await model.save();
+      assert.ok(model.id != null, 'saved over the socket');
+    });
+
     it('follows the page\'s own writes in a second collection, maps idAttribute "_id", and drops removed attributes with one change', async () => {
       const Todo = a.Backbone.Model.extend({ idAttribute: '_id' });
       const Todos = a.Backbone.Collection.extend({ url: '/things', realtime: true, model: Todo });
@@ -114,3 +144,21 @@ for (const { pkg, version, underscorePkg, underscore } of VERSIONS) {
     });
   });
 }
+
+describe('with a Backbone older than 1.2', () => {
+  it('says at load, in the console, which versions it supports, and keeps quiet for the supported ones', () => {
+    const warnings = [];
+    const warn = console.warn;
+    console.warn = (...args) => warnings.push(args.join(' '));
+    try {
+      for (const { pkg, underscorePkg } of VERSIONS) loadWith(pkg, underscorePkg);
+      assert.deepEqual(warnings, []);
+      loadWith('backbone-1.2', 'underscore-1.8', '1.1.2');
+    } finally {
+      console.warn = warn;
+    }
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /supports Backbone 1\.2 to 1\.6; this page has Backbone 1\.1\.2/);
+  });
+});
+
