@@ -378,7 +378,7 @@
   // localhost (and *.localhost), 127.0.0.0/8 and ::1.
   function isLoopback(host) {
     host = host.replace(/^\[|\]$/g, '');
-    return host === 'localhost' || /\.localhost\.?$/.test(host) ||
+    return /^(.+\.)?localhost\.?$/.test(host) ||
       /^127(\.\d{1,3}){3}$/.test(host) || host === '::1' || /^(0+:){7}0*1$/.test(host);
   }
 

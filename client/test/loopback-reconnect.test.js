@@ -33,7 +33,7 @@ function optionsFor(url, socketOptions = null) {
 describe('reconnecting to a server on this machine', { timeout: 60000 }, () => {
   it('uses a back-off capped at 1 s for loopback hosts, and socket.io\'s own for others', () => {
     for (const url of ['http://localhost:4000', 'http://127.0.0.1:4000', 'http://127.1.2.3:4000',
-      'http://[::1]:4000', 'ws://LOCALHOST', '//app.localhost:8080/', 'http://user@127.0.0.1:1']) {
+      'http://[::1]:4000', 'ws://LOCALHOST', 'http://localhost.:4000', '//app.localhost:8080/', 'http://user@127.0.0.1:1']) {
       assert.deepEqual(optionsFor(url), { reconnectionDelay: 100, reconnectionDelayMax: 1000 }, url);
     }
     for (const url of ['http://example.com:4000', 'https://10.0.0.2', 'http://[::2]:4000',
