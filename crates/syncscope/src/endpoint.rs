@@ -17,11 +17,14 @@ use socketioxide::socket::{DisconnectReason, Socket};
 use socketioxide::SocketIo;
 use tokio::sync::mpsc;
 
+use axum::extract::ConnectInfo;
+
 use crate::dialect::{self, Command};
 use crate::error::SyncError;
 use crate::faults::FaultAction;
 use crate::inspect::{Inspector, Request};
 use crate::sync::Sync;
+use crate::transport::Peer;
 
 /// How many events of one socket may wait before new ones are refused with `busy`.
 pub const QUEUE_DEPTH: usize = 1024;
@@ -99,6 +102,15 @@ pub fn attach(io: &SocketIo, sync: Arc<Sync>) {
         async move {
             let inspect = sync.inspect.clone();
             inspect.connected(&socket, auth.unwrap_or(Value::Null));
+            let sid = socket.id.to_string();
+            // A WebSocket's handshake came on the connection that carries it; a polling
+            // socket's connections are learnt from its requests (crate::transport).
+            let via = (socket.transport_type() == socketioxide::TransportType::Websocket)
+                .then(|| socket.req_parts().extensions.get::<ConnectInfo<Peer>>())
+                .flatten()
+                .map(|ConnectInfo(peer)| peer.conn.clone());
+            sync.transport.connected(&sid, via.as_ref());
+            let transport = sync.transport.clone();
             let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
             socket.on_fallback(Enqueue {
                 queue: tx,
@@ -111,6 +123,7 @@ pub fn attach(io: &SocketIo, sync: Arc<Sync>) {
                     inspect.protocol_error(&sid, None, reason.to_string());
                 }
                 inspect.disconnected(&sid, reason.to_string());
+                transport.disconnected(&sid);
             });
             tokio::spawn(drain(rx, sync));
             Ok::<(), std::convert::Infallible>(())
@@ -253,6 +266,9 @@ async fn apply_fault(
         FaultAction::Drop => {}
         FaultAction::Disconnect => {
             let _ = socket.clone().disconnect();
+        }
+        FaultAction::Cut => {
+            crate::outbound::cut(sync, socket, format!("cut by fault rule {rule}"));
         }
     }
     None

@@ -18,6 +18,7 @@ pub mod handshake_guard;
 pub mod har;
 pub mod inspect;
 pub mod live_replay;
+pub mod outbound;
 pub mod outcome;
 pub mod replay;
 pub mod rooms;
@@ -27,6 +28,7 @@ pub mod sio;
 pub mod store;
 pub mod sync;
 pub mod token_file;
+pub mod transport;
 pub mod url;
 
 pub use server::{start, Config, Running, StartError};

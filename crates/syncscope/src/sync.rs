@@ -26,6 +26,8 @@ pub struct Sync {
     pub faults: crate::faults::Faults,
     /// The live replay of a stored session's pushes, driven from the control API.
     pub replay: Arc<crate::live_replay::Player>,
+    /// The connections under the sockets: cuts, and bytes waiting to be sent.
+    pub transport: crate::transport::Transport,
 }
 
 impl Sync {
@@ -153,7 +155,12 @@ impl Sync {
             Origin::Inspector
         };
         let change_json = serde_json::to_value(change).unwrap_or_default();
-        self.inspect.pushed(
+        // Charged to each recipient; one over the bound is cut, not sent to, and not
+        // counted (crate::outbound).
+        let room = channel_room(collection);
+        let bytes = crate::outbound::packet_bytes("change", change);
+        let to = crate::outbound::admit(self, self.to(origin, room.clone()).sockets(), bytes);
+        self.inspect.pushed_exact(
             writer.as_deref(),
             tag,
             Target::Channel {
@@ -161,13 +168,13 @@ impl Sync {
             },
             "change",
             vec![change_json],
+            crate::outbound::ids(&to),
         );
-        let sent = self
-            .to(origin, channel_room(collection))
-            .emit("change", change)
-            .await;
-        if let Err(e) = sent {
-            tracing::warn!(url = %collection, seq = change.seq, "push of change failed: {e}");
+        if !to.is_empty() {
+            let sent = self.to(origin, room).emit("change", change).await;
+            if let Err(e) = sent {
+                tracing::warn!(url = %collection, seq = change.seq, "push of change failed: {e}");
+            }
         }
         if !collection.is_single_segment() {
             return;
