@@ -345,7 +345,7 @@
     if (!ioFn) throw new Error('backbone.realtime: no socket.io client; load /socket.io/socket.io.js first or set Backbone.realtime.socket');
     var url = realtime.url || scriptOrigin;
     if (!url) throw new Error('backbone.realtime: no server url; set Backbone.realtime.url or Backbone.realtime.socket');
-    realtime.socket = ioFn(url, socketOptionsFor(url));
+    realtime.socket = ioFn(url, withLoopbackBackoff(url, _.extend({}, realtime.socketOptions)));
     linkFor(realtime.socket);
     return realtime.socket;
   };
@@ -361,9 +361,8 @@
   // a server that is struggling. The app's `socketOptions` win.
   var LOOPBACK_RECONNECT = {reconnectionDelay: 100, reconnectionDelayMax: 1000};
 
-  function socketOptionsFor(url) {
-    var options = isLoopback(hostOf(url)) ? _.clone(LOOPBACK_RECONNECT) : {};
-    return _.extend(options, realtime.socketOptions);
+  function withLoopbackBackoff(url, options) {
+    return isLoopback(hostOf(url)) ? _.defaults(options, LOOPBACK_RECONNECT) : options;
   }
 
   // The host a socket.io url points at; a url without one (a path) is the

@@ -89,7 +89,7 @@ describe('loading the adapter', () => {
     // reconnection back-off, under the app's own options)
     assert.equal(JSON.stringify(io.calls[0]), JSON.stringify({
       url: 'http://127.0.0.1:4000',
-      opts: { reconnectionDelay: 100, reconnectionDelayMax: 1000, transports: ['websocket'] },
+      opts: { transports: ['websocket'], reconnectionDelay: 100, reconnectionDelayMax: 1000 },
     }));
   });
 
