@@ -130,9 +130,15 @@ async fn each_record_kind_appears_with_its_fields_in_the_order_things_happened()
             target,
             recipients,
             to,
+            cause,
             args,
         } => {
             assert_eq!(event, "change");
+            assert_eq!(
+                *cause,
+                Some(mine[1].seq),
+                "the push names the request whose write it carries"
+            );
             assert_eq!(
                 target,
                 &Target::Channel {
