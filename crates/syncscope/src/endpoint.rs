@@ -217,7 +217,7 @@ async fn apply_fault(
                         .await
                         .ok()
                         .flatten()
-                        .map(|m| (m.data, m.version)),
+                        .map(|m| Box::new((m.data, m.version))),
                     None => None,
                 },
                 _ => None,
