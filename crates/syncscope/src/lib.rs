@@ -5,9 +5,12 @@
 
 pub mod access;
 pub mod assets;
+pub mod channel_seq;
 pub mod clean_tx;
+pub mod control;
 pub mod dialect;
 pub mod embed_check;
+pub mod emit_args;
 pub mod endpoint;
 pub mod error;
 pub mod faults;
@@ -15,13 +18,18 @@ pub mod foreign_db;
 pub mod handshake_guard;
 pub mod har;
 pub mod inspect;
+pub mod live_replay;
+pub mod outbound;
+pub mod outcome;
 pub mod replay;
+pub mod rooms;
 pub mod server;
 pub mod session_file;
 pub mod sio;
 pub mod store;
 pub mod sync;
 pub mod token_file;
+pub mod transport;
 pub mod url;
 
 pub use server::{start, Config, Running, StartError};

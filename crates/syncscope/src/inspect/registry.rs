@@ -182,7 +182,10 @@ impl Registry {
                     ch.members.remove(sid);
                 }
             }
-            Body::ProtocolError { .. } | Body::Fault { .. } | Body::Refused { .. } => {}
+            Body::ProtocolError { .. }
+            | Body::Fault { .. }
+            | Body::Refused { .. }
+            | Body::SlowConsumer { .. } => {}
         }
     }
 
