@@ -189,6 +189,8 @@ pub struct EventsQuery {
     pub errors_only: Option<bool>,
     pub injected: Option<bool>,
     pub text: Option<String>,
+    pub from_us: Option<u64>,
+    pub to_us: Option<u64>,
 }
 
 impl EventsQuery {
@@ -205,6 +207,8 @@ impl EventsQuery {
             errors_only: self.errors_only,
             injected: self.injected,
             text: self.text.clone(),
+            from_us: self.from_us,
+            to_us: self.to_us,
         }
     }
 }

@@ -89,7 +89,14 @@ recipients: number,
  * went out; at most `MAX_RECIPIENT_IDS` (then `recipients` is larger than
  * the list). Empty in records made before it existed.
  */
-to: Array<string>, args: Array<JsonValue>, } | { "kind": "subscribe", channel: string, } | { "kind": "unsubscribe", channel: string, } | { "kind": "protocol_error", message: string, event: string | null, } | { "kind": "fault", rule: number, event: string, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" } | { "action": "cut" }) | { "kind": "slow_consumer", 
+to: Array<string>, 
+/**
+ * The `seq` of the request (`event_in`) whose write this push carries to the
+ * other subscribers: the log links the two both ways. Null for pushes nobody's
+ * request caused (the inspector's writes and emits, a replay) and in records
+ * made before it existed.
+ */
+cause: number | null, args: Array<JsonValue>, } | { "kind": "subscribe", channel: string, } | { "kind": "unsubscribe", channel: string, } | { "kind": "protocol_error", message: string, event: string | null, } | { "kind": "fault", rule: number, event: string, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" } | { "action": "cut" }) | { "kind": "slow_consumer", 
 /**
  * Bytes that waited to be sent to it.
  */

@@ -44,6 +44,28 @@ pub struct Inspector {
     pub replay: Mutex<Option<types::ReplayStatus>>,
     /// When this launch started (Stats::launched_at_us).
     launched_at_us: u64,
+    /// The request each socket's worker is carrying out now: socket id → the seq of
+    /// its `event_in` record. A socket's requests run one at a time (endpoint.rs), so
+    /// a push made on behalf of a socket is caused by the request it is handling;
+    /// its `push_out` record names it (`cause`).
+    handling: Mutex<HashMap<String, u64>>,
+}
+
+/// While alive, the pushes made on behalf of a socket name its request as their
+/// cause; dropping it ends the request.
+pub struct Handling<'a> {
+    inspector: &'a Inspector,
+    sid: String,
+}
+
+impl Drop for Handling<'_> {
+    fn drop(&mut self) {
+        self.inspector
+            .handling
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.sid);
+    }
 }
 
 /// A request refused at the door, as its `refused` record describes it.
@@ -71,6 +93,19 @@ impl Inspector {
             reasons: Mutex::default(),
             replay: Mutex::default(),
             launched_at_us: now_us(),
+            handling: Mutex::default(),
+        }
+    }
+
+    /// Marks `request` as the one `sid`'s worker carries out until the guard drops.
+    pub fn handling(&self, sid: &str, request: &Request) -> Handling<'_> {
+        self.handling
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(sid.to_string(), request.seq);
+        Handling {
+            inspector: self,
+            sid: sid.to_string(),
         }
     }
 
@@ -299,6 +334,7 @@ impl Inspector {
         want_ids: bool,
     ) -> Recipients {
         let recipients = self.bus.registry.recipients(&target, from);
+        let cause = self.cause_of(from);
         let url = match &target {
             Target::Channel { url } => Some(url.clone()),
             Target::Iobind { ns } => Some(format!("/{ns}")),
@@ -321,6 +357,7 @@ impl Inspector {
                 target,
                 recipients: recipients.count,
                 to: recipients.ids,
+                cause,
                 args,
             },
         );
@@ -345,6 +382,7 @@ impl Inspector {
         };
         let recipients = to.len() as u32;
         to.truncate(types::MAX_RECIPIENT_IDS);
+        let cause = self.cause_of(from);
         self.bus.publish(
             from,
             origin,
@@ -354,9 +392,20 @@ impl Inspector {
                 target,
                 recipients,
                 to,
+                cause,
                 args,
             },
         );
+    }
+
+    /// The request `from`'s worker is carrying out, whose write a push carries.
+    fn cause_of(&self, from: Option<&str>) -> Option<u64> {
+        let sid = from?;
+        self.handling
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(sid)
+            .copied()
     }
 
     /// A socket went over the bound of what may wait to be sent to it.
