@@ -71,6 +71,7 @@ describe('a subscriber that stops reading', () => {
     assert.ok(created);
     const slowId = slow.id;
     const slowGone = new Promise((resolve) => slow.once('disconnect', resolve));
+    const back = new Promise((resolve) => slowGone.then(() => slow.once('connect', resolve)));
 
     // Stop reading: the kernel buffers fill, then the server's queue for it grows.
     slow.io.engine.transport.ws._socket.pause();
@@ -113,7 +114,6 @@ describe('a subscriber that stops reading', () => {
     // Reading again, the slow client drains what its kernel held, then sees the
     // end of its connection, and reconnects by itself.
     const pausedMs = Date.now() - started;
-    const back = new Promise((resolve) => slow.once('connect', resolve));
     slow.io.engine.transport.ws._socket.resume();
     const reason = await withTimeout(slowGone, 20000, 'the slow socket to be disconnected');
     // A client that heard nothing for pingInterval + pingTimeout (45 s) gives up by
