@@ -121,6 +121,11 @@ describe('a subscriber that stops reading', () => {
     const reasons = pausedMs < 40000 ? ['transport close', 'transport error'] : ['transport close', 'transport error', 'ping timeout'];
     assert.ok(reasons.includes(reason), `a transport close: got "${reason}" after ${pausedMs} ms paused`);
     await withTimeout(back, 20000, `the slow client to reconnect (it disconnected with "${reason}")`);
+    const gone = (await control(server, 'events?limit=100&kinds=disconnect')).records.find((r) => r.socket === slowId);
+    if (reason !== 'ping timeout') {
+      assert.equal(gone.origin, 'server', 'the server cut it, not the client nor the inspector');
+      assert.match(gone.reason, /slow consumer \(\d+ bytes waited to be sent, limit 2097152\)/);
+    }
     // (From a few changes back: a catch-up of every 200 KB change would be one ack of
     // tens of MB.)
     const since = seqs[seqs.length - 4];
