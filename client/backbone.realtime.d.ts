@@ -90,6 +90,23 @@ export interface GapInfo {
   seq: number;
 }
 
+/** A write the server has not acknowledged yet: see `Backbone.realtime.pending()` and
+ * the events 'queued' and 'sent'. */
+export interface PendingWrite {
+  model: Backbone.Model;
+  method: 'create' | 'update' | 'patch' | 'delete';
+  /** The url it goes to (normalised: a leading `/`, no origin). */
+  url: string;
+  /** The attributes it sends, as on the wire (the id in `id`). */
+  data: any;
+  /** `'queued'`: not sent yet (the socket is offline, or the previous write of the same
+   * model awaits its ack); `'inflight'`: sent, its ack not here yet; `'sent'`: acknowledged
+   * (then it is no longer listed). */
+  state: 'queued' | 'inflight' | 'sent';
+  /** It waited for the connection ('queued' was fired for it). */
+  offline: boolean;
+}
+
 /** What a resubscribe after a reconnect brought. */
 export interface ResyncInfo {
   url: string;
@@ -132,6 +149,9 @@ export interface Realtime extends Backbone.Events {
    * socket (or `options.socket`). Versions are kept per socket. */
   version(model: Backbone.Model, options?: { socket?: RealtimeSocket }): number | undefined;
   normalizeUrl(url: string): string;
+  /** The writes not acknowledged by the server yet, oldest first: all of them, a model's,
+   * or those of a collection's models. */
+  pending(obj?: Backbone.Model | Backbone.Collection<any>): PendingWrite[];
 
   on(event: 'connect', callback: (socket: RealtimeSocket, info: { reconnect: boolean }) => void, context?: any): this;
   on(event: 'disconnect', callback: (reason: string, socket: RealtimeSocket) => void, context?: any): this;
@@ -139,6 +159,9 @@ export interface Realtime extends Backbone.Events {
   on(event: 'push', callback: (change: RealtimeChange) => void, context?: any): this;
   on(event: 'gap', callback: (gap: GapInfo) => void, context?: any): this;
   on(event: 'error', callback: (error: RealtimeError, context: { url: string }) => void, context?: any): this;
+  /** `'queued'`: a write is held because the socket is offline; `'sent'`: the server
+   * acknowledged a write. Also fired on the model (and so on its collection). */
+  on(event: 'queued' | 'sent', callback: (model: Backbone.Model, write: PendingWrite) => void, context?: any): this;
   on(event: string, callback: (...args: any[]) => void, context?: any): this;
   on(eventMap: Backbone.EventMap, context?: any): this;
 }
@@ -181,3 +204,4 @@ export const socketSync: typeof Backbone.sync;
 export const ajaxSync: typeof Backbone.sync;
 export const connect: () => RealtimeSocket;
 export const version: (model: Backbone.Model, options?: { socket?: RealtimeSocket }) => number | undefined;
+export const pending: (obj?: Backbone.Model | Backbone.Collection<any>) => PendingWrite[];
