@@ -390,7 +390,12 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
                     format!("no socket {socket} is connected; list them with `syncscope sockets`"),
                 );
             };
-            match crate::outbound::cut(&state.sync, &socket_ref, "cut by the inspector".into()) {
+            match crate::outbound::cut(
+                &state.sync,
+                &socket_ref,
+                Origin::Inspector,
+                "cut by the inspector".into(),
+            ) {
                 Some(cut) => CommandResult::Ok {
                     value: json!({ "cut": socket, "connections": cut.connections }),
                 },

@@ -270,7 +270,12 @@ async fn apply_fault(
             let _ = socket.clone().disconnect();
         }
         FaultAction::Cut => {
-            crate::outbound::cut(sync, socket, format!("cut by fault rule {rule}"));
+            crate::outbound::cut(
+                sync,
+                socket,
+                crate::inspect::types::Origin::Fault,
+                format!("cut by fault rule {rule}"),
+            );
         }
     }
     None

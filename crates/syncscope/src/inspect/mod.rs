@@ -38,7 +38,7 @@ pub const SERVER_SHUTDOWN: &str = "server shutdown";
 pub struct Inspector {
     pub bus: Bus,
     /// Reasons given by the inspector for the disconnects it asked for.
-    reasons: Mutex<HashMap<String, String>>,
+    reasons: Mutex<HashMap<String, AskedDisconnect>>,
     /// The live replay's status, kept here by the player so that every batch's stats
     /// carries it.
     pub replay: Mutex<Option<types::ReplayStatus>>,
@@ -66,6 +66,12 @@ impl Drop for Handling<'_> {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&self.sid);
     }
+}
+
+/// Why a disconnect the server itself asked for happened, and who asked.
+struct AskedDisconnect {
+    origin: Origin,
+    reason: String,
 }
 
 /// A request refused at the door, as its `refused` record describes it.
@@ -177,8 +183,14 @@ impl Inspector {
 
     /// Remembers why the inspector is about to cut `sid` off, for its disconnect record.
     pub fn disconnect_reason(&self, sid: &str, reason: String) {
+        self.disconnect_reason_from(sid, Origin::Inspector, reason);
+    }
+
+    /// As `disconnect_reason`, for a disconnect the server (a slow consumer) or a fault
+    /// rule asked for: its record carries that origin.
+    pub fn disconnect_reason_from(&self, sid: &str, origin: Origin, reason: String) {
         let mut reasons = self.reasons.lock().unwrap_or_else(|e| e.into_inner());
-        reasons.insert(sid.to_string(), reason);
+        reasons.insert(sid.to_string(), AskedDisconnect { origin, reason });
     }
 
     /// Records that a clean stop is closing `sid` (reason `server shutdown`); the
@@ -187,7 +199,13 @@ impl Inspector {
         self.reasons
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(sid.to_string(), SERVER_SHUTDOWN.to_string());
+            .insert(
+                sid.to_string(),
+                AskedDisconnect {
+                    origin: Origin::Server,
+                    reason: SERVER_SHUTDOWN.to_string(),
+                },
+            );
         self.bus.publish(
             Some(sid),
             Origin::Server,
@@ -205,8 +223,8 @@ impl Inspector {
             .unwrap_or_else(|e| e.into_inner())
             .remove(sid);
         let (origin, reason) = match asked {
-            Some(asked) if asked == SERVER_SHUTDOWN => return,
-            Some(asked) => (Origin::Inspector, format!("{reason}: {asked}")),
+            Some(asked) if asked.reason == SERVER_SHUTDOWN => return,
+            Some(asked) => (asked.origin, format!("{reason}: {}", asked.reason)),
             None => (Origin::Client, reason),
         };
         self.bus
