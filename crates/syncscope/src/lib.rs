@@ -22,6 +22,7 @@ pub mod sio;
 pub mod store;
 pub mod sync;
 pub mod token_file;
+pub mod untrusted_input;
 pub mod url;
 
 pub use server::{start, Config, Running, StartError};

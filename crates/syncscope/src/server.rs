@@ -19,7 +19,7 @@ use crate::inspect::control::{self, ControlState};
 use crate::inspect::recorder::{self, Recorder};
 use crate::inspect::Inspector;
 use crate::replay::live::Player;
-use crate::store::{DbLocation, Store};
+use crate::store::{DbLocation, Durability, Store};
 use crate::sync::Sync;
 use crate::{assets, endpoint};
 
@@ -33,6 +33,9 @@ pub struct Config {
     pub max_data: usize,
     /// How many recent changes the log keeps for `subscribe since`.
     pub retain_changes: i64,
+    /// What a commit survives: the server's crash (default) or also the machine's
+    /// (`--durable`, SQLite synchronous=FULL).
+    pub durability: Durability,
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
     /// The control API's token. When None: with a file database, the one kept beside it
@@ -60,6 +63,7 @@ impl Default for Config {
             db: DbLocation::Memory,
             max_data: 256 * 1024,
             retain_changes: 10_000,
+            durability: Durability::Process,
             ping_interval: Duration::from_millis(25_000),
             ping_timeout: Duration::from_millis(20_000),
             token: None,
@@ -163,7 +167,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         Err(source) => return Err(StartError::Bind { addr, source }),
     };
     let store = Arc::new(
-        Store::open(config.db.clone(), config.retain_changes)
+        Store::open_with(config.db.clone(), config.retain_changes, config.durability)
             .await
             .map_err(StartError::Store)?,
     );
