@@ -17,11 +17,11 @@ use socketioxide::SocketIo;
 
 use crate::dialect;
 use crate::error::SyncError;
-use crate::inspect::control::{self, ControlState};
+use crate::control::{self, ControlState};
 use crate::inspect::recorder::Recorder;
 use crate::inspect::types::{ClientMessage, Command, CommandResult};
 use crate::inspect::Inspector;
-use crate::replay::live::Player;
+use crate::live_replay::Player;
 use crate::store::{DbLocation, Store};
 use crate::sync::Sync;
 use crate::url::{Url, MAX_URL_LEN};
