@@ -15,9 +15,9 @@ use std::sync::Arc;
 use serde_json::Value;
 use socketioxide::SocketIo;
 
+use crate::control::{self, ControlState};
 use crate::dialect;
 use crate::error::SyncError;
-use crate::control::{self, ControlState};
 use crate::inspect::recorder::Recorder;
 use crate::inspect::types::{ClientMessage, Command, CommandResult};
 use crate::inspect::Inspector;
@@ -49,7 +49,11 @@ pub fn url(data: &[u8]) {
                 .unwrap_or_else(|e| panic!("model url {rebuilt} of {raw:?} is refused: {e}"))
                 .split_model()
                 .unwrap_or_else(|| panic!("model url {rebuilt} of {raw:?} names no model"));
-            assert_eq!((collection2, id2), (collection, id), "{raw:?} via {rebuilt}");
+            assert_eq!(
+                (collection2, id2),
+                (collection, id),
+                "{raw:?} via {rebuilt}"
+            );
         }
     }
 }
@@ -202,9 +206,7 @@ impl Dispatcher {
             },
         };
         let shown = format!("{command:?}");
-        let result = self
-            .runtime
-            .block_on(control::run(&self.control, command));
+        let result = self.runtime.block_on(control::run(&self.control, command));
         if let CommandResult::Error { code, message, .. } = &result {
             assert_ne!(
                 code, "internal",

@@ -12,7 +12,7 @@
 
 mod inspect_support;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use inspect_support::*;
 use serde_json::{json, Value};
 use syncscope::Running;
@@ -31,9 +31,7 @@ impl Bystanders {
     async fn join(running: &Running) -> Bystanders {
         let addr = running.local_addr();
         let mut listener = Sio::connect(addr).await;
-        ok(&listener
-            .request("subscribe", json!({"url": "/calm"}))
-            .await);
+        ok(&listener.request("subscribe", json!({"url": "/calm"})).await);
         Bystanders {
             listener,
             writer: Sio::connect(addr).await,
@@ -50,12 +48,18 @@ impl Bystanders {
             .writer
             .request("create", json!({"url": "/calm", "data": {"n": n}}))
             .await;
-        assert!(ack[0].is_null(), "after {after}: the bystander's write failed: {ack:?}");
+        assert!(
+            ack[0].is_null(),
+            "after {after}: the bystander's write failed: {ack:?}"
+        );
         let (event, args) = self.listener.next_event().await;
         assert_eq!(event, "change", "after {after}");
         assert_eq!(args[0]["data"]["n"], n, "after {after}: {args:?}");
         let stats = self.control.get("/stats").await;
-        assert!(stats["sockets"].as_u64().unwrap() >= 2, "after {after}: {stats}");
+        assert!(
+            stats["sockets"].as_u64().unwrap() >= 2,
+            "after {after}: {stats}"
+        );
     }
 }
 
@@ -75,13 +79,14 @@ fn long_url(segments: usize) -> String {
 }
 
 /// The control WebSocket's handshake with these headers: Ok, or the refusal's status.
-async fn control_ws(control: &Control, headers: &[(&str, String)]) -> Result<(), u16> {
-    let url = format!("ws://{}/_syncscope/ws?token={}", control.addr, control.token);
+async fn control_ws(control: &Control, headers: &[(&'static str, String)]) -> Result<(), u16> {
+    let url = format!(
+        "ws://{}/_syncscope/ws?token={}",
+        control.addr, control.token
+    );
     let mut request = url.into_client_request().unwrap();
     for (name, value) in headers {
-        request
-            .headers_mut()
-            .insert(*name, value.parse().unwrap());
+        request.headers_mut().insert(*name, value.parse().unwrap());
     }
     match tokio_tungstenite::connect_async(request).await {
         Ok(_) => Ok(()),
@@ -97,16 +102,32 @@ async fn the_control_websocket_refuses_other_websites_and_rebinding_names_even_w
     let control = Control::of(&running);
     let port = control.addr.port();
     for (what, headers) in [
-        ("a cross-site page", vec![("origin", "https://evil.example".to_string())]),
-        ("another local port's page", vec![("origin", "http://localhost:3000".to_string())]),
-        ("a rebinding Host", vec![("host", format!("evil.example:{port}"))]),
-        ("a Host hiding a name", vec![("host", format!("127.0.0.1:{port}@evil.example"))]),
+        (
+            "a cross-site page",
+            vec![("origin", "https://evil.example".to_string())],
+        ),
+        (
+            "another local port's page",
+            vec![("origin", "http://localhost:3000".to_string())],
+        ),
+        (
+            "a rebinding Host",
+            vec![("host", format!("evil.example:{port}"))],
+        ),
+        (
+            "a Host hiding a name",
+            vec![("host", format!("127.0.0.1:{port}@evil.example"))],
+        ),
     ] {
         assert_eq!(control_ws(&control, &headers).await, Err(403), "{what}");
         bystanders.unharmed(what).await;
     }
     let own = vec![("origin", format!("http://127.0.0.1:{port}"))];
-    assert_eq!(control_ws(&control, &own).await, Ok(()), "the server's own page");
+    assert_eq!(
+        control_ws(&control, &own).await,
+        Ok(()),
+        "the server's own page"
+    );
     running.shutdown().await;
 }
 
@@ -141,7 +162,10 @@ async fn a_50_mb_body_is_refused_with_413_as_json_and_a_10_mb_string_too() {
             "http://{}/socket.io/?EIO=4&transport=polling&sid={sid}",
             running.local_addr()
         ))
-        .body(format!("42[\"create\",{{\"url\":\"/x\",\"data\":{{\"s\":\"{}\"}}}}]", "x".repeat(50 << 20)))
+        .body(format!(
+            "42[\"create\",{{\"url\":\"/x\",\"data\":{{\"s\":\"{}\"}}}}]",
+            "x".repeat(50 << 20)
+        ))
         .send()
         .await;
     if let Ok(res) = res {
@@ -159,7 +183,10 @@ async fn a_50_mb_body_is_refused_with_413_as_json_and_a_10_mb_string_too() {
 /// A long-polling Engine.IO session opened by hand, with the Socket.IO CONNECT sent.
 async fn polling_session(running: &Running) -> (String, reqwest::Client) {
     let http = reqwest::Client::new();
-    let base = format!("http://{}/socket.io/?EIO=4&transport=polling", running.local_addr());
+    let base = format!(
+        "http://{}/socket.io/?EIO=4&transport=polling",
+        running.local_addr()
+    );
     let open = http.get(&base).send().await.unwrap().text().await.unwrap();
     let open: Value = serde_json::from_str(&open[1..]).unwrap();
     let sid = open["sid"].as_str().unwrap().to_string();
@@ -183,14 +210,16 @@ async fn json_nested_100_000_deep_is_refused_everywhere_without_harm() {
     // A Socket.IO event: an error ack, or the sender's own connection closed.
     let mut attacker = Sio::connect(running.local_addr()).await;
     attacker
-        .send_raw(&format!(r#"42[9,"create",{{"url":"/x","data":{{"d":{deep}}}}}]"#))
+        .send_raw(&format!(
+            r#"42["create",{{"url":"/x","data":{{"d":{deep}}}}}]"#
+        ))
         .await;
     bystanders.unharmed("100k-deep JSON in an event").await;
     let mut attacker2 = Sio::connect(running.local_addr()).await;
-    attacker2
-        .send_raw(&format!(r#"42["create",{deep}]"#))
+    attacker2.send_raw(&format!(r#"42["create",{deep}]"#)).await;
+    bystanders
+        .unharmed("100k-deep JSON as an event's argument")
         .await;
-    bystanders.unharmed("100k-deep JSON as an event's argument").await;
     drop((attacker, attacker2));
 
     // The control API's command body: 400 with a JSON answer.
@@ -198,7 +227,9 @@ async fn json_nested_100_000_deep_is_refused_everywhere_without_harm() {
         .http
         .post(control.url("/command"))
         .bearer_auth(&control.token)
-        .body(format!(r#"{{"command":"emit","target":{{"to":"all"}},"event":"x","args":[{deep}]}}"#))
+        .body(format!(
+            r#"{{"command":"emit","target":{{"to":"all"}},"event":"x","args":[{deep}]}}"#
+        ))
         .send()
         .await
         .unwrap();
@@ -217,13 +248,26 @@ async fn json_nested_100_000_deep_is_refused_everywhere_without_harm() {
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 400);
-    bystanders.unharmed("100k-deep JSON as a session file").await;
+    bystanders
+        .unharmed("100k-deep JSON as a session file")
+        .await;
 
     // A control WebSocket message: an error message, and the socket still works.
     let mut watcher = control.watch(json!({"kinds": ["connect"]})).await;
-    watcher.ws.send(Message::Text(deep.clone().into())).await.unwrap();
+    watcher
+        .ws
+        .send(Message::Text(deep.clone().into()))
+        .await
+        .unwrap();
     expect_error_then_working(&mut watcher, "100k-deep JSON").await;
-    bystanders.unharmed("100k-deep JSON on the control WebSocket").await;
+    bystanders
+        .unharmed("100k-deep JSON on the control WebSocket")
+        .await;
+    assert_eq!(
+        control.get("/store?url=/x").await["models"],
+        json!([]),
+        "nothing of the deep requests was stored"
+    );
     running.shutdown().await;
 }
 
@@ -233,7 +277,13 @@ async fn expect_error_then_working(watcher: &mut Watcher, what: &str) {
     loop {
         match serde_json::to_value(watcher.message().await).unwrap() {
             m if m["type"] == "error" => {
-                assert!(m["message"].as_str().unwrap().contains("not a control message"), "{what}: {m}");
+                assert!(
+                    m["message"]
+                        .as_str()
+                        .unwrap()
+                        .contains("not a control message"),
+                    "{what}: {m}"
+                );
                 break;
             }
             m if m["type"] == "batch" => {}
@@ -261,13 +311,33 @@ async fn malformed_control_websocket_messages_get_an_error_and_the_socket_goes_o
     let mut watcher = control.watch(json!({"kinds": ["connect"]})).await;
     let cases: Vec<(&str, Message)> = vec![
         ("not JSON", Message::Text("hello?".into())),
-        ("unterminated JSON", Message::Text(r#"{"type": "watch", "filter": {"#.into())),
-        ("an unknown type", Message::Text(r#"{"type": "launch"}"#.into())),
-        ("a command without its id", Message::Text(r#"{"type": "command", "command": {"command": "record_stop"}}"#.into())),
-        ("an unknown command", Message::Text(r#"{"type": "command", "id": 1, "command": {"command": "rm -rf"}}"#.into())),
+        (
+            "unterminated JSON",
+            Message::Text(r#"{"type": "watch", "filter": {"#.into()),
+        ),
+        (
+            "an unknown type",
+            Message::Text(r#"{"type": "launch"}"#.into()),
+        ),
+        (
+            "a command without its id",
+            Message::Text(r#"{"type": "command", "command": {"command": "record_stop"}}"#.into()),
+        ),
+        (
+            "an unknown command",
+            Message::Text(
+                r#"{"type": "command", "id": 1, "command": {"command": "rm -rf"}}"#.into(),
+            ),
+        ),
         ("a number", Message::Text("42".into())),
-        ("binary garbage", Message::Binary(vec![0xff, 0xfe, 0x00, 0x80].into())),
-        ("a 10 MB string", Message::Text(format!(r#"{{"type": "{}"}}"#, "x".repeat(10 << 20)).into())),
+        (
+            "binary garbage",
+            Message::Binary(vec![0xff, 0xfe, 0x00, 0x80].into()),
+        ),
+        (
+            "a 10 MB string",
+            Message::Text(format!(r#"{{"type": "{}"}}"#, "x".repeat(10 << 20)).into()),
+        ),
     ];
     for (what, message) in cases {
         watcher.ws.send(message).await.unwrap();
@@ -293,7 +363,10 @@ async fn urls_of_10_000_segments_are_refused_as_bad_requests_everywhere() {
         let ack = attacker.request(event, arg).await;
         assert_eq!(ack[0]["code"], "bad_request", "{event}: {}", ack[0]);
         assert!(
-            ack[0]["message"].as_str().unwrap().contains("the limit is 1024"),
+            ack[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("the limit is 1024"),
             "{event}: {}",
             ack[0]
         );
@@ -304,7 +377,9 @@ async fn urls_of_10_000_segments_are_refused_as_bad_requests_everywhere() {
         .request(&format!("{}:create", &url[1..]), json!({"a": 1}))
         .await;
     assert_eq!(ack[0]["code"], "unknown_event", "{}", ack[0]);
-    bystanders.unharmed("an iobind event of 10,000 segments").await;
+    bystanders
+        .unharmed("an iobind event of 10,000 segments")
+        .await;
 
     let (status, answer) = control
         .command(json!({"command": "model", "op": "create", "url": url, "data": {}}))

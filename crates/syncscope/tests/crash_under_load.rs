@@ -86,7 +86,12 @@ fn write_for(collection: &str, id: &str, version: i64) -> (&'static str, Value) 
 }
 
 /// Writes until the connection dies, `IN_FLIGHT` requests ahead of the acks.
-async fn writer(addr: SocketAddr, round: usize, socket: usize, acks: Arc<AtomicUsize>) -> WriterLog {
+async fn writer(
+    addr: SocketAddr,
+    round: usize,
+    socket: usize,
+    acks: Arc<AtomicUsize>,
+) -> WriterLog {
     let transport = if socket % 4 == 3 {
         Transport::Polling
     } else {
@@ -97,7 +102,9 @@ async fn writer(addr: SocketAddr, round: usize, socket: usize, acks: Arc<AtomicU
         transport,
         ..ConnectOptions::default()
     };
-    let mut client = Client::connect_with(&addr.to_string(), options).await.unwrap();
+    let mut client = Client::connect_with(&addr.to_string(), options)
+        .await
+        .unwrap();
     let collection = format!("/crash/r{round}s{socket}");
     let mut log = WriterLog::default();
     let mut next_version = vec![1i64; MODELS];
@@ -119,7 +126,10 @@ async fn writer(addr: SocketAddr, round: usize, socket: usize, acks: Arc<AtomicU
         let Some(args) = client.ack_within(ack, Duration::from_secs(20)).await else {
             return log; // the server is gone
         };
-        assert!(args[0].is_null(), "{collection}/{id} v{version} refused: {args:?}");
+        assert!(
+            args[0].is_null(),
+            "{collection}/{id} v{version} refused: {args:?}"
+        );
         assert_eq!(args[1]["version"], version, "{collection}/{id}: {args:?}");
         log.acked.insert(id, version);
         acks.fetch_add(1, Ordering::Relaxed);
@@ -178,7 +188,11 @@ async fn sigkill_under_write_load_loses_no_acked_write_and_leaves_no_half_write(
         for (socket, log) in logs.iter().enumerate() {
             let collection = format!("/crash/r{round}s{socket}");
             let read = reader
-                .request("read", &[json!({"url": collection})], Duration::from_secs(20))
+                .request(
+                    "read",
+                    &[json!({"url": collection})],
+                    Duration::from_secs(20),
+                )
                 .await
                 .expect("the restarted server answers");
             assert!(read[0].is_null(), "{read:?}");
@@ -194,7 +208,10 @@ async fn sigkill_under_write_load_loses_no_acked_write_and_leaves_no_half_write(
                 .collect();
             for (id, (version, data)) in &models {
                 // Whole writes only: the stored data is the write that made this version.
-                assert_eq!(data["n"], *version, "{collection}/{id} is half written: {data}");
+                assert_eq!(
+                    data["n"], *version,
+                    "{collection}/{id} is half written: {data}"
+                );
                 assert!(
                     *version <= log.sent[id],
                     "{collection}/{id} at v{version}, beyond anything sent"
@@ -236,7 +253,10 @@ async fn sigkill_under_write_load_loses_no_acked_write_and_leaves_no_half_write(
             .iter()
             .filter(|r| r.url.as_deref().is_some_and(|u| u.starts_with("/crash/")))
             .count();
-        assert!(writes_recorded > 0, "the killed session recorded none of the load");
+        assert!(
+            writes_recorded > 0,
+            "the killed session recorded none of the load"
+        );
         eprintln!(
             "round {round}: {acked} writes acked, {stored} stored, {sent} sent before SIGKILL; \
              integrity ok; killed session {} exports {} records ({writes_recorded} of the load)",

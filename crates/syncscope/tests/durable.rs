@@ -42,9 +42,15 @@ async fn synchronous_of_every_connection(durability: Durability) -> Vec<i64> {
 async fn durable_syncs_every_commit_on_every_connection_and_the_default_does_not() {
     let full = synchronous_of_every_connection(Durability::Machine).await;
     assert!(full.len() > 1, "{full:?}");
-    assert!(full.iter().all(|&v| v == 2), "synchronous=FULL everywhere: {full:?}");
+    assert!(
+        full.iter().all(|&v| v == 2),
+        "synchronous=FULL everywhere: {full:?}"
+    );
     let normal = synchronous_of_every_connection(Durability::Process).await;
-    assert!(normal.iter().all(|&v| v == 1), "synchronous=NORMAL everywhere: {normal:?}");
+    assert!(
+        normal.iter().all(|&v| v == 1),
+        "synchronous=NORMAL everywhere: {normal:?}"
+    );
 }
 
 #[test]

@@ -138,9 +138,14 @@ async fn request(client: &mut Client, counts: &Counts, event: &str, arg: Value) 
 /// One socket's loop until `stop`: create, update, read, delete its own model.
 async fn crud(mut client: Client, n: usize, counts: Arc<Counts>, stop: Arc<AtomicBool>) {
     let collection = format!("/soak/g{}", n / GROUP);
-    if request(&mut client, &counts, "subscribe", json!({"url": collection}))
-        .await
-        .is_none()
+    if request(
+        &mut client,
+        &counts,
+        "subscribe",
+        json!({"url": collection}),
+    )
+    .await
+    .is_none()
     {
         return;
     }
@@ -152,8 +157,14 @@ async fn crud(mut client: Client, n: usize, counts: Arc<Counts>, stop: Arc<Atomi
     while !stop.load(Ordering::Relaxed) {
         round += 1;
         let steps = [
-            ("create", json!({"url": collection, "data": {"id": id, "round": round}})),
-            ("update", json!({"url": model, "data": {"id": id, "round": round, "t": "x".repeat(100)}})),
+            (
+                "create",
+                json!({"url": collection, "data": {"id": id, "round": round}}),
+            ),
+            (
+                "update",
+                json!({"url": model, "data": {"id": id, "round": round, "t": "x".repeat(100)}}),
+            ),
             ("read", json!({"url": model, "data": {"id": id}})),
             ("delete", json!({"url": model})),
         ];
@@ -190,7 +201,10 @@ fn table(samples: &[Sample]) -> String {
 async fn a_thousand_sockets_of_steady_crud_and_pushes_keep_memory_fds_and_threads_flat() {
     let secs: u64 = env_or("SYNCSCOPE_SOAK_SECS", 30);
     let sockets: usize = env_or("SYNCSCOPE_SOAK_SOCKETS", 1000);
-    let bin: PathBuf = env_or("SYNCSCOPE_SOAK_BIN", PathBuf::from(env!("CARGO_BIN_EXE_syncscope")));
+    let bin: PathBuf = env_or(
+        "SYNCSCOPE_SOAK_BIN",
+        PathBuf::from(env!("CARGO_BIN_EXE_syncscope")),
+    );
     let dir = tempfile::tempdir().unwrap();
     let (server, addr) = serve(&bin, &dir.path().join("soak.db"));
     let pid = server.0.id();
@@ -225,8 +239,10 @@ async fn a_thousand_sockets_of_steady_crud_and_pushes_keep_memory_fds_and_thread
     let every = Duration::from_secs((secs / 10).clamp(5, 60));
     let mut samples = vec![sample(pid, start.elapsed(), &counts)];
     while load_start.elapsed() < Duration::from_secs(secs) {
-        tokio::time::sleep(every.min(Duration::from_secs(secs).saturating_sub(load_start.elapsed())))
-            .await;
+        tokio::time::sleep(
+            every.min(Duration::from_secs(secs).saturating_sub(load_start.elapsed())),
+        )
+        .await;
         samples.push(sample(pid, start.elapsed(), &counts));
     }
     stop.store(true, Ordering::Relaxed);
@@ -266,7 +282,10 @@ async fn a_thousand_sockets_of_steady_crud_and_pushes_keep_memory_fds_and_thread
         std::fs::write(&path, &report).unwrap();
     }
 
-    assert_eq!(failures, 0, "requests failed or sockets were lost during the soak");
+    assert_eq!(
+        failures, 0,
+        "requests failed or sockets were lost during the soak"
+    );
     assert!(
         last.requests > first.requests + sockets as u64,
         "the load did not run: {} requests acked",
