@@ -152,6 +152,8 @@ impl Dispatcher {
                 faults: Default::default(),
                 replay,
             });
+            // The default namespace, as the server has it (emits to rooms need it).
+            crate::endpoint::attach(&io, sync.clone());
             ControlState {
                 inspector,
                 sync,
