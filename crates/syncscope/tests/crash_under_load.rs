@@ -107,7 +107,7 @@ async fn writer(
         .unwrap();
     let collection = format!("/crash/r{round}s{socket}");
     let mut log = WriterLog::default();
-    let mut next_version = vec![1i64; MODELS];
+    let mut next_version = [1i64; MODELS];
     let mut flight = std::collections::VecDeque::new();
     let mut turn = 0usize;
     loop {
