@@ -11,7 +11,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/syncscope/target
 export SYNCSCOPE_BIN ?= $(CARGO_TARGET_DIR)/debug/syncscope
 
 .DEFAULT_GOAL := help
-.PHONY: help app test setup build fmt test-rust test-js test-backbones fixtures concurrency bench dist dist-check
+.PHONY: help app test setup build fmt test-rust test-js test-backbones fixtures concurrency bench dist dist-check fuzz soak
 
 help:
 	@echo "make app    build and run Syncscope on http://127.0.0.1:4000 (ARGS='--db :memory:' to pass options)"
@@ -24,6 +24,8 @@ help:
 	@echo "make fixtures  re-record fixtures/replay/ (session files and HARs) from real clients against the server"
 	@echo "make concurrency   the long concurrency check (OPS=20000 writes, SEED=N to rerun one)"
 	@echo "make bench  release builds, then Syncscope vs a Node socket.io + better-sqlite3 peer, side by side (QUICK=1: about a minute)"
+	@echo "make fuzz   fuzz the readers of untrusted input, SECS=N per target (default 60)"
+	@echo "make soak   MINUTES=N of SOCKETS=N (1000) sockets of CRUD and pushes against the release binary; RSS/fds/threads table"
 	@echo "make dist   release artefacts in dist/: the syncscope binary (.tar.gz) and the adapter's npm package (.tgz)"
 	@echo "make dist-check   run what make dist wrote as a new user would (needs the npm registry)"
 
@@ -87,3 +89,21 @@ dist: setup
 # file, the npm package loads with require/import and bundles with Vite. Not in make test.
 dist-check:
 	@scripts/dist-check.sh
+
+# The fuzz targets (fuzz/, scripts/fuzz.sh) for SECS seconds each; make test runs them for
+# 5. A crash stops the run and names the input to fix and keep in fuzz/corpus/.
+SECS ?= 60
+fuzz: setup
+	@SECS=$(SECS) scripts/fuzz.sh
+
+# The soak of make test (30 s, debug build) for MINUTES minutes against the release
+# binary: SOCKETS sockets of steady CRUD and pushes; prints the server's RSS, open fds
+# and threads as a table (also written to $(CARGO_TARGET_DIR)/soak-report.md).
+MINUTES ?= 10
+SOCKETS ?= 1000
+soak: setup
+	cargo build --release -p syncscope --bin syncscope
+	SYNCSCOPE_SOAK_SECS=$$(( $(MINUTES) * 60 )) SYNCSCOPE_SOAK_SOCKETS=$(SOCKETS) \
+	  SYNCSCOPE_SOAK_BIN=$(CARGO_TARGET_DIR)/release/syncscope \
+	  SYNCSCOPE_SOAK_REPORT=$(CARGO_TARGET_DIR)/soak-report.md \
+	  cargo nextest run -p syncscope --test soak --no-capture

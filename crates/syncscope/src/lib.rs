@@ -30,6 +30,7 @@ pub mod store;
 pub mod sync;
 pub mod token_file;
 pub mod transport;
+pub mod untrusted_input;
 pub mod url;
 
 pub use server::{start, Config, Running, StartError};

@@ -228,6 +228,11 @@ struct ServeArgs {
     #[arg(long, default_value_t = syncscope::outbound::DEFAULT_MAX_QUEUED_BYTES,
           value_parser = clap::value_parser!(u64).range(1..))]
     max_queued_bytes: u64,
+    /// Sync every commit to disk (SQLite synchronous=FULL), so that an OS crash or a power
+    /// loss cannot lose acked writes either; slower writes. Without it, acked writes
+    /// survive a crash of the server, not of the machine (docs/RELIABILITY.md).
+    #[arg(long)]
+    durable: bool,
     /// The control API's token [default: the one kept beside the database in DB.token
     /// (mode 0600), made on first use; with --db :memory:, a random one per launch].
     #[arg(long, env = "SYNCSCOPE_TOKEN", hide_env_values = true)]
@@ -587,6 +592,11 @@ async fn serve(args: ServeArgs) -> ExitCode {
         db,
         max_data: args.max_data,
         retain_changes: args.retain_changes,
+        durability: if args.durable {
+            syncscope::store::Durability::Machine
+        } else {
+            syncscope::store::Durability::Process
+        },
         token: args.token,
         new_token: args.new_token,
         allow_origins: args.allow_origin,

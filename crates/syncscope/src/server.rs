@@ -19,7 +19,7 @@ use crate::handshake_guard::{self, HandshakeGuard};
 use crate::inspect::recorder::{self, Recorder};
 use crate::inspect::Inspector;
 use crate::live_replay::Player;
-use crate::store::{DbLocation, Store};
+use crate::store::{DbLocation, Durability, Store};
 use crate::sync::Sync;
 use crate::transport::{Peer, Transport};
 use crate::{assets, endpoint};
@@ -34,6 +34,9 @@ pub struct Config {
     pub max_data: usize,
     /// How many recent changes the log keeps for `subscribe since`.
     pub retain_changes: i64,
+    /// What a commit survives: the server's crash (default) or also the machine's
+    /// (`--durable`, SQLite synchronous=FULL).
+    pub durability: Durability,
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
     /// The control API's token. When None: with a file database, the one kept beside it
@@ -64,6 +67,7 @@ impl Default for Config {
             db: DbLocation::Memory,
             max_data: 256 * 1024,
             retain_changes: 10_000,
+            durability: Durability::Process,
             ping_interval: Duration::from_millis(25_000),
             ping_timeout: Duration::from_millis(20_000),
             token: None,
@@ -170,7 +174,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let transport = Transport::new(config.max_queued_bytes);
     let listener = transport.listener(listener);
     let store = Arc::new(
-        Store::open(config.db.clone(), config.retain_changes)
+        Store::open_with(config.db.clone(), config.retain_changes, config.durability)
             .await
             .map_err(StartError::Store)?,
     );
