@@ -151,6 +151,10 @@ impl Dispatcher {
                 inspect: inspector.clone(),
                 faults: Default::default(),
                 replay,
+                transport: crate::transport::Transport::new(
+                    crate::outbound::DEFAULT_MAX_QUEUED_BYTES,
+                ),
+                channel_seqs: Default::default(),
             });
             // The default namespace, as the server has it (emits to rooms need it).
             crate::endpoint::attach(&io, sync.clone());
