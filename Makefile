@@ -17,14 +17,14 @@ help:
 	@echo "make app    build and run Syncscope on http://127.0.0.1:4000 (ARGS='--db :memory:' to pass options)"
 	@echo "make test   run every check and test (what CI runs)"
 	@echo "make setup  install what is missing (Debian packages, npm packages, Rust tools)"
-	@echo "make build  cargo build -p syncscope"
+	@echo "make build  cargo build -p syncscope -p syncscope-app"
 	@echo "make fmt    cargo fmt --all"
 	@echo "make test-rust / make test-js   only the Rust tests / only the JavaScript tests"
 	@echo "make fixtures  re-record fixtures/replay/ (session files and HARs) from real clients against the server"
 	@echo "make concurrency   the long concurrency check (OPS=20000 writes, SEED=N to rerun one)"
 	@echo "make bench  release builds, then Syncscope vs a Node socket.io + better-sqlite3 peer, side by side (QUICK=1: about a minute)"
-	@echo "make dist   release artefacts in dist/: the syncscope binary (.tar.gz) and the adapter's npm package (.tgz)"
-	@echo "make dist-check   run what make dist wrote as a new user would (needs the npm registry)"
+	@echo "make dist   release artefacts in dist/: the .deb (window + CLI), the syncscope binary (.tar.gz) and the adapter's npm package (.tgz)"
+	@echo "make dist-check   install/run what make dist wrote as a new user would: the .deb with apt in a clean debootstrap bookworm root, the tarball, the npm package (root, network)"
 
 app:
 	@scripts/app.sh $(ARGS)
@@ -35,8 +35,10 @@ test:
 setup:
 	@scripts/setup.sh
 
+# The same packages as make test and make app build: the same features for shared
+# dependencies, so one after the other compiles nothing again.
 build: setup
-	cargo build -p syncscope
+	cargo build -p syncscope -p syncscope-app
 
 fmt:
 	cargo fmt --all
@@ -73,7 +75,9 @@ bench: setup
 dist: setup
 	@scripts/dist.sh
 
-# The artefacts of make dist, tried from empty folders: the binary serves every browser
-# file, the npm package loads with require/import and bundles with Vite. Not in make test.
+# The artefacts of make dist, tried as a new user would: the .deb installed with apt in a
+# clean Debian bookworm root (debootstrap, cached in ~/.cache/syncscope/debootstrap) and
+# served from there, the tarball from an empty folder, the npm package bundled with Vite.
+# Needs root and the network; not in make test.
 dist-check:
 	@scripts/dist-check.sh

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod assets;
 pub mod clean_tx;
+pub mod db_lock;
 pub mod dialect;
 pub mod embed_check;
 pub mod endpoint;
@@ -15,6 +16,7 @@ pub mod foreign_db;
 pub mod handshake_guard;
 pub mod har;
 pub mod inspect;
+pub mod port_search;
 pub mod replay;
 pub mod server;
 pub mod session_file;

@@ -1,6 +1,6 @@
 //! The `syncscope` command line.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -69,7 +69,12 @@ enum Command {
 #[derive(clap::Args)]
 struct ConnArgs {
     /// The server's address.
-    #[arg(long, env = "SYNCSCOPE_URL", default_value = "http://127.0.0.1:4000")]
+    #[arg(
+        long,
+        env = "SYNCSCOPE_URL",
+        hide_env_values = true,
+        default_value = "http://127.0.0.1:4000"
+    )]
     url: String,
     /// The control token the server printed at start [default: for a server on this
     /// machine, the one kept beside --db].
@@ -77,7 +82,7 @@ struct ConnArgs {
     token: Option<String>,
     /// The database of the server on this machine, whose token file (DB.token) gives the
     /// token when --token is not given [default: the default database of `serve`].
-    #[arg(long, env = "SYNCSCOPE_DB")]
+    #[arg(long, env = "SYNCSCOPE_DB", hide_env_values = true)]
     db: Option<DbLocation>,
 }
 
@@ -164,6 +169,10 @@ struct ServeArgs {
     /// Port to listen on; 0 picks a free one.
     #[arg(long, default_value_t = 4000)]
     port: u16,
+    /// When --port is taken, listen on the next free one of the 20 after it instead of
+    /// stopping (what the window does; `make app` passes it).
+    #[arg(long)]
+    next_free_port: bool,
     /// SQLite file to keep models and sessions in, or :memory: [default: a file in the OS data dir]
     #[arg(long)]
     db: Option<DbLocation>,
@@ -188,6 +197,7 @@ struct ServeArgs {
         long = "allow-origin",
         value_name = "ORIGIN",
         env = "SYNCSCOPE_ALLOW_ORIGIN",
+        hide_env_values = true,
         value_delimiter = ','
     )]
     allow_origin: Vec<String>,
@@ -198,6 +208,7 @@ struct ServeArgs {
         long = "allow-host",
         value_name = "HOST",
         env = "SYNCSCOPE_ALLOW_HOST",
+        hide_env_values = true,
         value_delimiter = ','
     )]
     allow_host: Vec<String>,
@@ -218,6 +229,8 @@ async fn main() -> ExitCode {
             }),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal: a log file or a CI job gets text.
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
     match cli.command {
         Command::Serve(args) => serve(args).await,
@@ -303,15 +316,47 @@ async fn events(args: EventsArgs) -> Result<(), String> {
             })
             .await;
     }
+    // A session that does not exist would read as an empty one: say so instead.
+    let sessions: Vec<syncscope::inspect::types::SessionInfo> =
+        client.get("/sessions", &[]).await?;
+    if let Some(id) = args.session {
+        if !sessions.iter().any(|s| s.id == id) {
+            let known: Vec<String> = sessions.iter().map(|s| s.id.to_string()).collect();
+            return Err(match known.is_empty() {
+                true => format!("there is no session {id}: nothing has been recorded yet"),
+                false => format!(
+                    "there is no session {id}; the server has sessions {}",
+                    known.join(", ")
+                ),
+            });
+        }
+    } else if !sessions.iter().any(|s| s.stopped_at_us.is_none()) {
+        eprintln!(
+            "Nothing is being recorded (start with `syncscope record start`); \
+             showing the last session recorded."
+        );
+    }
     let mut after = 0;
+    let mut printed = 0;
     loop {
         let page = client
             .events_page(&filter, args.session, after, 500)
             .await?;
-        page.records.iter().for_each(print);
+        printed += page.records.len();
+        page.records.iter().for_each(&print);
         match page.next {
             Some(next) => after = next,
-            None => return Ok(()),
+            None => {
+                if printed == 0 {
+                    let matching = if args.filter.is_empty() {
+                        ""
+                    } else {
+                        " matching the filter"
+                    };
+                    eprintln!("No events{matching} in session {}.", page.session);
+                }
+                return Ok(());
+            }
         }
     }
 }
@@ -331,8 +376,18 @@ async fn push(args: PushArgs) -> Result<(), String> {
     if let (Target::Channel { url }, "create" | "update" | "patch" | "delete") =
         (&target, event.as_str())
     {
-        let data = values.first().cloned().unwrap_or_else(|| json!({}));
-        let id = data.get("id").cloned().unwrap_or(Value::Null);
+        // A change without an id cannot be applied by any client: refuse it here rather
+        // than send `id: null`.
+        let data = values.first().cloned().unwrap_or(Value::Null);
+        let id = match data.get("id") {
+            Some(id @ (Value::String(_) | Value::Number(_))) => id.clone(),
+            _ => {
+                return Err(format!(
+                    "push {event} --channel {url} needs the model as JSON with its id, \
+                     e.g. syncscope push {event} --channel {url} '{{\"id\":\"1\",\"title\":\"x\"}}'"
+                ))
+            }
+        };
         let url = url.clone();
         values = vec![json!({ "url": url, "op": event, "id": id, "data": data })];
         event = "change".into();
@@ -393,7 +448,12 @@ async fn serve(args: ServeArgs) -> ExitCode {
         allow_hosts: args.allow_host,
         ..Config::default()
     };
-    let running = match syncscope::start(config.clone()).await {
+    let tries = if args.next_free_port {
+        syncscope::port_search::TRIES
+    } else {
+        0
+    };
+    let running = match syncscope::port_search::start(config.clone(), tries).await {
         Ok(running) => running,
         Err(e) => {
             eprintln!("error: {e}");
@@ -403,6 +463,13 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let addr = running.local_addr();
     // The one line scripts wait for; everything else goes to stderr through tracing.
     println!("Syncscope listening on http://{addr} (db: {})", config.db);
+    if addr.port() != config.port && config.port != 0 {
+        tracing::info!(
+            "port {} was taken; listening on {} instead",
+            config.port,
+            addr.port()
+        );
+    }
     // The inspector and the CLI need it (`--token` or SYNCSCOPE_TOKEN).
     println!("Control token: {}", running.token());
     let _ = std::io::stdout().flush();

@@ -23,7 +23,12 @@ pub struct ReplayArgs {
     #[arg(long, conflicts_with_all = ["check", "update", "junit", "against"])]
     live: bool,
     /// The running server of --live.
-    #[arg(long, env = "SYNCSCOPE_URL", default_value = "http://127.0.0.1:4000")]
+    #[arg(
+        long,
+        env = "SYNCSCOPE_URL",
+        hide_env_values = true,
+        default_value = "http://127.0.0.1:4000"
+    )]
     url: String,
     /// Re-record each file from what the server answers now, keeping its requests:
     /// accepts a deliberate change of behaviour.
@@ -38,7 +43,7 @@ pub struct ReplayArgs {
     token: Option<String>,
     /// The database of the server on this machine, whose token file gives the token when
     /// --token is not given [default: the default database of `serve`].
-    #[arg(long, env = "SYNCSCOPE_DB")]
+    #[arg(long, env = "SYNCSCOPE_DB", hide_env_values = true)]
     db: Option<DbLocation>,
     /// 0 plays as fast as the answers come; 1 keeps the recorded timing; 2 twice as fast.
     /// With --live, 0 means 1 (the recorded timing).
