@@ -14,14 +14,15 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::access::{Access, AllowError};
+use crate::control::{self, ControlState};
 use crate::db_lock::DbLock;
 use crate::handshake_guard::{self, HandshakeGuard};
-use crate::inspect::control::{self, ControlState};
 use crate::inspect::recorder::{self, Recorder};
 use crate::inspect::Inspector;
-use crate::replay::live::Player;
+use crate::live_replay::Player;
 use crate::store::{DbLocation, Store};
 use crate::sync::Sync;
+use crate::transport::{Peer, Transport};
 use crate::{assets, endpoint};
 
 /// Everything `syncscope serve` can be told.
@@ -51,6 +52,9 @@ pub struct Config {
     pub recorder_capacity: usize,
     /// How many bytes of records (approximately) may wait for the recorder.
     pub recorder_max_bytes: usize,
+    /// The most bytes of pushes that may wait to be sent to one socket before it is
+    /// cut as a slow consumer (crate::outbound).
+    pub max_queued_bytes: u64,
 }
 
 impl Default for Config {
@@ -69,6 +73,7 @@ impl Default for Config {
             allow_hosts: Vec::new(),
             recorder_capacity: recorder::DEFAULT_CAPACITY,
             recorder_max_bytes: recorder::DEFAULT_MAX_BYTES,
+            max_queued_bytes: crate::outbound::DEFAULT_MAX_QUEUED_BYTES,
         }
     }
 }
@@ -167,6 +172,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
         Err(source) => return Err(StartError::Bind { addr, source }),
     };
+    let transport = Transport::new(config.max_queued_bytes);
+    let listener = transport.listener(listener);
     let store = Arc::new(
         Store::open(config.db.clone(), config.retain_changes)
             .await
@@ -208,13 +215,15 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         inspect: inspector.clone(),
         faults: Default::default(),
         replay: replay.clone(),
+        transport: transport.clone(),
     });
     endpoint::attach(&io, sync.clone());
 
-    let local = listener.local_addr().map_err(|source| StartError::Bind {
-        addr: addr.clone(),
-        source,
-    })?;
+    let local =
+        axum::serve::Listener::local_addr(&listener).map_err(|source| StartError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
     if let Some(lock) = &mut db_lock {
         lock.describe(&format!("http://{local}"));
     }
@@ -248,11 +257,16 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         ))
         // Added after the guard and CORS layers: the control API has its own checks.
         .nest("/_syncscope", control)
-        .layer(axum::middleware::from_fn(assets::serve));
+        .layer(axum::middleware::from_fn(assets::serve))
+        // Outermost: every request learns its connection first (crate::transport).
+        .layer(axum::middleware::from_fn_with_state(
+            transport,
+            crate::transport::track,
+        ));
 
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
+        let app = app.into_make_service_with_connect_info::<Peer>();
         let serving = axum::serve(listener, app).with_graceful_shutdown(async {
             let _ = stopped.await;
         });

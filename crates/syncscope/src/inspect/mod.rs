@@ -4,12 +4,12 @@
 //!   (instrumentation); each becomes one [`types::Record`] on the [`bus::Bus`].
 //! - The bus folds each record into the live [`registry::Registry`] (aggregator) and
 //!   hands it to the [`recorder::Recorder`] (SQLite sessions) and to the watchers of the
-//!   control API ([`control`]), without ever waiting.
+//!   control API (the `control` module, which sits above the sync logic), without ever
+//!   waiting.
 
 pub mod bindings;
 pub mod bus;
 pub mod client;
-pub mod control;
 pub mod recorder;
 pub mod registry;
 pub mod types;
@@ -325,6 +325,52 @@ impl Inspector {
             },
         );
         answer
+    }
+
+    /// Records a push of the server sent to exactly `to` (crate::outbound left out the
+    /// sockets it did not deliver to).
+    pub fn pushed_exact(
+        &self,
+        from: Option<&str>,
+        origin: Origin,
+        target: Target,
+        event: &str,
+        args: Vec<Value>,
+        mut to: Vec<String>,
+    ) {
+        let url = match &target {
+            Target::Channel { url } => Some(url.clone()),
+            Target::Iobind { ns } => Some(format!("/{ns}")),
+            _ => None,
+        };
+        let recipients = to.len() as u32;
+        to.truncate(types::MAX_RECIPIENT_IDS);
+        self.bus.publish(
+            from,
+            origin,
+            url,
+            Body::PushOut {
+                event: event.to_string(),
+                target,
+                recipients,
+                to,
+                args,
+            },
+        );
+    }
+
+    /// A socket went over the bound of what may wait to be sent to it.
+    pub fn slow_consumer(&self, sid: &str, queued_bytes: u64, push_bytes: u64, limit_bytes: u64) {
+        self.bus.publish(
+            Some(sid),
+            Origin::Server,
+            None,
+            Body::SlowConsumer {
+                queued_bytes,
+                push_bytes,
+                limit_bytes,
+            },
+        );
     }
 
     pub fn subscribed(&self, sid: &str, channel: &str) {

@@ -189,7 +189,10 @@ impl Registry {
                     ch.members.remove(sid);
                 }
             }
-            Body::ProtocolError { .. } | Body::Fault { .. } | Body::Refused { .. } => {}
+            Body::ProtocolError { .. }
+            | Body::Fault { .. }
+            | Body::Refused { .. }
+            | Body::SlowConsumer { .. } => {}
         }
     }
 
