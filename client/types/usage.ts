@@ -1,7 +1,7 @@
 // Compiled (never run) by the test command: the .d.ts must type a Backbone app's
 // ordinary use of the adapter, and refuse what it does not offer.
 import * as Backbone from 'backbone';
-import realtime, { RealtimeError, RealtimeChange } from '../backbone.realtime';
+import realtime, { RealtimeError, RealtimeChange, RealtimeQuery, ResyncInfo } from '../backbone.realtime';
 
 class Todo extends Backbone.Model {
   realtime = true;
@@ -16,6 +16,12 @@ class Todos extends Backbone.Collection<Todo> {
 const todos = new Todos();
 todos.fetch({ reset: true, timeout: 2000 });
 todos.startRealtime().stopRealtime();
+// A live query: Backbone's own `data` option, json-server's spelling.
+const query: RealtimeQuery = { done: false, _sort: 'title', _order: 'desc', _limit: 10 };
+todos.fetch({ data: query });
+realtime.on('resync', (info: ResyncInfo) => info.query && info.query._sort);
+// @ts-expect-error: `_order` is 'asc' or 'desc'.
+const badOrder: RealtimeQuery = { _order: 'down' };
 const todo = new Todo({ title: 'typed' }, { realtime: true });
 todo.save({ done: true }, { patch: true, wait: true, onConflict: (err: RealtimeError) => (err.current ? 'theirs' : 'ours') });
 
@@ -36,4 +42,4 @@ const versionOnSocket: number | undefined = realtime.version(todo, { socket: rea
 // @ts-expect-error: `updates` is 'replace' or 'merge'.
 todo.save({}, { updates: 'mine' });
 
-export { version, versionOnSocket };
+export { version, versionOnSocket, badOrder };

@@ -15,6 +15,7 @@ pub mod foreign_db;
 pub mod handshake_guard;
 pub mod har;
 pub mod inspect;
+pub mod query;
 pub mod replay;
 pub mod server;
 pub mod session_file;

@@ -197,6 +197,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         inspect: inspector.clone(),
         faults: Default::default(),
         replay: replay.clone(),
+        queries: Default::default(),
     });
     endpoint::attach(&io, sync.clone());
 

@@ -101,14 +101,12 @@ impl Inspector {
                     query: None,
                 },
             );
-            for channel in &socket.channels {
+            for (channel, query) in self.bus.registry.subscriptions(sid) {
                 self.bus.record_only(
                     Some(sid),
                     Origin::Client,
                     Some(channel.clone()),
-                    Body::Subscribe {
-                        channel: channel.clone(),
-                    },
+                    Body::Subscribe { channel, query },
                 );
             }
         }
@@ -300,7 +298,7 @@ impl Inspector {
     ) -> Recipients {
         let recipients = self.bus.registry.recipients(&target, from);
         let url = match &target {
-            Target::Channel { url } => Some(url.clone()),
+            Target::Channel { url } | Target::Query { url, .. } => Some(url.clone()),
             Target::Iobind { ns } => Some(format!("/{ns}")),
             _ => None,
         };
@@ -327,24 +325,27 @@ impl Inspector {
         answer
     }
 
-    pub fn subscribed(&self, sid: &str, channel: &str) {
+    /// A socket joined a channel; `query` for a live query's subscription.
+    pub fn subscribed(&self, sid: &str, channel: &str, query: Option<Value>) {
         self.bus.publish(
             Some(sid),
             Origin::Client,
             Some(channel.to_string()),
             Body::Subscribe {
                 channel: channel.to_string(),
+                query,
             },
         );
     }
 
-    pub fn unsubscribed(&self, sid: &str, channel: &str) {
+    pub fn unsubscribed(&self, sid: &str, channel: &str, query: Option<Value>) {
         self.bus.publish(
             Some(sid),
             Origin::Client,
             Some(channel.to_string()),
             Body::Unsubscribe {
                 channel: channel.to_string(),
+                query,
             },
         );
     }
