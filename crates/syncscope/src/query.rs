@@ -346,7 +346,7 @@ fn compare(a: Option<&Value>, b: Option<&Value>) -> Ordering {
 
 /// The socketioxide room of a query subscription.
 pub fn room_name(collection: &Url, query: &Query) -> String {
-    format!("query:{collection}?{}", query.key)
+    crate::rooms::query_room(collection, &query.key)
 }
 
 /// The room of a query subscription named as the inspector names it (a url and the
@@ -355,7 +355,7 @@ pub fn room_of(url: &str, query: &Value) -> Result<String, SyncError> {
     let url = Url::parse(url)?;
     Ok(match Query::parse(Some(query.clone()))? {
         Some(query) => room_name(&url, &query),
-        None => crate::sync::channel_room(&url),
+        None => crate::rooms::channel_room(&url),
     })
 }
 

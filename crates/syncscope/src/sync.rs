@@ -12,46 +12,11 @@ use crate::dialect::{Command, Dialect};
 use crate::error::SyncError;
 use crate::inspect::types::{Origin, Target};
 use crate::inspect::Inspector;
+use crate::outcome::Outcome;
 use crate::query::{Audience, Query, QuerySince, Rooms};
+use crate::rooms::{channel_room, iobind_room};
 use crate::store::{Change, Model, Op, Since, Store};
 use crate::url::Url;
-
-pub enum Outcome {
-    Model(Model, i64),
-    Collection(Vec<Model>, i64),
-    Written(Change),
-    Subscribed {
-        url: String,
-        seq: i64,
-        since: Option<Since>,
-        /// The server's `--max-data`, announced so that a client can refuse a write
-        /// that is too large before sending it.
-        max_data: usize,
-    },
-    /// A live query's subscription (crate::query).
-    QuerySubscribed {
-        url: String,
-        /// The query as the client sent it.
-        query: serde_json::Value,
-        seq: i64,
-        since: Option<QuerySince>,
-        max_data: usize,
-    },
-    Unsubscribed {
-        url: String,
-        query: Option<serde_json::Value>,
-    },
-}
-
-/// The room of a native channel (a collection url).
-pub fn channel_room(collection: &Url) -> String {
-    format!("channel:{collection}")
-}
-
-/// The room of the sockets that spoke the iobind dialect for a namespace.
-pub fn iobind_room(ns: &str) -> String {
-    format!("iobind:{ns}")
-}
 
 pub struct Sync {
     pub store: Arc<Store>,
@@ -61,7 +26,7 @@ pub struct Sync {
     /// Rules the inspector set; checked for every request before it runs.
     pub faults: crate::faults::Faults,
     /// The live replay of a stored session's pushes, driven from the control API.
-    pub replay: Arc<crate::replay::live::Player>,
+    pub replay: Arc<crate::live_replay::Player>,
     /// The live queries sockets subscribed to, and what each one's result holds.
     pub queries: Rooms,
 }
@@ -95,7 +60,10 @@ impl Sync {
                     self.store
                         .read_collection(&collection)
                         .await
-                        .map(|(models, seq)| Outcome::Collection(query.run(models), seq)),
+                        .map(|(models, seq)| Outcome::Collection {
+                            models: query.run(models),
+                            seq,
+                        }),
                 );
             }
             Command::Write { collection, write } => {
@@ -289,7 +257,7 @@ impl Sync {
             return self.read_collection(url).await;
         };
         if let Some(model) = self.store.read_model(&collection, &id).await? {
-            return self.with_seq(|seq| Outcome::Model(model, seq)).await;
+            return self.with_seq(|seq| Outcome::Model { model, seq }).await;
         }
         let (models, seq) = self.store.read_collection(url).await?;
         if models.is_empty() && self.store.names_model_of_known(&collection, &id).await? {
@@ -297,17 +265,17 @@ impl Sync {
                 url: url.to_string(),
             });
         }
-        Ok(Outcome::Collection(models, seq))
+        Ok(Outcome::Collection { models, seq })
     }
 
     async fn read_collection(&self, collection: &Url) -> Result<Outcome, SyncError> {
         let (models, seq) = self.store.read_collection(collection).await?;
-        Ok(Outcome::Collection(models, seq))
+        Ok(Outcome::Collection { models, seq })
     }
 
     async fn read_model(&self, collection: &Url, id: &str) -> Result<Outcome, SyncError> {
         match self.store.read_model(collection, id).await? {
-            Some(model) => self.with_seq(|seq| Outcome::Model(model, seq)).await,
+            Some(model) => self.with_seq(|seq| Outcome::Model { model, seq }).await,
             None => Err(SyncError::NotFound {
                 url: collection.model_url(id),
             }),

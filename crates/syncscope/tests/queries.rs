@@ -128,7 +128,10 @@ async fn the_writer_hears_its_own_writes_on_its_queries() {
     // collection it created it through: it is told the model is out.
     create(&mut c, 2, "done already", true).await;
     let (_, args) = c.next_event().await;
-    assert_eq!((args[0]["id"].clone(), args[0]["match"].clone()), (json!("2"), json!(false)));
+    assert_eq!(
+        (args[0]["id"].clone(), args[0]["match"].clone()),
+        (json!("2"), json!(false))
+    );
     ok(&c
         .request(
             "unsubscribe",
@@ -161,7 +164,10 @@ async fn an_ordered_window_is_pushed_whole_when_a_model_enters_or_leaves_it() {
         .request("patch", json!({"url": "/todos/1", "data": {"done": true}}))
         .await);
     let (_, args) = top.next_event().await;
-    assert_eq!((args[0]["op"].clone(), args[0]["match"].clone()), (json!("patch"), json!(true)));
+    assert_eq!(
+        (args[0]["op"].clone(), args[0]["match"].clone()),
+        (json!("patch"), json!(true))
+    );
     // Outside the window: nothing.
     ok(&writer
         .request("patch", json!({"url": "/todos/2", "data": {"done": true}}))
@@ -184,7 +190,10 @@ async fn subscribe_since_with_a_query_sends_the_last_change_of_each_model_with_i
         .request("patch", json!({"url": "/todos/1", "data": {"done": false}}))
         .await);
     ok(&c
-        .request("patch", json!({"url": "/todos/1", "data": {"title": "still out"}}))
+        .request(
+            "patch",
+            json!({"url": "/todos/1", "data": {"title": "still out"}}),
+        )
         .await);
     ok(&c
         .request("patch", json!({"url": "/todos/2", "data": {"title": "in"}}))
