@@ -35,7 +35,7 @@ export function ChannelsPanel(): JSX.Element {
                 class={`row chan-row ${sel && key(sel) === key(c) ? 'selected' : ''}`}
                 onClick={() => setSelected(key(c))}
                 data-testid="channel-row"
-                data-channel={c.url}
+                data-channel={key(c)}
               >
                 <span class="mono">
                   {c.url}
@@ -62,7 +62,8 @@ export function ChannelsPanel(): JSX.Element {
               {sel.query && <span class="muted"> ? {queryText(sel.query)}</span>}
             </h3>
             <button onClick={() => showInLog({ channel: sel.url })}>Show in log</button>
-            <button onClick={() => injectTo({ to: 'channel', url: sel.url })}>Push to channel…</button>
+            {/* Inject addresses plain channels; a query's pushes are the server's to compute. */}
+            {!sel.query && <button onClick={() => injectTo({ to: 'channel', url: sel.url })}>Push to channel…</button>}
           </div>
           <h4>Subscribers ({sel.members.length})</h4>
           <ul class="plain mono" data-testid="channel-members">
