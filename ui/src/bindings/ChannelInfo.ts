@@ -4,7 +4,12 @@ import type { JsonValue } from "./serde_json/JsonValue";
 /**
  * A channel with at least one member, or that has had changes since launch.
  */
-export type ChannelInfo = { url: string, query: JsonValue | null, members: Array<string>, 
+export type ChannelInfo = { url: string, 
+/**
+ * A live query's parameters (its filter, `_sort`, `_limit`…) when the channel is
+ * a query subscription of `url`; null for the whole collection.
+ */
+query: JsonValue | null, members: Array<string>, 
 /**
  * `change` pushes sent on it since launch.
  */

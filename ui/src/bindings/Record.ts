@@ -89,7 +89,11 @@ recipients: number,
  * went out; at most `MAX_RECIPIENT_IDS` (then `recipients` is larger than
  * the list). Empty in records made before it existed.
  */
-to: Array<string>, args: Array<JsonValue>, } | { "kind": "subscribe", channel: string, query?: JsonValue, } | { "kind": "unsubscribe", channel: string, query?: JsonValue, } | { "kind": "protocol_error", message: string, event: string | null, } | { "kind": "fault", rule: number, event: string, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" }) | { "kind": "refused", 
+to: Array<string>, args: Array<JsonValue>, } | { "kind": "subscribe", channel: string, 
+/**
+ * A live query's parameters; absent for the whole collection.
+ */
+query?: JsonValue, } | { "kind": "unsubscribe", channel: string, query?: JsonValue, } | { "kind": "protocol_error", message: string, event: string | null, } | { "kind": "fault", rule: number, event: string, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" }) | { "kind": "refused", 
 /**
  * The stable code of the reason (`foreign_origin`, `foreign_host`, …).
  */
