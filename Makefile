@@ -11,7 +11,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/syncscope/target
 export SYNCSCOPE_BIN ?= $(CARGO_TARGET_DIR)/debug/syncscope
 
 .DEFAULT_GOAL := help
-.PHONY: help app test setup build fmt test-rust test-js fixtures concurrency bench dist dist-check
+.PHONY: help app test setup build fmt test-rust test-js test-backbones fixtures concurrency bench dist dist-check
 
 help:
 	@echo "make app    build and run Syncscope on http://127.0.0.1:4000 (ARGS='--db :memory:' to pass options)"
@@ -20,6 +20,7 @@ help:
 	@echo "make build  cargo build -p syncscope"
 	@echo "make fmt    cargo fmt --all"
 	@echo "make test-rust / make test-js   only the Rust tests / only the JavaScript tests"
+	@echo "make test-backbones   the adapter's whole test suite on Backbone 1.2, 1.3, 1.4 and 1.5 (make test: 1.6)"
 	@echo "make fixtures  re-record fixtures/replay/ (session files and HARs) from real clients against the server"
 	@echo "make concurrency   the long concurrency check (OPS=20000 writes, SEED=N to rerun one)"
 	@echo "make bench  release builds, then Syncscope vs a Node socket.io + better-sqlite3 peer, side by side (QUICK=1: about a minute)"
@@ -49,6 +50,15 @@ test-rust: build
 test-js: setup
 	cargo build -p syncscope -p syncscope-app
 	@scripts/test.sh js
+
+# The adapter's tests on every older Backbone it supports, each with the Underscore it
+# shipped with (make test runs them on the newest, and backbone-versions.test.js covers
+# the core on each). About a minute per version.
+test-backbones: build
+	@for v in 1.2 1.3 1.4 1.5; do \
+	  echo "==> client/test on Backbone $$v"; \
+	  SYNCSCOPE_TEST_BACKBONE=$$v node --test --test-timeout=120000 client/test/ || exit 1; \
+	done
 
 # The concurrency checker of `make test`, at length: OPS writes in all (20000 by
 # default, a few minutes); SEED=N reruns the workload of a failed run.

@@ -203,4 +203,38 @@ describe('live queries', { timeout: 60000 }, () => {
     await connected(a.socket);
     assert.equal(a.socket.connected, true);
   });
+
+  it('stays correct without gap loops while another tab writes to the url outside the filter', async () => {
+    // Query pushes carry no `prev` (docs/PROTOCOL.md, *Queries and gaps*): the
+    // writes another tab makes outside the filter must not look like gaps.
+    await peek.ok('create', { url: '/todos', data: { id: 1, title: 'milk', done: false } });
+    const all = new (Todos(a))();
+    await fetch(all);
+    const active = new (Todos(a))();
+    await fetch(active, { data: { done: false } });
+    const gaps = [];
+    a.realtime.on('gap', (gap) => gaps.push(gap));
+    const sent = [];
+    a.socket.onAnyOutgoing((event) => sent.push(event));
+    const queryPushes = [];
+    a.socket.on('change', (change) => { if (change.query) queryPushes.push(change); });
+
+    const other = new (Todos(b))();
+    await fetch(other);
+    for (const title of ['bread', 'eggs', 'jam']) {
+      await new Promise((resolve) => other.create({ title, done: true }, { wait: true, success: resolve }));
+    }
+    await save(other.findWhere({ title: 'bread' }), { title: 'rye' }, { patch: true });
+    // The last write enters the filter: once it is here, every push before it is too.
+    const added = next(active, 'add');
+    await save(other.findWhere({ title: 'eggs' }), { done: false }, { patch: true });
+    await added;
+    await until(() => all.length === 4 && all.findWhere({ title: 'rye' }), 'the whole collection to follow');
+
+    assert.deepEqual(gaps, [], 'no gap on either channel');
+    assert.ok(queryPushes.length > 0 && queryPushes.every((c) => !('prev' in c)), 'query pushes carry no prev');
+    assert.deepEqual(sent.filter((e) => e === 'subscribe'), [], 'no resubscribe');
+    assert.deepEqual(titles(active), ['milk', 'eggs']);
+    assert.deepEqual(await fresh({ done: false }), ['milk', 'eggs']);
+  });
 });

@@ -85,8 +85,12 @@ describe('loading the adapter', () => {
     const model = new window.Backbone.Model({ id: 1 }, { realtime: true });
     model.urlRoot = '/todos';
     model.fetch();
-    // (objects of the vm's realm: compare as JSON)
-    assert.equal(JSON.stringify(io.calls[0]), JSON.stringify({ url: 'http://127.0.0.1:4000', opts: { transports: ['websocket'] } }));
+    // (objects of the vm's realm: compare as JSON; a loopback host gets the short
+    // reconnection back-off, under the app's own options)
+    assert.equal(JSON.stringify(io.calls[0]), JSON.stringify({
+      url: 'http://127.0.0.1:4000',
+      opts: { transports: ['websocket'], reconnectionDelay: 100, reconnectionDelayMax: 1000 },
+    }));
   });
 
   it('as a plain script loaded twice, keeps the first copy and its state', () => {
@@ -114,17 +118,18 @@ describe('loading the adapter', () => {
     // In a child process: an ES module graph of its own, as an app has.
     const mjs = path.join(path.dirname(ADAPTER), 'backbone.realtime.mjs');
     const code = `
-      import realtime, { sync, ajaxSync } from ${JSON.stringify(mjs)};
+      import realtime, { sync, ajaxSync, pending } from ${JSON.stringify(mjs)};
       import Backbone from 'backbone';
       console.log(JSON.stringify({
         isDefault: realtime === Backbone.realtime,
         sync: sync === Backbone.sync && sync === realtime.sync,
         ajaxSync: typeof ajaxSync === 'function' && ajaxSync !== sync,
+        pending: pending === realtime.pending && Array.isArray(pending()),
       }));`;
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', code], {
       cwd: path.join(path.dirname(ADAPTER), '..'), encoding: 'utf8',
     });
-    assert.deepEqual(JSON.parse(out), { isDefault: true, sync: true, ajaxSync: true });
+    assert.deepEqual(JSON.parse(out), { isDefault: true, sync: true, ajaxSync: true, pending: true });
   });
 
   it('with no socket.io client and no socket, says what to load on first use', () => {

@@ -18,6 +18,7 @@ export const KINDS = [
   'protocol_error',
   'fault',
   'refused',
+  'slow_consumer',
 ] as const;
 
 export function eventOf(r: Rec): string | null {
@@ -41,7 +42,7 @@ export function isInjected(r: Rec): boolean {
 }
 
 export function isError(r: Rec): boolean {
-  return (r.kind === 'ack_out' && r.error !== null) || r.kind === 'protocol_error' || r.kind === 'refused';
+  return (r.kind === 'ack_out' && r.error !== null) || r.kind === 'protocol_error' || r.kind === 'refused' || r.kind === 'slow_consumer';
 }
 
 export function onChannel(url: string | null, channel: string): boolean {
@@ -145,10 +146,12 @@ export function summary(r: Rec): string {
     case 'refused':
       // The message names the flag that lets the request through.
       return `${r.transport ?? 'request'} from ${r.http_origin ?? 'no origin'} to ${r.host ?? 'no host'}: ${r.message}`;
+    case 'slow_consumer':
+      return `${r.queued_bytes} bytes waited to be sent (limit ${r.limit_bytes}): connection cut`;
   }
 }
 
-type FaultActionPart = { action: 'fail'; code: string; message: string } | { action: 'delay'; ms: number } | { action: 'drop' } | { action: 'disconnect' };
+type FaultActionPart = { action: 'fail'; code: string; message: string } | { action: 'delay'; ms: number } | { action: 'drop' } | { action: 'disconnect' } | { action: 'cut' };
 
 /** What a fault action does, in a few words. */
 export function actionText(a: FaultActionPart): string {
@@ -161,6 +164,8 @@ export function actionText(a: FaultActionPart): string {
       return 'drop (no ack)';
     case 'disconnect':
       return 'disconnect the socket';
+    case 'cut':
+      return 'cut the connection';
   }
 }
 

@@ -376,6 +376,23 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
                 Err(e) => error("not_found", format!("socket {socket} is already gone: {e}")),
             }
         }
+        Command::Cut { socket } => {
+            let socket_ref = Sid::from_str(&socket)
+                .ok()
+                .and_then(|sid| state.io.get_socket(sid));
+            let Some(socket_ref) = socket_ref else {
+                return error(
+                    "not_found",
+                    format!("no socket {socket} is connected; list them with `syncscope sockets`"),
+                );
+            };
+            match crate::outbound::cut(&state.sync, &socket_ref, "cut by the inspector".into()) {
+                Some(cut) => CommandResult::Ok {
+                    value: json!({ "cut": socket, "connections": cut.connections }),
+                },
+                None => error("not_found", format!("socket {socket} is already gone")),
+            }
+        }
         Command::Emit {
             target,
             event,

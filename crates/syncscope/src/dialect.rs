@@ -290,8 +290,8 @@ pub fn render(dialect: &Dialect, outcome: Outcome) -> Value {
         (Dialect::Native, Outcome::Collection { models, seq }) => {
             json!({ "data": datas(&models), "versions": versions(&models), "seq": seq })
         }
-        (Dialect::Native, Outcome::Written(change)) => {
-            json!({ "data": change.data, "version": change.version, "seq": change.seq })
+        (Dialect::Native, Outcome::Written { change, prev }) => {
+            json!({ "data": change.data, "version": change.version, "seq": change.seq, "prev": prev })
         }
         (
             _,
@@ -314,11 +314,12 @@ pub fn render(dialect: &Dialect, outcome: Outcome) -> Value {
             Outcome::Subscribed {
                 url,
                 seq,
+                last,
                 since,
                 max_data,
             },
         ) => {
-            let mut result = json!({ "url": url, "seq": seq, "maxData": max_data });
+            let mut result = json!({ "url": url, "seq": seq, "last": last, "maxData": max_data });
             match since {
                 None => {}
                 Some(crate::store::Since::Changes(changes)) => {
@@ -342,7 +343,7 @@ pub fn render(dialect: &Dialect, outcome: Outcome) -> Value {
         ) => json!({ "url": url, "query": query }),
         (Dialect::Iobind { .. }, Outcome::Model { model, .. }) => model.data,
         (Dialect::Iobind { .. }, Outcome::Collection { models, .. }) => datas(&models),
-        (Dialect::Iobind { .. }, Outcome::Written(change)) => change.data,
+        (Dialect::Iobind { .. }, Outcome::Written { change, .. }) => change.data,
     }
 }
 

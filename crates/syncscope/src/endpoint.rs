@@ -17,11 +17,14 @@ use socketioxide::socket::{DisconnectReason, Socket};
 use socketioxide::SocketIo;
 use tokio::sync::mpsc;
 
+use axum::extract::ConnectInfo;
+
 use crate::dialect::{self, Command};
 use crate::error::SyncError;
 use crate::faults::FaultAction;
 use crate::inspect::{Inspector, Request};
 use crate::sync::Sync;
+use crate::transport::Peer;
 
 /// How many events of one socket may wait before new ones are refused with `busy`.
 pub const QUEUE_DEPTH: usize = 1024;
@@ -41,7 +44,10 @@ struct Incoming {
 
 /// The fallback handler of every socket: it receives every event and enqueues it.
 #[derive(Clone)]
-struct Enqueue(mpsc::Sender<Incoming>, Arc<Inspector>);
+struct Enqueue {
+    queue: mpsc::Sender<Incoming>,
+    inspect: Arc<Inspector>,
+}
 
 impl MessageHandler<LocalAdapter, ()> for Enqueue {
     fn call(
@@ -59,7 +65,7 @@ impl MessageHandler<LocalAdapter, ()> for Enqueue {
         let Ok(ack) = AckSender::from_message_parts(&s, &mut v, &ack_id);
         let arg = arg.map_err(|e| e.to_string());
         // Timed here, on arrival: the ack's latency includes the wait in the queue.
-        let request = self.1.event_in(&s, &event, &arg, ack_id);
+        let request = self.inspect.event_in(&s, &event, &arg, ack_id);
         let incoming = Incoming {
             socket: SocketRef::from(s),
             event,
@@ -70,12 +76,17 @@ impl MessageHandler<LocalAdapter, ()> for Enqueue {
         };
         if let Err(
             mpsc::error::TrySendError::Full(incoming) | mpsc::error::TrySendError::Closed(incoming),
-        ) = self.0.try_send(incoming)
+        ) = self.queue.try_send(incoming)
         {
             tracing::warn!(sid = %incoming.socket.id, event = %incoming.event, "queue full, refused with busy");
             let sid = incoming.socket.id.to_string();
             let has_ack = incoming.has_ack;
-            let refused = (&*self.1, sid.as_str(), &incoming.request, None);
+            let refused = Refused {
+                inspect: &self.inspect,
+                sid: &sid,
+                request: &incoming.request,
+                dialect: None,
+            };
             reply_err(incoming.ack, &SyncError::Busy, has_ack, refused);
         }
     }
@@ -91,8 +102,20 @@ pub fn attach(io: &SocketIo, sync: Arc<Sync>) {
         async move {
             let inspect = sync.inspect.clone();
             inspect.connected(&socket, auth.unwrap_or(Value::Null));
+            let sid = socket.id.to_string();
+            // A WebSocket's handshake came on the connection that carries it; a polling
+            // socket's connections are learnt from its requests (crate::transport).
+            let via = (socket.transport_type() == socketioxide::TransportType::Websocket)
+                .then(|| socket.req_parts().extensions.get::<ConnectInfo<Peer>>())
+                .flatten()
+                .map(|ConnectInfo(peer)| peer.conn.clone());
+            sync.transport.connected(&sid, via.as_ref());
+            let transport = sync.transport.clone();
             let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-            socket.on_fallback(Enqueue(tx, inspect.clone()));
+            socket.on_fallback(Enqueue {
+                queue: tx,
+                inspect: inspect.clone(),
+            });
             let queries = sync.clone();
             socket.on_disconnect(async move |socket: SocketRef, reason: DisconnectReason| {
                 tracing::info!(sid = %socket.id, ?reason, "socket disconnected");
@@ -102,6 +125,7 @@ pub fn attach(io: &SocketIo, sync: Arc<Sync>) {
                     inspect.protocol_error(&sid, None, reason.to_string());
                 }
                 inspect.disconnected(&sid, reason.to_string());
+                transport.disconnected(&sid);
             });
             tokio::spawn(drain(rx, sync));
             Ok::<(), std::convert::Infallible>(())
@@ -132,7 +156,12 @@ async fn handle(sync: &Sync, incoming: Incoming) {
         request,
     } = incoming;
     let sid = socket.id.to_string();
-    let record = (&*sync.inspect, sid.as_str(), &request);
+    let refused = |dialect| Refused {
+        inspect: &sync.inspect,
+        sid: &sid,
+        request: &request,
+        dialect,
+    };
     let parsed = arg
         .map_err(|e| SyncError::bad_request("arg", format!("the argument could not be read: {e}")))
         .and_then(|arg| dialect::parse(&event, arg, sync.max_data));
@@ -141,7 +170,7 @@ async fn handle(sync: &Sync, incoming: Incoming) {
         Err(err) => {
             tracing::warn!(sid = %socket.id, event = %truncate(&event), code = err.code(), "refused: {err}");
             if has_ack {
-                reply_err(ack, &err, has_ack, (record.0, record.1, record.2, None));
+                reply_err(ack, &err, has_ack, refused(None));
             } else {
                 sync.inspect
                     .protocol_error(&sid, Some(&event), err.to_string());
@@ -149,8 +178,16 @@ async fn handle(sync: &Sync, incoming: Incoming) {
             return;
         }
     };
-    let refused = (record.0, record.1, record.2, Some(&dialect));
-    let Some(ack) = apply_fault(sync, &socket, &event, &command, ack, has_ack, refused).await
+    let Some(ack) = apply_fault(
+        sync,
+        &socket,
+        &event,
+        &command,
+        ack,
+        has_ack,
+        refused(Some(&dialect)),
+    )
+    .await
     else {
         return;
     };
@@ -164,20 +201,19 @@ async fn handle(sync: &Sync, incoming: Incoming) {
                 tracing::debug!(sid = %socket.id, "ack not sent: {e}");
             }
             if has_ack {
-                let (inspect, sid, request) = record;
+                let inspect = &sync.inspect;
                 match sent {
                     Ok(()) => {
                         let args = vec![Value::Null, result];
-                        inspect.ack_out(sid, request, Some(dialect), args, None, None);
+                        inspect.ack_out(&sid, &request, Some(dialect), args, None, None);
                     }
-                    Err(e) => inspect.ack_not_sent(sid, request, e.to_string()),
+                    Err(e) => inspect.ack_not_sent(&sid, &request, e.to_string()),
                 }
             }
         }
         Err(err) => {
             tracing::warn!(sid = %socket.id, event = %event, code = err.code(), "failed: {err}");
-            let refused = (record.0, record.1, record.2, Some(dialect));
-            reply_err(ack, &err, has_ack, refused);
+            reply_err(ack, &err, has_ack, refused(Some(dialect)));
         }
     })
     .await;
@@ -195,7 +231,7 @@ async fn apply_fault(
     has_ack: bool,
     refused: Refused<'_>,
 ) -> Option<AckSender> {
-    let sid = refused.1;
+    let sid = refused.sid;
     let Some((rule, action)) = sync.faults.fire(sid, event, Some(&command.url())) else {
         return Some(ack);
     };
@@ -233,18 +269,22 @@ async fn apply_fault(
         FaultAction::Disconnect => {
             let _ = socket.clone().disconnect();
         }
+        FaultAction::Cut => {
+            crate::outbound::cut(sync, socket, format!("cut by fault rule {rule}"));
+        }
     }
     None
 }
 
-/// What an error ack is recorded with: the inspector, the socket id, the request's
-/// record and the dialect when known.
-type Refused<'a> = (
-    &'a Inspector,
-    &'a str,
-    &'a Request,
-    Option<&'a dialect::Dialect>,
-);
+/// What an error ack is recorded with.
+struct Refused<'a> {
+    inspect: &'a Inspector,
+    sid: &'a str,
+    /// The bus record of the request the ack answers.
+    request: &'a Request,
+    /// The request's dialect, once it was parsed.
+    dialect: Option<&'a dialect::Dialect>,
+}
 
 /// Sends an error ack, then records it when the client asked for an ack.
 fn reply_err(ack: AckSender, err: &SyncError, has_ack: bool, refused: Refused<'_>) {
@@ -257,7 +297,12 @@ fn send_error(
     ack: AckSender,
     err: &SyncError,
     has_ack: bool,
-    (inspect, sid, request, dialect): Refused<'_>,
+    Refused {
+        inspect,
+        sid,
+        request,
+        dialect,
+    }: Refused<'_>,
     fault: Option<u64>,
 ) {
     let wire = err.to_wire();

@@ -4,7 +4,8 @@
 //! injected error or delay reaches the client exactly as a real one would: the same
 //! ack shape, the same codes, the same timing path. A rule matches requests by socket,
 //! event and url prefix, and either fails them with the error of your choice, delays
-//! them, swallows them (no ack: the client's timeout fires), or cuts the socket off.
+//! them, swallows them (no ack: the client's timeout fires), disconnects the socket, or
+//! cuts its connection (crate::transport).
 //! A rule may fire a limited number of times ("fail the next update").
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,8 +25,12 @@ pub enum FaultAction {
     Delay { ms: u64 },
     /// Never answer: the client's ack timeout fires.
     Drop,
-    /// Disconnect the socket, as a dropped network would.
+    /// Disconnect the socket with a Socket.IO DISCONNECT: the client sees `io server
+    /// disconnect` and does not reconnect by itself.
     Disconnect,
+    /// End the socket's TCP connections, as a lost network would: the client sees a
+    /// transport close and reconnects by itself.
+    Cut,
 }
 
 /// Which requests a rule applies to; an absent field matches everything.

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod assets;
+pub mod channel_seq;
 pub mod clean_tx;
 pub mod control;
 pub mod dialect;
@@ -18,6 +19,7 @@ pub mod handshake_guard;
 pub mod har;
 pub mod inspect;
 pub mod live_replay;
+pub mod outbound;
 pub mod outcome;
 pub mod query;
 pub mod replay;
@@ -28,6 +30,7 @@ pub mod sio;
 pub mod store;
 pub mod sync;
 pub mod token_file;
+pub mod transport;
 pub mod url;
 
 pub use server::{start, Config, Running, StartError};

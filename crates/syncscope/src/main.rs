@@ -223,6 +223,11 @@ struct ServeArgs {
     /// How many recent changes to keep for clients that reconnect with `since`.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(i64).range(1..))]
     retain_changes: i64,
+    /// The most bytes of pushes that may wait to be sent to one socket; a socket that
+    /// stops reading is cut beyond it (its client reconnects and catches up).
+    #[arg(long, default_value_t = syncscope::outbound::DEFAULT_MAX_QUEUED_BYTES,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_queued_bytes: u64,
     /// The control API's token [default: the one kept beside the database in DB.token
     /// (mode 0600), made on first use; with --db :memory:, a random one per launch].
     #[arg(long, env = "SYNCSCOPE_TOKEN", hide_env_values = true)]
@@ -586,6 +591,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         new_token: args.new_token,
         allow_origins: args.allow_origin,
         allow_hosts: args.allow_host,
+        max_queued_bytes: args.max_queued_bytes,
         ..Config::default()
     };
     let running = match syncscope::start(config.clone()).await {

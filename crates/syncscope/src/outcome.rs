@@ -16,10 +16,16 @@ pub enum Outcome {
         models: Vec<Model>,
         seq: i64,
     },
-    Written(Change),
+    Written {
+        change: Change,
+        /// The seq of the channel's change before this one (crate::channel_seq).
+        prev: i64,
+    },
     Subscribed {
         url: String,
         seq: i64,
+        /// The seq of the channel's latest change, which the next push names as `prev`.
+        last: i64,
         since: Option<Since>,
         /// The server's `--max-data`, announced so that a client can refuse a write
         /// that is too large before sending it.

@@ -21,6 +21,7 @@ use crate::inspect::Inspector;
 use crate::live_replay::Player;
 use crate::store::{DbLocation, Store};
 use crate::sync::Sync;
+use crate::transport::{Peer, Transport};
 use crate::{assets, endpoint};
 
 /// Everything `syncscope serve` can be told.
@@ -50,6 +51,9 @@ pub struct Config {
     pub recorder_capacity: usize,
     /// How many bytes of records (approximately) may wait for the recorder.
     pub recorder_max_bytes: usize,
+    /// The most bytes of pushes that may wait to be sent to one socket before it is
+    /// cut as a slow consumer (crate::outbound).
+    pub max_queued_bytes: u64,
 }
 
 impl Default for Config {
@@ -68,6 +72,7 @@ impl Default for Config {
             allow_hosts: Vec::new(),
             recorder_capacity: recorder::DEFAULT_CAPACITY,
             recorder_max_bytes: recorder::DEFAULT_MAX_BYTES,
+            max_queued_bytes: crate::outbound::DEFAULT_MAX_QUEUED_BYTES,
         }
     }
 }
@@ -162,6 +167,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
         Err(source) => return Err(StartError::Bind { addr, source }),
     };
+    let transport = Transport::new(config.max_queued_bytes);
+    let listener = transport.listener(listener);
     let store = Arc::new(
         Store::open(config.db.clone(), config.retain_changes)
             .await
@@ -198,13 +205,16 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         faults: Default::default(),
         replay: replay.clone(),
         queries: Default::default(),
+        transport: transport.clone(),
+        channel_seqs: Default::default(),
     });
     endpoint::attach(&io, sync.clone());
 
-    let local = listener.local_addr().map_err(|source| StartError::Bind {
-        addr: addr.clone(),
-        source,
-    })?;
+    let local =
+        axum::serve::Listener::local_addr(&listener).map_err(|source| StartError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
     let token = match (&config.token, &config.db) {
         (Some(token), _) => token.clone(),
         (None, DbLocation::File(path)) => {
@@ -235,11 +245,16 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         ))
         // Added after the guard and CORS layers: the control API has its own checks.
         .nest("/_syncscope", control)
-        .layer(axum::middleware::from_fn(assets::serve));
+        .layer(axum::middleware::from_fn(assets::serve))
+        // Outermost: every request learns its connection first (crate::transport).
+        .layer(axum::middleware::from_fn_with_state(
+            transport,
+            crate::transport::track,
+        ));
 
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
+        let app = app.into_make_service_with_connect_info::<Peer>();
         let serving = axum::serve(listener, app).with_graceful_shutdown(async {
             let _ = stopped.await;
         });

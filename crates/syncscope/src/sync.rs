@@ -18,6 +18,14 @@ use crate::rooms::{channel_room, iobind_room};
 use crate::store::{Change, Model, Op, Since, Store};
 use crate::url::Url;
 
+/// A `change` push: the change and the seq of the channel's change before it.
+#[derive(serde::Serialize)]
+struct Push<'a> {
+    #[serde(flatten)]
+    change: &'a Change,
+    prev: i64,
+}
+
 pub struct Sync {
     pub store: Arc<Store>,
     pub io: SocketIo,
@@ -29,6 +37,10 @@ pub struct Sync {
     pub replay: Arc<crate::live_replay::Player>,
     /// The live queries sockets subscribed to, and what each one's result holds.
     pub queries: Rooms,
+    /// The connections under the sockets: cuts, and bytes waiting to be sent.
+    pub transport: crate::transport::Transport,
+    /// Each channel's latest seq, for `prev` and the subscribe ack's `last`.
+    pub channel_seqs: crate::channel_seq::ChannelSeqs,
 }
 
 impl Sync {
@@ -70,8 +82,15 @@ impl Sync {
                 let lock = self.store.lock().await;
                 match self.store.write(&lock, &collection, write).await {
                     Ok(change) => {
-                        reply(Ok(Outcome::Written(change.clone())));
-                        self.push(origin, &collection, &change).await;
+                        let prev = self
+                            .channel_seqs
+                            .advance(&self.store, &collection, change.seq)
+                            .await;
+                        reply(Ok(Outcome::Written {
+                            change: change.clone(),
+                            prev,
+                        }));
+                        self.push(origin, &collection, &change, prev).await;
                         self.push_to_queries(origin, &collection, &change).await;
                     }
                     Err(e) => reply(Err(e)),
@@ -108,6 +127,10 @@ impl Sync {
                 let lock = self.store.lock().await;
                 let outcome = async {
                     let seq = self.store.last_seq().await?;
+                    let last = self
+                        .channel_seqs
+                        .last(&self.store, &collection, None)
+                        .await?;
                     let since = match since {
                         Some(since) => Some(self.store.since(&lock, &collection, since).await?),
                         None => None,
@@ -115,6 +138,7 @@ impl Sync {
                     Ok(Outcome::Subscribed {
                         url: collection.to_string(),
                         seq,
+                        last,
                         since,
                         max_data: self.max_data,
                     })
@@ -219,32 +243,61 @@ impl Sync {
             let Some((push, audience)) = routed else {
                 continue;
             };
+            // No `prev`: a query hears only the changes that concern its result, so
+            // the channel's chain would show a gap at every other write to the url
+            // (docs/PROTOCOL.md, *Queries and gaps*).
             let payload = push.payload(collection, &room.query);
-            let (sent, target) = match (audience, origin) {
-                (Audience::Writer, Some(socket)) => (
-                    socket.emit("change", &payload).map_err(|e| e.to_string()),
-                    Target::Socket {
-                        id: socket.id.to_string(),
-                    },
-                ),
-                _ => (
-                    self.io
-                        .to(room.room.clone())
-                        .emit("change", &payload)
-                        .await
-                        .map_err(|e| e.to_string()),
-                    Target::Query {
-                        url: collection.to_string(),
-                        query: room.query.wire(),
-                    },
-                ),
+            // Charged to each recipient like a channel's push (crate::outbound).
+            let bytes = crate::outbound::packet_bytes("change", &payload);
+            let (sent, target, to) = match (audience, origin) {
+                (Audience::Writer, Some(socket)) => {
+                    let to = crate::outbound::admit(self, vec![socket.clone()], bytes);
+                    let sent = match to.first() {
+                        Some(socket) => socket.emit("change", &payload).map_err(|e| e.to_string()),
+                        None => Ok(()),
+                    };
+                    (
+                        sent,
+                        Target::Socket {
+                            id: socket.id.to_string(),
+                        },
+                        to,
+                    )
+                }
+                _ => {
+                    let sockets = self.io.to(room.room.clone()).sockets();
+                    let to = crate::outbound::admit(self, sockets, bytes);
+                    let sent = if to.is_empty() {
+                        Ok(())
+                    } else {
+                        self.io
+                            .to(room.room.clone())
+                            .emit("change", &payload)
+                            .await
+                            .map_err(|e| e.to_string())
+                    };
+                    (
+                        sent,
+                        Target::Query {
+                            url: collection.to_string(),
+                            query: room.query.wire(),
+                        },
+                        to,
+                    )
+                }
             };
             if let Err(e) = sent {
                 tracing::warn!(url = %collection, seq = change.seq, "push to a live query failed: {e}");
             }
             // Recorded from no socket: the writer is among the recipients.
-            self.inspect
-                .pushed(None, tag, target, "change", vec![payload]);
+            self.inspect.pushed_exact(
+                None,
+                tag,
+                target,
+                "change",
+                vec![payload],
+                crate::outbound::ids(&to),
+            );
         }
     }
 
@@ -294,15 +347,21 @@ impl Sync {
         }
     }
 
-    async fn push(&self, origin: Option<&SocketRef>, collection: &Url, change: &Change) {
+    async fn push(&self, origin: Option<&SocketRef>, collection: &Url, change: &Change, prev: i64) {
         let writer = origin.map(|s| s.id.to_string());
         let tag = if origin.is_some() {
             Origin::Server
         } else {
             Origin::Inspector
         };
-        let change_json = serde_json::to_value(change).unwrap_or_default();
-        self.inspect.pushed(
+        let push = Push { change, prev };
+        let change_json = serde_json::to_value(&push).unwrap_or_default();
+        // Charged to each recipient; one over the bound is cut, not sent to, and not
+        // counted (crate::outbound).
+        let room = channel_room(collection);
+        let bytes = crate::outbound::packet_bytes("change", &push);
+        let to = crate::outbound::admit(self, self.to(origin, room.clone()).sockets(), bytes);
+        self.inspect.pushed_exact(
             writer.as_deref(),
             tag,
             Target::Channel {
@@ -310,13 +369,13 @@ impl Sync {
             },
             "change",
             vec![change_json],
+            crate::outbound::ids(&to),
         );
-        let sent = self
-            .to(origin, channel_room(collection))
-            .emit("change", change)
-            .await;
-        if let Err(e) = sent {
-            tracing::warn!(url = %collection, seq = change.seq, "push of change failed: {e}");
+        if !to.is_empty() {
+            let sent = self.to(origin, room).emit("change", &push).await;
+            if let Err(e) = sent {
+                tracing::warn!(url = %collection, seq = change.seq, "push of change failed: {e}");
+            }
         }
         if !collection.is_single_segment() {
             return;

@@ -12,4 +12,4 @@ fired: number, when: FaultMatch,
 /**
  * Fire this many times, then switch off; absent: every time.
  */
-times?: number, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" });
+times?: number, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" } | { "action": "cut" });

@@ -8,4 +8,4 @@ export type FaultSpec = { when: FaultMatch,
 /**
  * Fire this many times, then switch off; absent: every time.
  */
-times?: number, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" });
+times?: number, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" } | { "action": "cut" });

@@ -93,7 +93,19 @@ to: Array<string>, args: Array<JsonValue>, } | { "kind": "subscribe", channel: s
 /**
  * A live query's parameters; absent for the whole collection.
  */
-query?: JsonValue, } | { "kind": "unsubscribe", channel: string, query?: JsonValue, } | { "kind": "protocol_error", message: string, event: string | null, } | { "kind": "fault", rule: number, event: string, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" }) | { "kind": "refused", 
+query?: JsonValue, } | { "kind": "unsubscribe", channel: string, query?: JsonValue, } | { "kind": "protocol_error", message: string, event: string | null, } | { "kind": "fault", rule: number, event: string, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" } | { "action": "cut" }) | { "kind": "slow_consumer", 
+/**
+ * Bytes that waited to be sent to it.
+ */
+queued_bytes: number, 
+/**
+ * The size of the push that went over the bound.
+ */
+push_bytes: number, 
+/**
+ * The bound, `--max-queued-bytes`.
+ */
+limit_bytes: number, } | { "kind": "refused", 
 /**
  * The stable code of the reason (`foreign_origin`, `foreign_host`, …).
  */

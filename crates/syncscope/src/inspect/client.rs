@@ -345,6 +345,11 @@ pub fn line(record: &Record) -> String {
             action,
         } => format!("rule {rule} on {event}: {action:?}"),
         Body::Refused { message, .. } => message.clone(),
+        Body::SlowConsumer {
+            queued_bytes,
+            limit_bytes,
+            ..
+        } => format!("{queued_bytes} bytes waited to be sent (limit {limit_bytes}): cut"),
     };
     format!(
         "{:>7} {h:02}:{m:02}:{s:02}.{ms:03} {:<14} {:<20} {url:<16} {detail}",

@@ -325,6 +325,52 @@ impl Inspector {
         answer
     }
 
+    /// Records a push of the server sent to exactly `to` (crate::outbound left out the
+    /// sockets it did not deliver to).
+    pub fn pushed_exact(
+        &self,
+        from: Option<&str>,
+        origin: Origin,
+        target: Target,
+        event: &str,
+        args: Vec<Value>,
+        mut to: Vec<String>,
+    ) {
+        let url = match &target {
+            Target::Channel { url } | Target::Query { url, .. } => Some(url.clone()),
+            Target::Iobind { ns } => Some(format!("/{ns}")),
+            _ => None,
+        };
+        let recipients = to.len() as u32;
+        to.truncate(types::MAX_RECIPIENT_IDS);
+        self.bus.publish(
+            from,
+            origin,
+            url,
+            Body::PushOut {
+                event: event.to_string(),
+                target,
+                recipients,
+                to,
+                args,
+            },
+        );
+    }
+
+    /// A socket went over the bound of what may wait to be sent to it.
+    pub fn slow_consumer(&self, sid: &str, queued_bytes: u64, push_bytes: u64, limit_bytes: u64) {
+        self.bus.publish(
+            Some(sid),
+            Origin::Server,
+            None,
+            Body::SlowConsumer {
+                queued_bytes,
+                push_bytes,
+                limit_bytes,
+            },
+        );
+    }
+
     /// A socket joined a channel; `query` for a live query's subscription.
     pub fn subscribed(&self, sid: &str, channel: &str, query: Option<Value>) {
         self.bus.publish(

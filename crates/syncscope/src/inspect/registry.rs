@@ -214,7 +214,10 @@ impl Registry {
                     ch.members.remove(sid);
                 }
             }
-            Body::ProtocolError { .. } | Body::Fault { .. } | Body::Refused { .. } => {}
+            Body::ProtocolError { .. }
+            | Body::Fault { .. }
+            | Body::Refused { .. }
+            | Body::SlowConsumer { .. } => {}
         }
     }
 

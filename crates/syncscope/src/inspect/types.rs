@@ -125,6 +125,17 @@ pub enum Body {
         #[serde(flatten)]
         action: crate::faults::FaultAction,
     },
+    /// A socket had more pushes waiting to be sent than `--max-queued-bytes` allows
+    /// (it stopped reading): its connection is cut (origin `server`), so that its client
+    /// reconnects and catches up; the push that went over the bound was not sent to it.
+    SlowConsumer {
+        /// Bytes that waited to be sent to it.
+        queued_bytes: u64,
+        /// The size of the push that went over the bound.
+        push_bytes: u64,
+        /// The bound, `--max-queued-bytes`.
+        limit_bytes: u64,
+    },
     /// A request of the Socket.IO endpoint refused by its Origin and Host checks (403,
     /// crate::access); no socket was made, so the record has none.
     Refused {
@@ -187,6 +198,7 @@ impl Body {
             Body::ProtocolError { .. } => "protocol_error",
             Body::Fault { .. } => "fault",
             Body::Refused { .. } => "refused",
+            Body::SlowConsumer { .. } => "slow_consumer",
         }
     }
 
@@ -213,7 +225,10 @@ impl Body {
     pub fn is_error(&self) -> bool {
         matches!(
             self,
-            Body::AckOut { error: Some(_), .. } | Body::ProtocolError { .. } | Body::Refused { .. }
+            Body::AckOut { error: Some(_), .. }
+                | Body::ProtocolError { .. }
+                | Body::Refused { .. }
+                | Body::SlowConsumer { .. }
         )
     }
 }
@@ -509,6 +524,9 @@ pub enum Command {
         #[ts(optional)]
         reason: Option<String>,
     },
+    /// End one socket's TCP connections without a goodbye, as a lost network would.
+    /// The client sees `transport close` (or `transport error`) and reconnects.
+    Cut { socket: String },
     /// Send any event with any arguments.
     Emit {
         target: Target,
