@@ -371,6 +371,35 @@
     return socket || realtime.connect();
   }
 
+  // Which tab is which: the page in the CONNECT packet
+  // ---------------------------------------------------
+
+  // Syncscope's inspector names each socket by the page it serves: `auth.page =
+  // {title, url}` (socket.io-client 3 and later send `auth`; 2 has none). A
+  // function, so that each reconnect tells the page as it is then; the app's own
+  // `auth` (an object or a function) is kept and wins. The url is the path and
+  // a `#/route`, without the query string or another fragment, which may hold
+  // secrets and end up in recorded sessions.
+  function withPage(options) {
+    var given = options.auth;
+    options.auth = function(cb) {
+      var done = function(auth) {
+        var page = pageNow();
+        cb(page ? _.extend({page: page}, auth) : _.extend({}, auth));
+      };
+      if (typeof given === 'function') given(done);
+      else done(given);
+    };
+    return options;
+  }
+
+  function pageNow() {
+    var doc = root.document, loc = root.location;
+    if (!doc || !loc) return null;
+    var hash = /^#[\/!]/.test(loc.hash || '') ? loc.hash : '';
+    return {title: doc.title || null, url: (loc.origin || '') + (loc.pathname || '') + hash};
+  }
+
   // Create (once) and return the shared socket.
   realtime.connect = function() {
     if (realtime.socket) return realtime.socket;
@@ -378,7 +407,7 @@
     if (!ioFn) throw new Error('backbone.realtime: no socket.io client; load /socket.io/socket.io.js first or set Backbone.realtime.socket');
     var url = realtime.url || scriptOrigin;
     if (!url) throw new Error('backbone.realtime: no server url; set Backbone.realtime.url or Backbone.realtime.socket');
-    realtime.socket = ioFn(url, withLoopbackBackoff(url, _.extend({}, realtime.socketOptions)));
+    realtime.socket = ioFn(url, withPage(withLoopbackBackoff(url, _.extend({}, realtime.socketOptions))));
     linkFor(realtime.socket);
     return realtime.socket;
   };

@@ -99,6 +99,7 @@ describe('a socket cut off by the server at the TCP level', () => {
 
       const gone = await logged(server, (r) => r.kind === 'disconnect' && r.socket === before, 'the disconnect of the cut socket');
       assert.match(gone.reason, /cut by the inspector/);
+      assert.equal(gone.origin, 'inspector');
       await logged(server, (r) => r.kind === 'connect' && r.socket === socket.id, 'the connect of the new socket');
       socket.close();
     });
@@ -121,6 +122,9 @@ describe('a socket cut off by the server at the TCP level', () => {
     const fault = await logged(server, (r) => r.kind === 'fault' && r.socket === before, 'the fault record');
     assert.equal(fault.action, 'cut');
     assert.equal(fault.rule, body.value.id);
+    const gone = await logged(server, (r) => r.kind === 'disconnect' && r.socket === before, 'the disconnect');
+    assert.equal(gone.origin, 'fault');
+    assert.match(gone.reason, new RegExp(`cut by fault rule ${body.value.id}`));
     await logged(server, (r) => r.kind === 'connect' && r.socket === socket.id, 'the reconnect');
     socket.close();
   });

@@ -71,6 +71,7 @@ describe('a subscriber that stops reading', () => {
     assert.ok(created);
     const slowId = slow.id;
     const slowGone = new Promise((resolve) => slow.once('disconnect', resolve));
+    const back = new Promise((resolve) => slowGone.then(() => slow.once('connect', resolve)));
 
     // Stop reading: the kernel buffers fill, then the server's queue for it grows.
     slow.io.engine.transport.ws._socket.pause();
@@ -113,7 +114,6 @@ describe('a subscriber that stops reading', () => {
     // Reading again, the slow client drains what its kernel held, then sees the
     // end of its connection, and reconnects by itself.
     const pausedMs = Date.now() - started;
-    const back = new Promise((resolve) => slow.once('connect', resolve));
     slow.io.engine.transport.ws._socket.resume();
     const reason = await withTimeout(slowGone, 20000, 'the slow socket to be disconnected');
     // A client that heard nothing for pingInterval + pingTimeout (45 s) gives up by
@@ -121,6 +121,11 @@ describe('a subscriber that stops reading', () => {
     const reasons = pausedMs < 40000 ? ['transport close', 'transport error'] : ['transport close', 'transport error', 'ping timeout'];
     assert.ok(reasons.includes(reason), `a transport close: got "${reason}" after ${pausedMs} ms paused`);
     await withTimeout(back, 20000, `the slow client to reconnect (it disconnected with "${reason}")`);
+    const gone = (await control(server, 'events?limit=100&kinds=disconnect')).records.find((r) => r.socket === slowId);
+    if (reason !== 'ping timeout') {
+      assert.equal(gone.origin, 'server', 'the server cut it, not the client nor the inspector');
+      assert.match(gone.reason, /slow consumer \(\d+ bytes waited to be sent, limit 2097152\)/);
+    }
     // (From a few changes back: a catch-up of every 200 KB change would be one ack of
     // tens of MB.)
     const since = seqs[seqs.length - 4];

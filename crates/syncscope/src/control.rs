@@ -189,6 +189,8 @@ pub struct EventsQuery {
     pub errors_only: Option<bool>,
     pub injected: Option<bool>,
     pub text: Option<String>,
+    pub from_us: Option<u64>,
+    pub to_us: Option<u64>,
 }
 
 impl EventsQuery {
@@ -205,6 +207,8 @@ impl EventsQuery {
             errors_only: self.errors_only,
             injected: self.injected,
             text: self.text.clone(),
+            from_us: self.from_us,
+            to_us: self.to_us,
         }
     }
 }
@@ -386,7 +390,12 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
                     format!("no socket {socket} is connected; list them with `syncscope sockets`"),
                 );
             };
-            match crate::outbound::cut(&state.sync, &socket_ref, "cut by the inspector".into()) {
+            match crate::outbound::cut(
+                &state.sync,
+                &socket_ref,
+                Origin::Inspector,
+                "cut by the inspector".into(),
+            ) {
                 Some(cut) => CommandResult::Ok {
                     value: json!({ "cut": socket, "connections": cut.connections }),
                 },

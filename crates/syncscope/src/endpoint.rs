@@ -192,6 +192,8 @@ async fn handle(sync: &Sync, incoming: Incoming) {
         return;
     };
     let dialect = &dialect;
+    // The pushes this request's write makes name it as their cause.
+    let _handling = sync.inspect.handling(&sid, &request);
     sync.run(Some(&socket), dialect, command, |outcome| match outcome {
         Ok(outcome) => {
             tracing::debug!(sid = %socket.id, event = %event, "ok");
@@ -253,7 +255,7 @@ async fn apply_fault(
                         .await
                         .ok()
                         .flatten()
-                        .map(|m| (m.data, m.version)),
+                        .map(|m| Box::new((m.data, m.version))),
                     None => None,
                 },
                 _ => None,
@@ -270,7 +272,12 @@ async fn apply_fault(
             let _ = socket.clone().disconnect();
         }
         FaultAction::Cut => {
-            crate::outbound::cut(sync, socket, format!("cut by fault rule {rule}"));
+            crate::outbound::cut(
+                sync,
+                socket,
+                crate::inspect::types::Origin::Fault,
+                format!("cut by fault rule {rule}"),
+            );
         }
     }
     None

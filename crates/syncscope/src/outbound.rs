@@ -11,6 +11,7 @@
 
 use socketioxide::extract::SocketRef;
 
+use crate::inspect::types::Origin;
 use crate::sync::Sync;
 use crate::transport::Cut;
 
@@ -18,10 +19,10 @@ use crate::transport::Cut;
 pub const DEFAULT_MAX_QUEUED_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Ends `socket`'s connections (crate::transport::Transport::cut); `why` goes into its
-/// disconnect record. None when the socket is already gone.
-pub fn cut(sync: &Sync, socket: &SocketRef, why: String) -> Option<Cut> {
+/// disconnect record, with `by` as its origin. None when the socket is already gone.
+pub fn cut(sync: &Sync, socket: &SocketRef, by: Origin, why: String) -> Option<Cut> {
     let sid = socket.id.to_string();
-    sync.inspect.disconnect_reason(&sid, why);
+    sync.inspect.disconnect_reason_from(&sid, by, why);
     let cut = match sync.transport.cut(&sid) {
         Ok(cut) => cut,
         Err(e) => {
@@ -78,6 +79,7 @@ fn slow_consumer(sync: &Sync, socket: &SocketRef, queued: u64, next: u64, limit:
     cut(
         sync,
         socket,
+        Origin::Server,
         format!("slow consumer ({queued} bytes waited to be sent, limit {limit})"),
     );
 }

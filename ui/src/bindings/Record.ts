@@ -89,7 +89,14 @@ recipients: number,
  * went out; at most `MAX_RECIPIENT_IDS` (then `recipients` is larger than
  * the list). Empty in records made before it existed.
  */
-to: Array<string>, args: Array<JsonValue>, } | { "kind": "subscribe", channel: string, 
+to: Array<string>, 
+/**
+ * The `seq` of the request (`event_in`) whose write this push carries to the
+ * other subscribers: the log links the two both ways. Null for pushes nobody's
+ * request caused (the inspector's writes and emits, a replay) and in records
+ * made before it existed.
+ */
+cause: number | null, args: Array<JsonValue>, } | { "kind": "subscribe", channel: string, 
 /**
  * A live query's parameters; absent for the whole collection.
  */

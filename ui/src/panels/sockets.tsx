@@ -3,8 +3,21 @@ import { useState } from 'preact/hooks';
 import type { SocketInfo } from '../bindings/SocketInfo';
 import { Empty, JsonTree, useFlash, VirtualList } from '../components';
 import { injectTo, showInLog } from '../nav';
+import { labelOf, pagePath, pageText } from '../labels';
 import { fmtAgo, fmtLatency } from '../records';
 import { store, useStore } from '../store';
+
+/** The socket's two-word name and, when the client said, the page it shows. */
+function SocketName({ id }: { id: string }): JSX.Element {
+  const l = labelOf(id);
+  const page = pageText(l.page);
+  const path = pagePath(l.page);
+  return (
+    <span class="c-name ellipsis" title={[l.name, l.page?.title, l.page?.url, l.client ? `client ${l.client}` : ''].filter(Boolean).join('\n')} data-testid="socket-name">
+      <span class="sock-name">{l.name}</span> {page && <span class="sock-page">{page}{path && page !== path ? ` ${path}` : ''}</span>}
+    </span>
+  );
+}
 
 function SocketRow({ s, selected, onSelect }: { s: SocketInfo; selected: boolean; onSelect: () => void }): JSX.Element {
   return (
@@ -16,6 +29,7 @@ function SocketRow({ s, selected, onSelect }: { s: SocketInfo; selected: boolean
       role="row"
       aria-selected={selected}
     >
+      <SocketName id={s.id} />
       <span class="c-id mono" title={s.id}>
         {s.id}
       </span>
@@ -45,7 +59,7 @@ export function SocketsPanel(): JSX.Element {
   const [text, setText] = useState('');
   const [flash, say] = useFlash();
   const list = text
-    ? s.sockets.filter((x) => JSON.stringify(x).toLowerCase().includes(text.toLowerCase()))
+    ? s.sockets.filter((x) => `${labelOf(x.id).name} ${JSON.stringify(x)}`.toLowerCase().includes(text.toLowerCase()))
     : s.sockets;
   const sel = s.sockets.find((x) => x.id === selected) ?? null;
 
@@ -63,7 +77,7 @@ export function SocketsPanel(): JSX.Element {
         <span class="muted">{s.sockets.length.toLocaleString()} connected</span>
         <input
           type="search"
-          placeholder="Filter: id, address, agent, channel…"
+          placeholder="Filter: name, page, id, address, agent, channel…"
           value={text}
           onInput={(e) => setText(e.currentTarget.value)}
           data-testid="socket-search"
@@ -71,6 +85,7 @@ export function SocketsPanel(): JSX.Element {
       </div>
       <div class="table">
         <div class="row head sock-row" role="row">
+          <span class="c-name" title="A name made from the tab's client id (or the socket id), and the page it showed">name · page</span>
           <span class="c-id">id</span>
           <span class="c-tr">transport</span>
           <span class="c-addr">address</span>
@@ -104,7 +119,9 @@ export function SocketsPanel(): JSX.Element {
       {sel && (
         <section class="detail" data-testid="socket-detail">
           <div class="toolbar">
-            <h3 class="mono">{sel.id}</h3>
+            <h3>
+              {labelOf(sel.id).name} <span class="mono muted">{sel.id}</span>
+            </h3>
             <button onClick={() => showInLog({ socket: sel.id })} data-testid="socket-show-log">
               Show in log
             </button>
@@ -116,6 +133,16 @@ export function SocketsPanel(): JSX.Element {
             </button>
           </div>
           <dl class="props">
+            <dt>page</dt>
+            <dd>
+              {labelOf(sel.id).page ? (
+                <>
+                  {labelOf(sel.id).page?.title ?? ''} <span class="mono">{labelOf(sel.id).page?.url ?? ''}</span>
+                </>
+              ) : (
+                <span class="muted">not sent (backbone.realtime sends auth.page with socket.io-client 3 and later)</span>
+              )}
+            </dd>
             <dt>connected</dt>
             <dd>{new Date(sel.connected_at_us / 1000).toLocaleString()}</dd>
             <dt>origin</dt>

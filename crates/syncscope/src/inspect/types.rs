@@ -98,6 +98,12 @@ pub enum Body {
         /// the list). Empty in records made before it existed.
         #[serde(default)]
         to: Vec<String>,
+        /// The `seq` of the request (`event_in`) whose write this push carries to the
+        /// other subscribers: the log links the two both ways. Null for pushes nobody's
+        /// request caused (the inspector's writes and emits, a replay) and in records
+        /// made before it existed.
+        #[serde(default)]
+        cause: Option<u64>,
         args: Vec<Value>,
     },
     Subscribe {
@@ -283,6 +289,12 @@ pub struct Filter {
     /// Text that must appear in the record's JSON.
     #[ts(optional)]
     pub text: Option<String>,
+    /// Only records at or after this time (Unix µs): a range picked on a chart.
+    #[ts(optional)]
+    pub from_us: Option<u64>,
+    /// Only records at or before this time (Unix µs).
+    #[ts(optional)]
+    pub to_us: Option<u64>,
 }
 
 impl Filter {
@@ -326,6 +338,11 @@ impl Filter {
             if record.body.is_injected() != injected {
                 return false;
             }
+        }
+        if self.from_us.is_some_and(|from| record.at_us < from)
+            || self.to_us.is_some_and(|to| record.at_us > to)
+        {
+            return false;
         }
         if let Some(text) = &self.text {
             let json = serde_json::to_string(record).unwrap_or_default();

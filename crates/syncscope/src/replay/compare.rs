@@ -151,8 +151,9 @@ impl Mapping {
         args
     }
 
-    /// Compares what was recorded with what came now, learning seqs as it goes.
-    pub fn compare(&mut self, recorded: &[Value], now: &[Value]) -> Result<(), Mismatch> {
+    /// Compares what was recorded with what came now, learning seqs as it goes. The
+    /// mismatch is boxed: it holds two JSON values, large with `preserve_order`.
+    pub fn compare(&mut self, recorded: &[Value], now: &[Value]) -> Result<(), Box<Mismatch>> {
         let mut recorded = Value::Array(recorded.iter().map(|v| self.substitute(v)).collect());
         let mut now = Value::Array(now.to_vec());
         drop_links_not_recorded(&recorded, &mut now);
@@ -170,19 +171,19 @@ impl Mapping {
             }
         }
         if recorded != now {
-            return Err(Mismatch {
+            return Err(Box::new(Mismatch {
                 recorded,
                 now,
                 note: None,
-            });
+            }));
         }
         for (r, n) in recorded_seqs.into_iter().zip(now_seqs) {
             if let Err(note) = self.learn_seq(r, n) {
-                return Err(Mismatch {
+                return Err(Box::new(Mismatch {
                     recorded,
                     now,
                     note: Some(note),
-                });
+                }));
             }
         }
         Ok(())
