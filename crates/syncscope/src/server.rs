@@ -219,6 +219,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         inspect: inspector.clone(),
         faults: Default::default(),
         replay: replay.clone(),
+        queries: Default::default(),
         transport: transport.clone(),
         channel_seqs: Default::default(),
     });

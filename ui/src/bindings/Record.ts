@@ -96,7 +96,11 @@ to: Array<string>,
  * request caused (the inspector's writes and emits, a replay) and in records
  * made before it existed.
  */
-cause: number | null, args: Array<JsonValue>, } | { "kind": "subscribe", channel: string, } | { "kind": "unsubscribe", channel: string, } | { "kind": "protocol_error", message: string, event: string | null, } | { "kind": "fault", rule: number, event: string, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" } | { "action": "cut" }) | { "kind": "slow_consumer", 
+cause: number | null, args: Array<JsonValue>, } | { "kind": "subscribe", channel: string, 
+/**
+ * A live query's parameters; absent for the whole collection.
+ */
+query?: JsonValue, } | { "kind": "unsubscribe", channel: string, query?: JsonValue, } | { "kind": "protocol_error", message: string, event: string | null, } | { "kind": "fault", rule: number, event: string, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" } | { "action": "cut" }) | { "kind": "slow_consumer", 
 /**
  * Bytes that waited to be sent to it.
  */
