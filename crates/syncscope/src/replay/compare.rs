@@ -222,9 +222,11 @@ impl Mapping {
     }
 }
 
-/// The channel links of the gap detection (`prev` in acks and pushes, `last` in a
-/// subscribe ack; docs/PROTOCOL.md, *Gaps*), which recordings made before them lack.
-const LINKS: [&str; 2] = ["prev", "last"];
+/// Fields a newer server adds to its answers, which recordings made before them lack:
+/// the channel links of the gap detection (`prev` in acks and pushes, `last` in a
+/// subscribe ack; docs/PROTOCOL.md, *Gaps*) and the size limit a subscribe ack
+/// announces (`maxData`).
+const LINKS: [&str; 3] = ["prev", "last", "maxData"];
 
 /// Leaves out of `now` the links a recording made before them does not have, so that
 /// an older recording still replays.
