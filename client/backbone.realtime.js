@@ -331,10 +331,47 @@
     if (!ioFn) throw new Error('backbone.realtime: no socket.io client; load /socket.io/socket.io.js first or set Backbone.realtime.socket');
     var url = realtime.url || scriptOrigin;
     if (!url) throw new Error('backbone.realtime: no server url; set Backbone.realtime.url or Backbone.realtime.socket');
-    realtime.socket = ioFn(url, _.extend({}, realtime.socketOptions));
+    realtime.socket = ioFn(url, withClientId(_.extend({}, realtime.socketOptions)));
     linkFor(realtime.socket);
     return realtime.socket;
   };
+
+  // Client identity
+  // ---------------
+  // One id per browser tab, kept in sessionStorage so that it survives reloads and
+  // reconnects: the server (Syncscope) groups a tab's sockets by it, and its faults
+  // can target the tab (`offline`, rules on `client`). Sent as `auth.client` (the
+  // Socket.IO handshake) and as `client` in the query (socket.io-client 2 has no
+  // auth; the Engine.IO handshake, where an offline tab is refused, sees only the
+  // query). An app's own `auth.client` or `query.client` wins.
+  var tabClientId = null;
+  realtime.clientId = function() {
+    if (tabClientId) return tabClientId;
+    var key = 'backbone.realtime.client';
+    var store = null;
+    try { store = root.sessionStorage || null; } catch (e) { store = null; }
+    var id = null;
+    try { id = store && store.getItem(key); } catch (e) { id = null; }
+    if (!id) {
+      id = 'tab-' + Math.random().toString(36).slice(2, 10) + Date.now().toString(36).slice(-4);
+      try { if (store) store.setItem(key, id); } catch (e) { /* private mode: per page */ }
+    }
+    tabClientId = id;
+    return id;
+  };
+
+  function withClientId(options) {
+    var id = realtime.clientId();
+    if (typeof options.auth !== 'function') {
+      options.auth = _.extend({client: id}, options.auth);
+    }
+    if (typeof options.query === 'string') {
+      if (!/(^|&)client=/.test(options.query)) options.query += (options.query ? '&' : '') + 'client=' + encodeURIComponent(id);
+    } else {
+      options.query = _.extend({client: id}, options.query);
+    }
+    return options;
+  }
 
   realtime.isConnected = function(socket) {
     socket = socket || realtime.socket;

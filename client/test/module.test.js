@@ -86,7 +86,14 @@ describe('loading the adapter', () => {
     model.urlRoot = '/todos';
     model.fetch();
     // (objects of the vm's realm: compare as JSON)
-    assert.equal(JSON.stringify(io.calls[0]), JSON.stringify({ url: 'http://127.0.0.1:4000', opts: { transports: ['websocket'] } }));
+    const { url, opts } = JSON.parse(JSON.stringify(io.calls[0]));
+    assert.equal(url, 'http://127.0.0.1:4000');
+    assert.deepEqual(opts.transports, ['websocket']);
+    // The tab's client id, for the server to tell this tab across reconnects.
+    const id = window.Backbone.realtime.clientId();
+    assert.match(id, /^tab-/);
+    assert.deepEqual(opts.auth, { client: id });
+    assert.deepEqual(opts.query, { client: id });
   });
 
   it('as a plain script loaded twice, keeps the first copy and its state', () => {

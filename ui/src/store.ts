@@ -142,7 +142,7 @@ class Store {
   private ingest(records: Rec[]): void {
     let refresh = false;
     for (const r of records) {
-      if (r.kind === 'fault') {
+      if (r.kind === 'fault' || r.kind === 'fault_rules') {
         // A rule fired: its count (and, for a limited one, its switch) changed.
         this.refreshFaultsSoon();
       } else if (r.kind === 'ack_out') {

@@ -405,6 +405,7 @@ fn decode(conversation: &Conversation, client: usize) -> Vec<Draft> {
         http_origin: conversation.http_origin.clone(),
         auth: auth.clone(),
         query: conversation.query.clone(),
+        client: crate::inspect::offline::client_of(auth, conversation.query.as_deref()),
     };
     // Recorded when the client's WebSocket takes over, as the server records it, even
     // when the page sends nothing more (a page that only listens).

@@ -10,6 +10,8 @@ pub mod dialect;
 pub mod embed_check;
 pub mod endpoint;
 pub mod error;
+pub mod fault_cli;
+pub mod fault_store;
 pub mod faults;
 pub mod foreign_db;
 pub mod handshake_guard;

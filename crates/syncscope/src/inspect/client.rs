@@ -339,9 +339,33 @@ pub fn line(record: &Record) -> String {
         Body::Fault {
             rule,
             event,
+            request_seq,
             action,
-        } => format!("rule {rule} on {event}: {action:?}"),
+        } => format!(
+            "rule {rule} on {event}{}: {}",
+            request_seq.map(|s| format!(" #{s}")).unwrap_or_default(),
+            crate::fault_cli::action_text(action)
+        ),
         Body::Refused { message, .. } => message.clone(),
+        Body::FaultRules {
+            change, rule, seed, ..
+        } => match rule {
+            Some(rule) => format!(
+                "{change:?} rule {}: {} (seed {seed})",
+                rule.id,
+                crate::fault_cli::spec_text(&rule.spec)
+            ),
+            None => format!("{change:?} (seed {seed})"),
+        },
+        Body::Offline {
+            client,
+            secs,
+            sockets,
+        } => format!(
+            "client {client} offline for {secs} s ({} socket(s) cut)",
+            sockets.len()
+        ),
+        Body::Online { client, reason } => format!("client {client} back online ({reason})"),
     };
     format!(
         "{:>7} {h:02}:{m:02}:{s:02}.{ms:03} {:<14} {:<20} {url:<16} {detail}",
