@@ -7,8 +7,8 @@
 use serde_json::{json, Map, Value};
 
 use crate::error::SyncError;
+use crate::outcome::Outcome;
 use crate::store::{Model, Write};
-use crate::sync::Outcome;
 use crate::url::Url;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,10 +266,10 @@ fn kind(value: &Value) -> &'static str {
 /// The ack's arguments for a successful outcome, in the dialect of the request.
 pub fn render(dialect: &Dialect, outcome: Outcome) -> Value {
     match (dialect, outcome) {
-        (Dialect::Native, Outcome::Model(model, seq)) => {
+        (Dialect::Native, Outcome::Model { model, seq }) => {
             json!({ "data": model.data, "version": model.version, "seq": seq })
         }
-        (Dialect::Native, Outcome::Collection(models, seq)) => {
+        (Dialect::Native, Outcome::Collection { models, seq }) => {
             json!({ "data": datas(&models), "versions": versions(&models), "seq": seq })
         }
         (Dialect::Native, Outcome::Written(change)) => {
@@ -291,8 +291,8 @@ pub fn render(dialect: &Dialect, outcome: Outcome) -> Value {
             result
         }
         (_, Outcome::Unsubscribed { url }) => json!({ "url": url }),
-        (Dialect::Iobind { .. }, Outcome::Model(model, _)) => model.data,
-        (Dialect::Iobind { .. }, Outcome::Collection(models, _)) => datas(&models),
+        (Dialect::Iobind { .. }, Outcome::Model { model, .. }) => model.data,
+        (Dialect::Iobind { .. }, Outcome::Collection { models, .. }) => datas(&models),
         (Dialect::Iobind { .. }, Outcome::Written(change)) => change.data,
     }
 }

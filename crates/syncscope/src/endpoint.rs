@@ -46,7 +46,10 @@ struct Incoming {
 
 /// The fallback handler of every socket: it receives every event and enqueues it.
 #[derive(Clone)]
-struct Enqueue(mpsc::Sender<Incoming>, Arc<Inspector>);
+struct Enqueue {
+    queue: mpsc::Sender<Incoming>,
+    inspect: Arc<Inspector>,
+}
 
 impl MessageHandler<LocalAdapter, ()> for Enqueue {
     fn call(
@@ -64,7 +67,7 @@ impl MessageHandler<LocalAdapter, ()> for Enqueue {
         let Ok(ack) = AckSender::from_message_parts(&s, &mut v, &ack_id);
         let arg = arg.map_err(|e| e.to_string());
         // Timed here, on arrival: the ack's latency includes the wait in the queue.
-        let request = self.1.event_in(&s, &event, &arg, ack_id);
+        let request = self.inspect.event_in(&s, &event, &arg, ack_id);
         let incoming = Incoming {
             socket: SocketRef::from(s),
             event,
@@ -75,12 +78,17 @@ impl MessageHandler<LocalAdapter, ()> for Enqueue {
         };
         if let Err(
             mpsc::error::TrySendError::Full(incoming) | mpsc::error::TrySendError::Closed(incoming),
-        ) = self.0.try_send(incoming)
+        ) = self.queue.try_send(incoming)
         {
             tracing::warn!(sid = %incoming.socket.id, event = %incoming.event, "queue full, refused with busy");
             let sid = incoming.socket.id.to_string();
             let has_ack = incoming.has_ack;
-            let refused = (&*self.1, sid.as_str(), &incoming.request, None);
+            let refused = Refused {
+                inspect: &self.inspect,
+                sid: &sid,
+                request: &incoming.request,
+                dialect: None,
+            };
             reply_err(incoming.ack, &SyncError::Busy, has_ack, refused);
         }
     }
@@ -105,7 +113,10 @@ pub fn attach(io: &SocketIo, sync: Arc<Sync>) {
             }
             inspect.connected(&socket, auth);
             let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-            socket.on_fallback(Enqueue(tx, inspect.clone()));
+            socket.on_fallback(Enqueue {
+                queue: tx,
+                inspect: inspect.clone(),
+            });
             socket.on_disconnect(async move |socket: SocketRef, reason: DisconnectReason| {
                 tracing::info!(sid = %socket.id, ?reason, "socket disconnected");
                 let sid = socket.id.to_string();
@@ -174,7 +185,12 @@ async fn handle(sync: &Sync, incoming: Incoming, client: Option<&str>) {
         request,
     } = incoming;
     let sid = socket.id.to_string();
-    let record = (&*sync.inspect, sid.as_str(), &request);
+    let refused = |dialect| Refused {
+        inspect: &sync.inspect,
+        sid: &sid,
+        request: &request,
+        dialect,
+    };
     let parsed = arg
         .map_err(|e| SyncError::bad_request("arg", format!("the argument could not be read: {e}")))
         .and_then(|arg| dialect::parse(&event, arg, sync.max_data));
@@ -183,7 +199,7 @@ async fn handle(sync: &Sync, incoming: Incoming, client: Option<&str>) {
         Err(err) => {
             tracing::warn!(sid = %socket.id, event = %truncate(&event), code = err.code(), "refused: {err}");
             if has_ack {
-                reply_err(ack, &err, has_ack, (record.0, record.1, record.2, None));
+                reply_err(ack, &err, has_ack, refused(None));
             } else {
                 sync.inspect
                     .protocol_error(&sid, Some(&event), err.to_string());
@@ -191,9 +207,15 @@ async fn handle(sync: &Sync, incoming: Incoming, client: Option<&str>) {
             return;
         }
     };
-    let refused = (record.0, record.1, record.2, Some(&dialect));
     let Some((ack, fault)) = apply_fault(
-        sync, &socket, client, &event, &command, ack, has_ack, refused,
+        sync,
+        &socket,
+        client,
+        &event,
+        &command,
+        ack,
+        has_ack,
+        refused(Some(&dialect)),
     )
     .await
     else {
@@ -209,20 +231,19 @@ async fn handle(sync: &Sync, incoming: Incoming, client: Option<&str>) {
                 tracing::debug!(sid = %socket.id, "ack not sent: {e}");
             }
             if has_ack {
-                let (inspect, sid, request) = record;
+                let inspect = &sync.inspect;
                 match sent {
                     Ok(()) => {
                         let args = vec![Value::Null, result];
-                        inspect.ack_out(sid, request, Some(dialect), args, None, fault);
+                        inspect.ack_out(&sid, &request, Some(dialect), args, None, fault);
                     }
-                    Err(e) => inspect.ack_not_sent(sid, request, e.to_string()),
+                    Err(e) => inspect.ack_not_sent(&sid, &request, e.to_string()),
                 }
             }
         }
         Err(err) => {
             tracing::warn!(sid = %socket.id, event = %event, code = err.code(), "failed: {err}");
-            let refused = (record.0, record.1, record.2, Some(dialect));
-            send_error(ack, &err, has_ack, refused, fault);
+            send_error(ack, &err, has_ack, refused(Some(dialect)), fault);
         }
     })
     .await;
@@ -243,7 +264,7 @@ async fn apply_fault(
     has_ack: bool,
     refused: Refused<'_>,
 ) -> Option<(AckSender, Option<u64>)> {
-    let sid = refused.1;
+    let sid = refused.sid;
     let url = command.url();
     let subject = Subject {
         socket: sid,
@@ -260,7 +281,7 @@ async fn apply_fault(
         sid,
         event,
         Some(url.clone()),
-        refused.2.seq,
+        refused.request.seq,
         rule,
         action.clone(),
     );
@@ -318,14 +339,15 @@ async fn apply_fault(
     None
 }
 
-/// What an error ack is recorded with: the inspector, the socket id, the request's
-/// record and the dialect when known.
-type Refused<'a> = (
-    &'a Inspector,
-    &'a str,
-    &'a Request,
-    Option<&'a dialect::Dialect>,
-);
+/// What an error ack is recorded with.
+struct Refused<'a> {
+    inspect: &'a Inspector,
+    sid: &'a str,
+    /// The bus record of the request the ack answers.
+    request: &'a Request,
+    /// The request's dialect, once it was parsed.
+    dialect: Option<&'a dialect::Dialect>,
+}
 
 /// Sends an error ack, then records it when the client asked for an ack.
 fn reply_err(ack: AckSender, err: &SyncError, has_ack: bool, refused: Refused<'_>) {
@@ -338,7 +360,12 @@ fn send_error(
     ack: AckSender,
     err: &SyncError,
     has_ack: bool,
-    (inspect, sid, request, dialect): Refused<'_>,
+    Refused {
+        inspect,
+        sid,
+        request,
+        dialect,
+    }: Refused<'_>,
     fault: Option<u64>,
 ) {
     let wire = err.to_wire();

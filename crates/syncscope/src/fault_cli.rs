@@ -252,49 +252,9 @@ pub async fn run(client: &Client, command: FaultCommand) -> Result<(), String> {
 
 fn print_rule(what: &str, value: &Value) {
     match serde_json::from_value::<FaultRule>(value.clone()) {
-        Ok(rule) => println!("{what} rule {}: {}", rule.id, spec_text(&rule.spec)),
+        Ok(rule) => println!("{what} rule {}: {}", rule.id, rule.spec.describe()),
         Err(_) => println!("{what}: {value}"),
     }
-}
-
-/// What an action does, in a few words (as the inspector says it).
-pub fn action_text(action: &FaultAction) -> String {
-    match action {
-        FaultAction::Fail { code, message } => format!("fail with {code} \"{message}\""),
-        FaultAction::Delay { ms } => format!("delay {ms} ms"),
-        FaultAction::Drop => "drop (no ack)".into(),
-        FaultAction::Disconnect => "disconnect the socket".into(),
-        FaultAction::Stall => "stall (held unanswered while on)".into(),
-    }
-}
-
-/// A whole rule in words: "update on /todos → fail with conflict, next one only".
-pub fn spec_text(spec: &FaultSpec) -> String {
-    let w = &spec.when;
-    let mut when = match (&w.event, &w.events) {
-        (Some(e), _) => e.clone(),
-        (None, Some(list)) if !list.is_empty() => list.join(" or "),
-        _ => "any request".into(),
-    };
-    if let Some(url) = &w.url {
-        when.push_str(&format!(" on {url}"));
-    }
-    if let Some(client) = &w.client {
-        when.push_str(&format!(" from client {client}"));
-    }
-    if let Some(socket) = &w.socket {
-        when.push_str(&format!(" from socket {socket}"));
-    }
-    let times = match spec.times {
-        None => "every time".to_string(),
-        Some(1) => "next one only".to_string(),
-        Some(n) => format!("{n} times"),
-    };
-    let toxicity = spec
-        .toxicity
-        .map(|t| format!(", {:.0}% of matches", t * 100.0))
-        .unwrap_or_default();
-    format!("{when} → {}, {times}{toxicity}", action_text(&spec.action))
 }
 
 /// The table `fault list` prints.
@@ -309,7 +269,7 @@ pub fn rules_table(rules: &[FaultRule]) -> String {
             r.id,
             if r.enabled { "on" } else { "off" },
             r.fired,
-            spec_text(&r.spec)
+            r.spec.describe()
         ));
     }
     out

@@ -434,6 +434,50 @@ impl FaultMatch {
     }
 }
 
+impl FaultAction {
+    /// What the action does, in a few words (as the inspector says it).
+    pub fn describe(&self) -> String {
+        match self {
+            FaultAction::Fail { code, message } => format!("fail with {code} \"{message}\""),
+            FaultAction::Delay { ms } => format!("delay {ms} ms"),
+            FaultAction::Drop => "drop (no ack)".into(),
+            FaultAction::Disconnect => "disconnect the socket".into(),
+            FaultAction::Stall => "stall (held unanswered while on)".into(),
+        }
+    }
+}
+
+impl FaultSpec {
+    /// The whole rule in words: "update on /todos → fail with conflict, next one only".
+    pub fn describe(&self) -> String {
+        let w = &self.when;
+        let mut when = match (&w.event, &w.events) {
+            (Some(e), _) => e.clone(),
+            (None, Some(list)) if !list.is_empty() => list.join(" or "),
+            _ => "any request".into(),
+        };
+        if let Some(url) = &w.url {
+            when.push_str(&format!(" on {url}"));
+        }
+        if let Some(client) = &w.client {
+            when.push_str(&format!(" from client {client}"));
+        }
+        if let Some(socket) = &w.socket {
+            when.push_str(&format!(" from socket {socket}"));
+        }
+        let times = match self.times {
+            None => "every time".to_string(),
+            Some(1) => "next one only".to_string(),
+            Some(n) => format!("{n} times"),
+        };
+        let toxicity = self
+            .toxicity
+            .map(|t| format!(", {:.0}% of matches", t * 100.0))
+            .unwrap_or_default();
+        format!("{when} → {}, {times}{toxicity}", self.action.describe())
+    }
+}
+
 /// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, and the same sequence for the
 /// same seed on every platform, which is all toxicity needs.
 struct SplitMix(u64);

@@ -555,7 +555,7 @@ fn say(text: &str) {
 /// `replay FILE --live`: exit 0 when every push was sent, 130 on Ctrl-C, 2 when the file
 /// is unusable, 1 otherwise.
 async fn replay_live(args: ReplayArgs) -> ExitCode {
-    use syncscope::replay::live::MAX_SPEED;
+    use syncscope::live_replay::MAX_SPEED;
     use syncscope::replay::live_cli::{self, LiveEnd};
 
     let [file] = &args.files[..] else {

@@ -14,11 +14,11 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::access::{Access, AllowError};
+use crate::control::{self, ControlState};
 use crate::handshake_guard::{self, HandshakeGuard};
-use crate::inspect::control::{self, ControlState};
 use crate::inspect::recorder::{self, Recorder};
 use crate::inspect::Inspector;
-use crate::replay::live::Player;
+use crate::live_replay::Player;
 use crate::store::{DbLocation, Store};
 use crate::sync::Sync;
 use crate::{assets, endpoint};

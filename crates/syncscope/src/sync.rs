@@ -12,32 +12,10 @@ use crate::dialect::{Command, Dialect};
 use crate::error::SyncError;
 use crate::inspect::types::{Origin, Target};
 use crate::inspect::Inspector;
-use crate::store::{Change, Model, Op, Since, Store};
+use crate::outcome::Outcome;
+use crate::rooms::{channel_room, iobind_room};
+use crate::store::{Change, Op, Store};
 use crate::url::Url;
-
-pub enum Outcome {
-    Model(Model, i64),
-    Collection(Vec<Model>, i64),
-    Written(Change),
-    Subscribed {
-        url: String,
-        seq: i64,
-        since: Option<Since>,
-    },
-    Unsubscribed {
-        url: String,
-    },
-}
-
-/// The room of a native channel (a collection url).
-pub fn channel_room(collection: &Url) -> String {
-    format!("channel:{collection}")
-}
-
-/// The room of the sockets that spoke the iobind dialect for a namespace.
-pub fn iobind_room(ns: &str) -> String {
-    format!("iobind:{ns}")
-}
 
 pub struct Sync {
     pub store: Arc<Store>,
@@ -47,7 +25,7 @@ pub struct Sync {
     /// Rules the inspector set; checked for every request before it runs.
     pub faults: Arc<crate::faults::Faults>,
     /// The live replay of a stored session's pushes, driven from the control API.
-    pub replay: Arc<crate::replay::live::Player>,
+    pub replay: Arc<crate::live_replay::Player>,
 }
 
 impl Sync {
@@ -130,7 +108,7 @@ impl Sync {
             return self.read_collection(url).await;
         };
         if let Some(model) = self.store.read_model(&collection, &id).await? {
-            return self.with_seq(|seq| Outcome::Model(model, seq)).await;
+            return self.with_seq(|seq| Outcome::Model { model, seq }).await;
         }
         let (models, seq) = self.store.read_collection(url).await?;
         if models.is_empty() && self.store.names_model_of_known(&collection, &id).await? {
@@ -138,17 +116,17 @@ impl Sync {
                 url: url.to_string(),
             });
         }
-        Ok(Outcome::Collection(models, seq))
+        Ok(Outcome::Collection { models, seq })
     }
 
     async fn read_collection(&self, collection: &Url) -> Result<Outcome, SyncError> {
         let (models, seq) = self.store.read_collection(collection).await?;
-        Ok(Outcome::Collection(models, seq))
+        Ok(Outcome::Collection { models, seq })
     }
 
     async fn read_model(&self, collection: &Url, id: &str) -> Result<Outcome, SyncError> {
         match self.store.read_model(collection, id).await? {
-            Some(model) => self.with_seq(|seq| Outcome::Model(model, seq)).await,
+            Some(model) => self.with_seq(|seq| Outcome::Model { model, seq }).await,
             None => Err(SyncError::NotFound {
                 url: collection.model_url(id),
             }),

@@ -344,7 +344,7 @@ pub fn line(record: &Record) -> String {
         } => format!(
             "rule {rule} on {event}{}: {}",
             request_seq.map(|s| format!(" #{s}")).unwrap_or_default(),
-            crate::fault_cli::action_text(action)
+            action.describe()
         ),
         Body::Refused { message, .. } => message.clone(),
         Body::FaultRules {
@@ -353,7 +353,7 @@ pub fn line(record: &Record) -> String {
             Some(rule) => format!(
                 "{change:?} rule {}: {} (seed {seed})",
                 rule.id,
-                crate::fault_cli::spec_text(&rule.spec)
+                rule.spec.describe()
             ),
             None => format!("{change:?} (seed {seed})"),
         },

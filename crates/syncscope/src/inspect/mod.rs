@@ -4,13 +4,12 @@
 //!   (instrumentation); each becomes one [`types::Record`] on the [`bus::Bus`].
 //! - The bus folds each record into the live [`registry::Registry`] (aggregator) and
 //!   hands it to the [`recorder::Recorder`] (SQLite sessions) and to the watchers of the
-//!   control API ([`control`]), without ever waiting.
+//!   control API (the `control` module, which sits above the sync logic), without ever
+//!   waiting.
 
 pub mod bindings;
 pub mod bus;
 pub mod client;
-pub mod control;
-pub mod fault_control;
 pub mod offline;
 pub mod recorder;
 pub mod registry;

@@ -1,4 +1,4 @@
-//! The fault commands of the control API: rules added, edited in place, switched,
+//! The fault commands of the control API (crate::control routes them here): rules added, edited in place, switched,
 //! removed, imported, the seed set, and clients taken offline for a while.
 //!
 //! Each change is kept in the database (crate::fault_store) and becomes a record in the
@@ -12,11 +12,11 @@ use std::time::Duration;
 use serde_json::json;
 use socketioxide::socket::Sid;
 
-use super::control::ControlState;
-use super::offline::MAX_OFFLINE_SECS;
-use super::types::{Body, Command, CommandResult, Origin, RuleChange};
-use super::Inspector;
 use crate::faults::{FaultFile, FaultRule, FAULT_FILE_VERSION};
+use crate::inspect::offline::MAX_OFFLINE_SECS;
+use crate::inspect::types::{Body, Command, CommandResult, Origin, RuleChange};
+use crate::inspect::Inspector;
+use crate::sync::Sync;
 
 fn error(code: &str, message: impl Into<String>) -> CommandResult {
     CommandResult::Error {
@@ -39,10 +39,10 @@ fn no_rule(id: u64) -> CommandResult {
     )
 }
 
-/// Carries out one fault command (crate::inspect::control routes them here).
-pub async fn run(state: &ControlState, command: Command) -> CommandResult {
-    let faults = &state.sync.faults;
-    let inspector = &state.inspector;
+/// Carries out one fault command (crate::control routes them here).
+pub async fn run(sync: &Sync, command: Command) -> CommandResult {
+    let faults = &sync.faults;
+    let inspector = &sync.inspect;
     let result = match command {
         Command::FaultAdd { rule, enabled } => {
             if let Err(e) = rule.check() {
@@ -114,7 +114,7 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
             client,
             socket,
             secs,
-        } => return offline(state, client, socket, secs),
+        } => return offline(sync, client, socket, secs),
         Command::Online { client } => {
             if !inspector.offline.release(&client, None) {
                 return error(
@@ -167,12 +167,12 @@ fn check_file(file: &FaultFile) -> Result<(), String> {
 /// `offline`: cut the client's sockets, refuse its reconnects for `secs`, then let it
 /// back (an `online` record).
 fn offline(
-    state: &ControlState,
+    sync: &Sync,
     client: Option<String>,
     socket: Option<String>,
     secs: u64,
 ) -> CommandResult {
-    let inspector = &state.inspector;
+    let inspector = &sync.inspect;
     let client = match (client, socket) {
         (Some(client), _) => client,
         (None, Some(socket)) => match inspector.bus.registry.client_of(&socket) {
@@ -213,7 +213,7 @@ fn offline(
         },
     );
     for sid in &sockets {
-        cut(state, inspector, sid, secs);
+        cut(sync, sid, secs);
     }
     let timer_inspector: Arc<Inspector> = inspector.clone();
     let timer_client = client.clone();
@@ -240,10 +240,11 @@ fn offline(
 /// Ends one socket of an offline client. A Socket.IO disconnect for now: the client
 /// sees `io server disconnect` (the abrupt TCP cut, after which it reconnects by
 /// itself, comes with the connection wrapper of the transport work).
-fn cut(state: &ControlState, inspector: &Inspector, sid: &str, secs: u64) {
+fn cut(sync: &Sync, sid: &str, secs: u64) {
+    let inspector = &sync.inspect;
     let Some(socket) = Sid::from_str(sid)
         .ok()
-        .and_then(|id| state.io.get_socket(id))
+        .and_then(|id| sync.io.get_socket(id))
     else {
         return;
     };

@@ -19,21 +19,23 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use socketioxide::socket::Sid;
 use socketioxide::SocketIo;
 use sqlx::Row;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::types::{
+use crate::access::{self, RequestHeaders};
+use crate::dialect::{self, Dialect};
+use crate::emit_args::EmitArgs;
+use crate::error::SyncError;
+use crate::inspect::types::{
     ClientMessage, CollectionInfo, Command, CommandResult, Cursor, Filter, ModelInfo, ModelOp,
     Origin, ServerMessage, StoreSnapshot, Target,
 };
-use super::Inspector;
-use crate::access::{self, RequestHeaders};
-use crate::dialect::{self, Dialect};
-use crate::error::SyncError;
-use crate::sync::{channel_room, Sync};
+use crate::inspect::Inspector;
+use crate::rooms::{channel_room, iobind_room};
+use crate::sync::Sync;
 use crate::url::Url;
 
 /// The shortest time between two batches sent to one watcher.
@@ -351,20 +353,6 @@ fn error(code: &str, message: impl Into<String>) -> CommandResult {
     }
 }
 
-/// Emits with each element of `args` as one argument (socketioxide spreads tuples).
-pub(crate) struct Args<'a>(pub &'a [Value]);
-
-impl Serialize for Args<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeTuple;
-        let mut t = s.serialize_tuple(self.0.len())?;
-        for arg in self.0 {
-            t.serialize_element(arg)?;
-        }
-        t.end()
-    }
-}
-
 /// Carries out one command of the control API.
 pub async fn run(state: &ControlState, command: Command) -> CommandResult {
     match command {
@@ -403,7 +391,7 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
                         .ok()
                         .and_then(|sid| state.io.get_socket(sid))
                     {
-                        Some(s) => s.emit(&event, &Args(&args)).map_err(|e| e.to_string()),
+                        Some(s) => s.emit(&event, &EmitArgs(&args)).map_err(|e| e.to_string()),
                         None => {
                             return error(
                                 "not_found",
@@ -418,20 +406,20 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
                     Ok(url) => state
                         .io
                         .to(channel_room(&url))
-                        .emit(&event, &Args(&args))
+                        .emit(&event, &EmitArgs(&args))
                         .await
                         .map_err(|e| e.to_string()),
                     Err(e) => return error("bad_request", e.to_string()),
                 },
                 Target::Iobind { ns } => state
                     .io
-                    .to(crate::sync::iobind_room(ns))
-                    .emit(&event, &Args(&args))
+                    .to(iobind_room(ns))
+                    .emit(&event, &EmitArgs(&args))
                     .await
                     .map_err(|e| e.to_string()),
                 Target::All => state
                     .io
-                    .emit(&event, &Args(&args))
+                    .emit(&event, &EmitArgs(&args))
                     .await
                     .map_err(|e| e.to_string()),
             };
@@ -507,7 +495,7 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
         | Command::FaultImport { .. }
         | Command::FaultSeed { .. }
         | Command::Offline { .. }
-        | Command::Online { .. }) => super::fault_control::run(state, c).await,
+        | Command::Online { .. }) => crate::fault_control::run(&state.sync, c).await,
         Command::ReplayLoad { session, speed } => {
             replay_result(state.sync.replay.load(session, speed).await)
         }
@@ -522,9 +510,9 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
 
 /// The replay's status after a replay command, or why the command could not be done.
 fn replay_result(
-    outcome: Result<crate::inspect::types::ReplayStatus, crate::replay::live::LiveError>,
+    outcome: Result<crate::inspect::types::ReplayStatus, crate::live_replay::LiveError>,
 ) -> CommandResult {
-    use crate::replay::live::LiveError as E;
+    use crate::live_replay::LiveError as E;
     match outcome {
         Ok(status) => CommandResult::Ok {
             value: serde_json::to_value(status).unwrap_or_default(),
@@ -641,7 +629,7 @@ async fn watch(socket: WebSocket, state: Arc<ControlState>) {
             _ = tick.tick() => {
                 if !pending.is_empty() || missed > 0 {
                     let batch = ServerMessage::Batch {
-                        at_us: super::now_us(),
+                        at_us: crate::inspect::now_us(),
                         records: std::mem::take(&mut pending),
                         missed: std::mem::take(&mut missed),
                         stats: state.inspector.stats(),

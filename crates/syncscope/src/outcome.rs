@@ -1,0 +1,27 @@
+//! What a command produced, before a dialect renders it into an ack. It lives below
+//! both the sync logic that makes it and the dialects that render it, so neither
+//! imports the other for it.
+
+use crate::store::{Change, Model, Since};
+
+/// `seq` is the server's latest change seq when the answer was read, so a client can
+/// subscribe from there without a gap.
+pub enum Outcome {
+    Model {
+        model: Model,
+        seq: i64,
+    },
+    Collection {
+        models: Vec<Model>,
+        seq: i64,
+    },
+    Written(Change),
+    Subscribed {
+        url: String,
+        seq: i64,
+        since: Option<Since>,
+    },
+    Unsubscribed {
+        url: String,
+    },
+}
