@@ -202,6 +202,21 @@ describe('toxicity', () => {
   });
 });
 
+describe('the seed in the session', () => {
+  it('a session recorded with rules in effect names the fault seed in its exported header', async () => {
+    const server = await start(['--fault-seed', '777']);
+    await command(server, { command: 'fault_add', rule: { action: 'delay', ms: 1, toxicity: 0.5 } });
+    const session = await command(server, { command: 'record_start', name: 'flaky' });
+    await command(server, { command: 'record_stop' });
+    const res = await fetch(`${server.url}/_syncscope/sessions/${session.id}/export`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const [header, first] = (await res.text()).trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(header.fault_seed, 777);
+    assert.equal(first.kind, 'fault_rules');
+    assert.equal(first.change, 'snapshot');
+    await server.stop();
+  });
+});
+
 describe('stall (formerly offline)', () => {
   it('holds a socket’s requests unanswered while on and answers them in order once off; the old name is accepted', async () => {
     const server = await start();

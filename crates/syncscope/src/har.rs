@@ -90,6 +90,7 @@ pub fn import(text: &str, name: Option<String>) -> Result<Imported, HarError> {
         stopped_at_us: records.last().map(|r| r.at_us as i64),
         records: records.len() as i64,
         lost: 0,
+        fault_seed: None,
     };
     Ok(Imported {
         header,

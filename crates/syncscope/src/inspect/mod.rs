@@ -98,17 +98,22 @@ impl Inspector {
     pub async fn start_session(&self, name: Option<String>) -> Result<types::SessionInfo, String> {
         let session = self.recorder().start_session(name).await?;
         // The rules and the seed in effect, so that the session says how to repeat it.
-        self.bus.record_only(
-            None,
-            Origin::Inspector,
-            None,
-            Body::FaultRules {
-                change: types::RuleChange::Snapshot,
-                rule: None,
-                seed: self.faults.seed(),
-                count: self.faults.list().len() as u64,
-            },
-        );
+        // Without rules there is nothing to repeat; a rule added later is a record that
+        // carries the seed too.
+        let rules = self.faults.list().len() as u64;
+        if rules > 0 {
+            self.bus.record_only(
+                None,
+                Origin::Inspector,
+                None,
+                Body::FaultRules {
+                    change: types::RuleChange::Snapshot,
+                    rule: None,
+                    seed: self.faults.seed(),
+                    count: rules,
+                },
+            );
+        }
         for socket in self.bus.registry.sockets() {
             let sid = socket.id.as_str();
             self.bus.record_only(
