@@ -78,6 +78,33 @@ export interface RealtimeChange {
   data: any;
   version: number;
   seq: number;
+  /** The seq of the channel's change before this one (servers with gap detection). */
+  prev?: number;
+}
+
+/** A gap in a channel: a `prev` other than the last change held (`since`). */
+export interface GapInfo {
+  url: string;
+  since: number;
+  prev: number;
+  seq: number;
+}
+
+/** A write the server has not acknowledged yet: see `Backbone.realtime.pending()` and
+ * the events 'queued' and 'sent'. */
+export interface PendingWrite {
+  model: Backbone.Model;
+  method: 'create' | 'update' | 'patch' | 'delete';
+  /** The url it goes to (normalised: a leading `/`, no origin). */
+  url: string;
+  /** The attributes it sends, as on the wire (the id in `id`). */
+  data: any;
+  /** `'queued'`: not sent yet (the socket is offline, or the previous write of the same
+   * model awaits its ack); `'inflight'`: sent, its ack not here yet; `'sent'`: acknowledged
+   * (then it is no longer listed). */
+  state: 'queued' | 'inflight' | 'sent';
+  /** It waited for the connection ('queued' was fired for it). */
+  offline: boolean;
 }
 
 /** What a resubscribe after a reconnect brought. */
@@ -126,12 +153,19 @@ export interface Realtime extends Backbone.Events {
    * socket (or `options.socket`). Versions are kept per socket. */
   version(model: Backbone.Model, options?: { socket?: RealtimeSocket }): number | undefined;
   normalizeUrl(url: string): string;
+  /** The writes not acknowledged by the server yet, oldest first: all of them, a model's,
+   * or those of a collection's models. */
+  pending(obj?: Backbone.Model | Backbone.Collection<any>): PendingWrite[];
 
   on(event: 'connect', callback: (socket: RealtimeSocket, info: { reconnect: boolean }) => void, context?: any): this;
   on(event: 'disconnect', callback: (reason: string, socket: RealtimeSocket) => void, context?: any): this;
   on(event: 'resync', callback: (info: ResyncInfo) => void, context?: any): this;
   on(event: 'push', callback: (change: RealtimeChange) => void, context?: any): this;
+  on(event: 'gap', callback: (gap: GapInfo) => void, context?: any): this;
   on(event: 'error', callback: (error: RealtimeError, context: { url: string }) => void, context?: any): this;
+  /** `'queued'`: a write is held because the socket is offline; `'sent'`: the server
+   * acknowledged a write. Also fired on the model (and so on its collection). */
+  on(event: 'queued' | 'sent', callback: (model: Backbone.Model, write: PendingWrite) => void, context?: any): this;
   on(event: string, callback: (...args: any[]) => void, context?: any): this;
   on(eventMap: Backbone.EventMap, context?: any): this;
 }
@@ -174,3 +208,4 @@ export const socketSync: typeof Backbone.sync;
 export const ajaxSync: typeof Backbone.sync;
 export const connect: () => RealtimeSocket;
 export const version: (model: Backbone.Model, options?: { socket?: RealtimeSocket }) => number | undefined;
+export const pending: (obj?: Backbone.Model | Backbone.Collection<any>) => PendingWrite[];

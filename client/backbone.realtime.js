@@ -61,12 +61,26 @@
   // Loaded twice (a script tag and a bundle): keep the first, which owns the
   // sockets and the state of every subscription.
   if (Backbone.realtime && Backbone.realtime.VERSION) return Backbone.realtime;
+  warnIfUnsupported(root, Backbone);
+
+  // Backbone 1.2 to 1.6 are tested. An older one loads, but the app is told
+  // at once, in the console, rather than by some odd failure later.
+  function warnIfUnsupported(root, Backbone) {
+    var match = /^(\d+)\.(\d+)/.exec(String(Backbone.VERSION || ''));
+    var tooOld = match && (+match[1] < 1 || (+match[1] === 1 && +match[2] < 2));
+    var console = root && root.console;
+    if (tooOld && console && console.warn) {
+      console.warn('backbone.realtime.js supports Backbone 1.2 to 1.6; this page has Backbone ' + Backbone.VERSION +
+        '. Syncing may fail: load Backbone 1.2 or newer.');
+    }
+  }
 
   // Backbone.realtime
   // -----------------
 
   // The namespace is also an event bus: the app listens to 'connect',
-  // 'disconnect', 'resync', 'push' and 'error' on it, e.g. to show "offline".
+  // 'disconnect', 'resync', 'push', 'error', 'queued' and 'sent' on it, e.g.
+  // to show "offline" and what waits to be sent.
   var realtime = Backbone.realtime = _.extend({}, Backbone.Events, {
     VERSION: '0.1.0',
 
@@ -324,6 +338,35 @@
     return socket || realtime.connect();
   }
 
+  // Which tab is which: the page in the CONNECT packet
+  // ---------------------------------------------------
+
+  // Syncscope's inspector names each socket by the page it serves: `auth.page =
+  // {title, url}` (socket.io-client 3 and later send `auth`; 2 has none). A
+  // function, so that each reconnect tells the page as it is then; the app's own
+  // `auth` (an object or a function) is kept and wins. The url is the path and
+  // a `#/route`, without the query string or another fragment, which may hold
+  // secrets and end up in recorded sessions.
+  function withPage(options) {
+    var given = options.auth;
+    options.auth = function(cb) {
+      var done = function(auth) {
+        var page = pageNow();
+        cb(page ? _.extend({page: page}, auth) : _.extend({}, auth));
+      };
+      if (typeof given === 'function') given(done);
+      else done(given);
+    };
+    return options;
+  }
+
+  function pageNow() {
+    var doc = root.document, loc = root.location;
+    if (!doc || !loc) return null;
+    var hash = /^#[\/!]/.test(loc.hash || '') ? loc.hash : '';
+    return {title: doc.title || null, url: (loc.origin || '') + (loc.pathname || '') + hash};
+  }
+
   // Create (once) and return the shared socket.
   realtime.connect = function() {
     if (realtime.socket) return realtime.socket;
@@ -331,7 +374,9 @@
     if (!ioFn) throw new Error('backbone.realtime: no socket.io client; load /socket.io/socket.io.js first or set Backbone.realtime.socket');
     var url = realtime.url || scriptOrigin;
     if (!url) throw new Error('backbone.realtime: no server url; set Backbone.realtime.url or Backbone.realtime.socket');
-    realtime.socket = ioFn(url, withClientId(_.extend({}, realtime.socketOptions)));
+    // The client id first, so that `auth` is still the app's object (or
+    // function) there; withPage then wraps it and adds the page on each connect.
+    realtime.socket = ioFn(url, withPage(withLoopbackBackoff(url, withClientId(_.extend({}, realtime.socketOptions)))));
     linkFor(realtime.socket);
     return realtime.socket;
   };
@@ -362,8 +407,14 @@
 
   function withClientId(options) {
     var id = realtime.clientId();
-    if (typeof options.auth !== 'function') {
-      options.auth = _.extend({client: id}, options.auth);
+    var given = options.auth;
+    if (typeof given === 'function') {
+      // The app's own function: ask it on each connect, its `client` wins.
+      options.auth = function(cb) {
+        given(function(auth) { cb(_.extend({client: id}, auth)); });
+      };
+    } else {
+      options.auth = _.extend({client: id}, given);
     }
     if (typeof options.query === 'string') {
       if (!/(^|&)client=/.test(options.query)) options.query += (options.query ? '&' : '') + 'client=' + encodeURIComponent(id);
@@ -371,6 +422,37 @@
       options.query = _.extend({client: id}, options.query);
     }
     return options;
+  }
+
+  // Reconnecting to a server on this machine
+  // ----------------------------------------
+
+  // socket.io-client waits 1 s, then up to 5 s (±50%) between attempts: after
+  // a restart of a server on this machine, which listens again within a
+  // second, the app stayed offline for about 4 s. For a loopback host the
+  // adapter's own socket retries after 100 ms, doubling up to 1 s. A server
+  // elsewhere keeps socket.io's back-off, which spares a real network and
+  // a server that is struggling. The app's `socketOptions` win.
+  var LOOPBACK_RECONNECT = {reconnectionDelay: 100, reconnectionDelayMax: 1000};
+
+  function withLoopbackBackoff(url, options) {
+    return isLoopback(hostOf(url)) ? _.defaults(options, LOOPBACK_RECONNECT) : options;
+  }
+
+  // The host a socket.io url points at; a url without one (a path) is the
+  // page's own host, as socket.io takes it.
+  function hostOf(url) {
+    var match = /^(?:[a-z][a-z0-9+.\-]*:)?\/\/(?:[^\/?#@]*@)?(\[[^\]]*\]|[^\/?#:]*)/i.exec(String(url || ''));
+    if (match) return match[1].toLowerCase();
+    var location = root.location;
+    return location && location.hostname ? String(location.hostname).toLowerCase() : '';
+  }
+
+  // localhost (and *.localhost), 127.0.0.0/8 and ::1.
+  function isLoopback(host) {
+    host = host.replace(/^\[|\]$/g, '');
+    return /^(.+\.)?localhost\.?$/.test(host) ||
+      /^127(\.\d{1,3}){3}$/.test(host) || host === '::1' || /^(0+:){7}0*1$/.test(host);
   }
 
   realtime.isConnected = function(socket) {
@@ -424,6 +506,7 @@
         req.startTimer(this);
       }
       this.queue.push(req);
+      if (!this.socket.connected) reportQueued(req);
       this.pump();
     },
 
@@ -448,6 +531,7 @@
         req.fillVersion();
       }
       this.inflight.push(req);
+      if (req.write) req.write.state = 'inflight';
       req.startTimer(this);
       this.socket.emit(req.method, req.payload, function(err, result) {
         link.forget(req);
@@ -506,6 +590,8 @@
         req.fail(localError('disconnected', 'The connection closed before the server answered; the request may or may not have been applied.', {reason: reason}));
       });
       realtime.trigger('disconnect', reason, this.socket);
+      // What was waiting to be sent now waits for the connection.
+      _.each(this.queue.slice(), reportQueued);
     },
 
     onChange: function(change) {
@@ -612,7 +698,7 @@
         url = url.slice(0, slash) || '/';
       }
       if (id == null || result.seq == null) return null;
-      return {url: url, op: method, id: String(id), data: result.data, version: result.version, seq: result.seq};
+      return {url: url, op: method, id: String(id), data: result.data, version: result.version, seq: result.seq, prev: result.prev};
     },
 
     // Every other object of this page that follows the url applies an acked
@@ -625,9 +711,14 @@
       var change = this.changeOf(result);
       var channel = change && this.link.channels[change.url];
       if (!channel) return function() {};
+      // Our own write is the channel's next change too: the next push names it.
+      var gap = channel.follow(change);
       var writers = [this.model, this.model.collection];
       channel.reflected(change, writers);
-      return function() { channel.local(change, writers); };
+      return function() {
+        channel.local(change, writers);
+        if (gap) channel.recover(gap);
+      };
     },
 
     // Record what an ack teaches about versions.
@@ -680,6 +771,7 @@
       });
       if (this.hold) this.hold.release(result.seq, model);
       deliver();
+      reportSent(this);
       if (isCollection(model)) return;
       if (this.method === 'delete') model.stopRealtime();
       else autoStart(model);
@@ -697,6 +789,7 @@
     finish: function(fn) {
       if (this.done) return;
       this.done = true;
+      untrackWrite(this);
       clearTimeout(this.timer);
       safely(fn);
       if (this.link) this.link.complete(this);
@@ -744,6 +837,8 @@
         var link = this.link;
         delete link.busy[this.url];
         link.queue.unshift(this);
+        if (this.write) this.write.state = 'queued';
+        if (!link.socket.connected) reportQueued(this);
         return link.pump();
       }
       if (decision === 'theirs' && current && !isCollection(model)) {
@@ -782,6 +877,10 @@
     this.listeners = [];
     this.records = [];
     this.seq = null;
+    // The seq of the channel's latest change we hold, from the subscribe ack's
+    // `last` and each push or write ack whose `prev` is it (see `follow`);
+    // null when unknown (a server without `prev`, or a resubscribe pending).
+    this.last = null;
     this.everSubscribed = false;
     this.subscribed = false;
     this.subscribing = false;
@@ -866,6 +965,7 @@
     // The connection is gone: its subscription and holds with it.
     reset: function() {
       this.epoch++;
+      this.last = null;
       this.subscribed = this.subscribing = false;
       this.holds = 0;
       this.flushHeld();
@@ -915,6 +1015,7 @@
     // when our `since` is out of its change log.
     caughtUp: function(since, result, first) {
       var channel = this, link = this.link;
+      if (result.last != null) this.last = result.last;
       if (since == null) {
         if (result.seq != null) this.seen(result.seq);
         return;
@@ -964,8 +1065,40 @@
     // A pushed change. It is the server's newest word on this url: the
     // `since` of a resubscribe starts from it.
     push: function(change) {
+      var gap = this.follow(change);
       this.seen(change.seq);
       this.deliver({change: change});
+      if (gap) this.recover(gap);
+    },
+
+    // Gaps
+    // ----
+    // Every push and write ack names the channel's change before it
+    // (`prev`). When that is not the last one we hold, changes of this
+    // channel were lost on the way (a dropped push): ask for them again with
+    // `subscribe since`. A change we already hold (a duplicate) moves
+    // nothing; `apply` shows it once. Called in the order the socket
+    // received things, since the server sends them in channel order.
+    // Returns the gap to recover, or null.
+    follow: function(change) {
+      if (change.prev == null || change.seq == null || this.last == null) return null;
+      if (change.seq <= this.last) return null;
+      if (change.prev === this.last) {
+        this.last = change.seq;
+        return null;
+      }
+      var gap = {url: this.url, since: this.last, prev: change.prev, seq: change.seq};
+      // Unknown until the resubscribe answers with the channel's `last`.
+      this.last = null;
+      return gap;
+    },
+
+    recover: function(gap) {
+      realtime.trigger('gap', gap);
+      // The catch-up starts at the last change before the gap, not at the
+      // newest seq seen: that one came after what was lost.
+      this.seq = gap.since;
+      if (this.subscribed && !this.subscribing && this.link.socket.connected) this.subscribe();
     },
 
     // A write of this page was acked: its writers (`exclude`) already show
@@ -1006,6 +1139,68 @@
       return applied;
     }
   });
+
+  // Pending writes
+  // --------------
+
+  // A write made through the socket is only local until the server acks it.
+  // The app can show that: `realtime.pending(obj)` lists the writes not
+  // acknowledged yet, 'queued' says that a write is held because the
+  // socket is offline, and 'sent' that the server has acknowledged a write
+  // (any write, queued or not). Both fire on the model (and so on its
+  // collection) and on `Backbone.realtime`, with `(model, write)`. A write
+  // leaves `pending()` with 'sent', or with the model's 'error' (Backbone's,
+  // from `options.error`) when it fails.
+  var pendingWrites = [];
+  var writeMethods = ['create', 'update', 'patch', 'delete'];
+
+  function trackWrite(req) {
+    if (!_.contains(writeMethods, req.method)) return;
+    // What the app sees of it; `state` follows the request.
+    req.write = {
+      model: req.model,
+      method: req.method,
+      url: req.url,
+      data: req.payload.data,
+      state: 'queued',
+      offline: false
+    };
+    pendingWrites.push(req);
+  }
+
+  function untrackWrite(req) {
+    var i = _.indexOf(pendingWrites, req);
+    if (i >= 0) pendingWrites.splice(i, 1);
+  }
+
+  // A write waits for the connection: said once per write.
+  function reportQueued(req) {
+    var write = req.write;
+    if (!write || req.done || write.offline) return;
+    write.offline = true;
+    safely(function() { req.model.trigger('queued', req.model, write); });
+    safely(function() { realtime.trigger('queued', req.model, write); });
+  }
+
+  // The server acknowledged a write; the model shows its answer already.
+  function reportSent(req) {
+    var write = req.write;
+    if (!write) return;
+    write.state = 'sent';
+    safely(function() { req.model.trigger('sent', req.model, write); });
+    safely(function() { realtime.trigger('sent', req.model, write); });
+  }
+
+  // The writes not acknowledged yet, oldest first: all of them, a model's,
+  // or those of a collection's models (and of the collection itself).
+  realtime.pending = function(obj) {
+    var writes = [];
+    _.each(pendingWrites, function(req) {
+      if (obj && req.model !== obj && req.collection !== obj) return;
+      writes.push(req.write);
+    });
+    return writes;
+  };
 
   // Start listening to pushes of the model's collection url once a realtime
   // model outside a realtime collection has been synced.
@@ -1050,10 +1245,12 @@
 
     var promise = req.settle.promise;
     options.xhr = promise;
-    model.trigger('request', model, promise, options);
     // Refused here, as the server would, without touching the socket (and,
     // for a message over the transport's limit, without closing it).
     var refusal = req.error || req.tooLarge();
+    // Pending from the start: a 'request' handler already sees it.
+    if (!refusal) trackWrite(req);
+    model.trigger('request', model, promise, options);
     if (refusal) {
       if (req.hold) req.hold.release(null, model);
       req.hold = null;
@@ -1090,6 +1287,33 @@
       var name = optionNames[i];
       if (options[name] !== undefined) obj[name] = options[name];
     }
+  }
+
+  // Backbone before 1.4
+  // -------------------
+
+  // Backbone 1.2 and 1.3 (TodoMVC's, and still many a real app's) have no
+  // `preinitialize`: their constructors never call one, so constructor
+  // options would be lost. The adapter installs constructors that call it
+  // first, as 1.4 does. They share the originals' prototypes, so
+  // `instanceof` holds either way and classes extended from them get it
+  // too; a class extended before the adapter loaded keeps the original
+  // constructor (set the options as properties there).
+  if (typeof ModelProto.preinitialize !== 'function') {
+    var OriginalModel = Backbone.Model;
+    Backbone.Model = callingPreinitialize(OriginalModel);
+    Backbone.Collection = callingPreinitialize(Backbone.Collection);
+    if (CollectionProto.model === OriginalModel) CollectionProto.model = Backbone.Model;
+  }
+
+  function callingPreinitialize(Base) {
+    var Constructor = function() {
+      this.preinitialize.apply(this, arguments);
+      return Base.apply(this, arguments);
+    };
+    Constructor.prototype = Base.prototype;
+    _.extend(Constructor, Base);
+    return Constructor;
   }
 
   var collectionPreinitialize = CollectionProto.preinitialize;

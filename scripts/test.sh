@@ -100,13 +100,14 @@ fi
 step "setup (install what is missing)" scripts/setup.sh
 step "ui: eslint" npm --prefix ui run --silent lint
 step "ui: tsc --noEmit" npm --prefix ui run --silent typecheck
-step "ui: vite build (embedded by the server)" npm --prefix ui run --silent build
+step "ui: vite build (embedded by the server)" scripts/ui-build.sh
 step "adapter: tsc on backbone.realtime.d.ts" npx --no-install tsc -p client/types/tsconfig.json
 step "cargo fmt --all -- --check" cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -- -D warnings" \
   cargo clippy --workspace --all-targets -- -D warnings
 step "cargo build (server and desktop window)" cargo build -p syncscope -p syncscope-app
 step "cargo nextest run --workspace" cargo nextest run --workspace
+step "fuzz: ${FUZZ_SECS:-5} s per target (make fuzz runs longer)" env SECS="${FUZZ_SECS:-5}" scripts/fuzz.sh
 step "replay every fixture with --check" replay_fixtures
 step "node --test (JavaScript and end-to-end tests)" node_tests
 

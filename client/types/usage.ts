@@ -1,7 +1,7 @@
 // Compiled (never run) by the test command: the .d.ts must type a Backbone app's
 // ordinary use of the adapter, and refuse what it does not offer.
 import * as Backbone from 'backbone';
-import realtime, { RealtimeError, RealtimeChange } from '../backbone.realtime';
+import realtime, { RealtimeError, RealtimeChange, PendingWrite, pending } from '../backbone.realtime';
 
 class Todo extends Backbone.Model {
   realtime = true;
@@ -36,4 +36,13 @@ const versionOnSocket: number | undefined = realtime.version(todo, { socket: rea
 // @ts-expect-error: `updates` is 'replace' or 'merge'.
 todo.save({}, { updates: 'mine' });
 
-export { version, versionOnSocket };
+// Pending writes: what is not acknowledged yet, and the events that change it.
+const waiting: PendingWrite[] = realtime.pending(todo);
+const waitingInList: number = pending(todos).length + realtime.pending().length;
+realtime.on('queued', (model: Backbone.Model, write: PendingWrite) => write.offline && model.cid);
+realtime.on('sent', (_model: Backbone.Model, write: PendingWrite) => write.state === 'sent');
+todo.on('queued sent', () => realtime.pending(todo).map((w) => w.method));
+// @ts-expect-error: a write's state is 'queued', 'inflight' or 'sent'.
+const unknownState: PendingWrite['state'] = 'lost';
+
+export { version, versionOnSocket, waiting, waitingInList, unknownState };

@@ -14,6 +14,8 @@ const { startServer } = require('../support/server');
 const { ioV4, ioV2, connected, ack, sleep, closeAll } = require('./lib/clients');
 
 const TOKEN = 'fault-test-token';
+// What socket.io-client says when its connection is cut (not `io server disconnect`).
+const TRANSPORT_REASONS = ['transport close', 'transport error'];
 const BIN = process.env.SYNCSCOPE_BIN || path.join(os.homedir(), '.cache', 'syncscope', 'target', 'debug', 'syncscope');
 
 const servers = [];
@@ -272,10 +274,11 @@ describe('offline for a while', () => {
     const gone = new Promise((resolve) => socket.once('disconnect', resolve));
     const value = await command(server, { command: 'offline', client: 'tab-off', secs: 2 });
     assert.deepEqual(value.cut, [socket.id]);
-    await gone;
-    // Until the transport cut lands, the server's disconnect is `io server disconnect`,
-    // after which a client reconnects only when told to.
-    if (!socket.active) socket.connect();
+    // The connection is cut as a lost network would be: the client sees the transport
+    // close and reconnects by itself (nobody calls connect()).
+    const reason = await gone;
+    assert.ok(TRANSPORT_REASONS.includes(reason), `a transport close, not a Socket.IO disconnect: got "${reason}"`);
+    assert.ok(socket.active, 'socket.io-client keeps trying to reconnect');
     await until(() => errors.length > 0, 'a refused reconnect');
     assert.match(errors[0], /error/i);
     await until(() => socket.connected, 'the client to be let back');
@@ -283,6 +286,9 @@ describe('offline for a while', () => {
     assert.equal(kinds[0], 'offline');
     assert.ok(kinds.includes('refused'), kinds.join());
     assert.ok(kinds.indexOf('online') > kinds.indexOf('refused'), kinds.join());
+    const [cut] = (await records(server, 'disconnect')).filter((r) => r.reason.includes('client offline for 2 s'));
+    assert.ok(cut, 'the disconnect record says why');
+    assert.equal(cut.origin, 'inspector');
     await server.stop();
   });
 
@@ -294,9 +300,11 @@ describe('offline for a while', () => {
     const errors = [];
     socket.on('reconnect_error', (e) => errors.push(String(e && (e.message || e))));
     socket.on('connect_error', (e) => errors.push(String(e && (e.message || e))));
+    const gone = new Promise((resolve) => socket.once('disconnect', resolve));
     await command(server, { command: 'offline', client: 'old-tab', secs: 2 });
-    await until(() => !socket.connected, 'the cut');
-    if (!socket.io.reconnecting) socket.connect();
+    // Cut, not told to go: it reconnects by itself.
+    const reason = await gone;
+    assert.ok(TRANSPORT_REASONS.includes(reason), `a transport close: got "${reason}"`);
     await until(() => errors.length > 0, 'a refused reconnect');
     await until(() => socket.connected, 'the client to be let back');
     const { body: stats } = await control(server, '/stats');

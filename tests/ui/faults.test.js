@@ -310,6 +310,30 @@ describe('fault injection from the inspector UI', { timeout: 180000 }, () => {
     await command({ command: 'fault_clear' });
   });
 
+  it('cuts a real client\'s connection on its next request with a cut rule set in the Faults panel: a transport close, not a kick', async () => {
+    await command({ command: 'fault_clear' });
+    const carol = await connectClient(env, { userAgent: 'Carol/3.0 (todo app)' });
+    await go(page, 'faults');
+    await page.check('[data-testid=fault-action-cut]');
+    await page.locator('[data-testid=fault-form] .hint', { hasText: 'reconnects by itself' }).waitFor();
+    assert.equal(await page.isChecked('[data-testid=fault-times-once]'), true, 'a cut fires once unless told otherwise');
+    await page.fill('[data-testid=fault-event]', 'read');
+    await page.click('[data-testid=fault-add]');
+    const [rule] = await eventually(async () => {
+      const list = await rules();
+      assert.equal(list.length, 1);
+      return list;
+    });
+    assert.deepEqual({ when: rule.when, action: rule.action, times: rule.times }, { when: { event: 'read' }, action: 'cut', times: 1 });
+    assert.match(await ruleRow(rule.id).innerText(), /cut the connection/);
+    const gone = new Promise((resolve) => carol.once('disconnect', resolve));
+    carol.emit('read', { url: '/todos' }, () => {});
+    const reason = await gone;
+    assert.ok(['transport close', 'transport error'].includes(reason), `a lost connection, not io server disconnect: got "${reason}"`);
+    await ruleRow(rule.id).locator('[data-testid=fault-fired]', { hasText: '1' }).waitFor();
+    await command({ command: 'fault_clear' });
+  });
+
   it('reaches the page without an error after all of the above', () => {
     assert.deepEqual(page.foreign, []);
     assert.deepEqual(page.problems, []);

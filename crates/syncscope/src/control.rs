@@ -190,6 +190,8 @@ pub struct EventsQuery {
     pub errors_only: Option<bool>,
     pub injected: Option<bool>,
     pub text: Option<String>,
+    pub from_us: Option<u64>,
+    pub to_us: Option<u64>,
 }
 
 impl EventsQuery {
@@ -206,6 +208,8 @@ impl EventsQuery {
             errors_only: self.errors_only,
             injected: self.injected,
             text: self.text.clone(),
+            from_us: self.from_us,
+            to_us: self.to_us,
         }
     }
 }
@@ -375,6 +379,28 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
                     value: json!({ "disconnected": socket }),
                 },
                 Err(e) => error("not_found", format!("socket {socket} is already gone: {e}")),
+            }
+        }
+        Command::Cut { socket } => {
+            let socket_ref = Sid::from_str(&socket)
+                .ok()
+                .and_then(|sid| state.io.get_socket(sid));
+            let Some(socket_ref) = socket_ref else {
+                return error(
+                    "not_found",
+                    format!("no socket {socket} is connected; list them with `syncscope sockets`"),
+                );
+            };
+            match crate::outbound::cut(
+                &state.sync,
+                &socket_ref,
+                Origin::Inspector,
+                "cut by the inspector".into(),
+            ) {
+                Some(cut) => CommandResult::Ok {
+                    value: json!({ "cut": socket, "connections": cut.connections }),
+                },
+                None => error("not_found", format!("socket {socket} is already gone")),
             }
         }
         Command::Emit {

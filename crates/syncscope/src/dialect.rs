@@ -272,11 +272,19 @@ pub fn render(dialect: &Dialect, outcome: Outcome) -> Value {
         (Dialect::Native, Outcome::Collection { models, seq }) => {
             json!({ "data": datas(&models), "versions": versions(&models), "seq": seq })
         }
-        (Dialect::Native, Outcome::Written(change)) => {
-            json!({ "data": change.data, "version": change.version, "seq": change.seq })
+        (Dialect::Native, Outcome::Written { change, prev }) => {
+            json!({ "data": change.data, "version": change.version, "seq": change.seq, "prev": prev })
         }
-        (_, Outcome::Subscribed { url, seq, since }) => {
-            let mut result = json!({ "url": url, "seq": seq });
+        (
+            _,
+            Outcome::Subscribed {
+                url,
+                seq,
+                last,
+                since,
+            },
+        ) => {
+            let mut result = json!({ "url": url, "seq": seq, "last": last });
             match since {
                 None => {}
                 Some(crate::store::Since::Changes(changes)) => {
@@ -293,7 +301,7 @@ pub fn render(dialect: &Dialect, outcome: Outcome) -> Value {
         (_, Outcome::Unsubscribed { url }) => json!({ "url": url }),
         (Dialect::Iobind { .. }, Outcome::Model { model, .. }) => model.data,
         (Dialect::Iobind { .. }, Outcome::Collection { models, .. }) => datas(&models),
-        (Dialect::Iobind { .. }, Outcome::Written(change)) => change.data,
+        (Dialect::Iobind { .. }, Outcome::Written { change, .. }) => change.data,
     }
 }
 

@@ -17,6 +17,8 @@ use socketioxide::socket::{DisconnectReason, Socket};
 use socketioxide::SocketIo;
 use tokio::sync::mpsc;
 
+use axum::extract::ConnectInfo;
+
 use crate::dialect::{self, Command};
 use crate::error::SyncError;
 use crate::faults::{FaultAction, Subject};
@@ -24,6 +26,7 @@ use crate::inspect::offline::{client_of, KeptOut};
 use crate::inspect::types::{Body, Origin, RuleChange};
 use crate::inspect::{Inspector, Request};
 use crate::sync::Sync;
+use crate::transport::Peer;
 
 /// How many events of one socket may wait before new ones are refused with `busy`.
 pub const QUEUE_DEPTH: usize = 1024;
@@ -112,6 +115,15 @@ pub fn attach(io: &SocketIo, sync: Arc<Sync>) {
                 return Err(kept_out);
             }
             inspect.connected(&socket, auth);
+            let sid = socket.id.to_string();
+            // A WebSocket's handshake came on the connection that carries it; a polling
+            // socket's connections are learnt from its requests (crate::transport).
+            let via = (socket.transport_type() == socketioxide::TransportType::Websocket)
+                .then(|| socket.req_parts().extensions.get::<ConnectInfo<Peer>>())
+                .flatten()
+                .map(|ConnectInfo(peer)| peer.conn.clone());
+            sync.transport.connected(&sid, via.as_ref());
+            let transport = sync.transport.clone();
             let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
             socket.on_fallback(Enqueue {
                 queue: tx,
@@ -124,6 +136,7 @@ pub fn attach(io: &SocketIo, sync: Arc<Sync>) {
                     inspect.protocol_error(&sid, None, reason.to_string());
                 }
                 inspect.disconnected(&sid, reason.to_string());
+                transport.disconnected(&sid);
             });
             tokio::spawn(drain(rx, sync, client));
             Ok::<(), KeptOut>(())
@@ -222,6 +235,8 @@ async fn handle(sync: &Sync, incoming: Incoming, client: Option<&str>) {
         return;
     };
     let dialect = &dialect;
+    // The pushes this request's write makes name it as their cause.
+    let _handling = sync.inspect.handling(&sid, &request);
     sync.run(Some(&socket), dialect, command, |outcome| match outcome {
         Ok(outcome) => {
             tracing::debug!(sid = %socket.id, event = %event, "ok");
@@ -319,7 +334,7 @@ async fn apply_fault(
                         .await
                         .ok()
                         .flatten()
-                        .map(|m| (m.data, m.version)),
+                        .map(|m| Box::new((m.data, m.version))),
                     None => None,
                 },
                 _ => None,
@@ -334,6 +349,14 @@ async fn apply_fault(
         FaultAction::Drop => {}
         FaultAction::Disconnect => {
             let _ = socket.clone().disconnect();
+        }
+        FaultAction::Cut => {
+            crate::outbound::cut(
+                sync,
+                socket,
+                Origin::Fault,
+                format!("cut by fault rule {rule}"),
+            );
         }
     }
     None

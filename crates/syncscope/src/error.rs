@@ -41,7 +41,9 @@ pub enum SyncError {
     Injected {
         code: String,
         message: String,
-        current: Option<(Value, i64)>,
+        /// Boxed: a JSON value keeping its keys' order (serde_json `preserve_order`)
+        /// is large, and every `Result<_, SyncError>` would carry its size.
+        current: Option<Box<(Value, i64)>>,
     },
 }
 
@@ -81,9 +83,12 @@ impl SyncError {
             SyncError::TooLarge { limit, .. } => json!({ "limit": limit }),
             SyncError::UnknownEvent { event } => json!({ "event": event }),
             SyncError::Injected {
-                current: Some((data, version)),
+                current: Some(current),
                 ..
-            } => json!({ "current": { "data": data, "version": version } }),
+            } => {
+                let (data, version) = &**current;
+                json!({ "current": { "data": data, "version": version } })
+            }
             SyncError::Busy
             | SyncError::StorageFull { .. }
             | SyncError::StoreLocked { .. }

@@ -54,7 +54,7 @@ pub enum FaultCommand {
 /// A rule's fields, as flags.
 #[derive(clap::Args, Debug)]
 pub struct RuleArgs {
-    /// fail, delay, drop, disconnect or stall (`offline` is the old name of stall).
+    /// fail, delay, drop, disconnect, stall (`offline` is its old name) or cut.
     pub action: String,
     /// fail: the error code (conflict, not_found, bad_request, internal, or your own).
     #[arg(long)]
@@ -109,9 +109,10 @@ impl RuleArgs {
             "drop" => FaultAction::Drop,
             "disconnect" => FaultAction::Disconnect,
             "stall" | "offline" => FaultAction::Stall,
+            "cut" => FaultAction::Cut,
             other => {
                 return Err(format!(
-                    "unknown action {other:?}: use fail, delay, drop, disconnect or stall"
+                    "unknown action {other:?}: use fail, delay, drop, disconnect, stall or cut"
                 ))
             }
         };

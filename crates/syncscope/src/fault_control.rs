@@ -237,19 +237,26 @@ fn offline(
     ok(json!({ "client": client, "secs": secs, "cut": sockets }))
 }
 
-/// Ends one socket of an offline client. A Socket.IO disconnect for now: the client
-/// sees `io server disconnect` (the abrupt TCP cut, after which it reconnects by
-/// itself, comes with the connection wrapper of the transport work).
+/// Ends one socket of an offline client the way a lost network would: its TCP
+/// connections are cut (crate::outbound), so the client sees a transport close and
+/// reconnects by itself, and its reconnects are refused until the time is up.
 fn cut(sync: &Sync, sid: &str, secs: u64) {
-    let inspector = &sync.inspect;
     let Some(socket) = Sid::from_str(sid)
         .ok()
         .and_then(|id| sync.io.get_socket(id))
     else {
         return;
     };
-    inspector.disconnect_reason(sid, format!("client offline for {secs} s"));
-    if let Err(e) = socket.disconnect() {
-        tracing::debug!(sid, "already gone: {e}");
+    if crate::outbound::cut(
+        sync,
+        &socket,
+        Origin::Inspector,
+        format!("client offline for {secs} s"),
+    )
+    .is_none()
+    {
+        // Not known to the transport (still being set up): end it as a Socket.IO
+        // disconnect rather than leave it connected while its client is offline.
+        let _ = socket.disconnect();
     }
 }

@@ -5,10 +5,11 @@
 //! ack shape, the same codes, the same timing path. A rule matches requests by socket,
 //! client, event and url prefix, and either fails them with the error of your choice,
 //! delays them, swallows them (no ack: the client's timeout fires), stalls the socket
-//! (its requests wait unanswered until the rule is switched off) or cuts the socket
-//! off. A rule may fire a limited number of times ("fail the next update"), and only
-//! on a share of the requests it matches (`toxicity`), drawn from a seeded generator
-//! so that a run can be repeated exactly (docs/FAULTS.md, Seeding).
+//! (its requests wait unanswered until the rule is switched off), disconnects the
+//! socket, or cuts its connection (crate::transport). A rule may fire a limited number
+//! of times ("fail the next update"), and only on a share of the requests it matches
+//! (`toxicity`), drawn from a seeded generator so that a run can be repeated exactly
+//! (docs/FAULTS.md, Seeding).
 //!
 //! Rules last: they are kept in the project's database (crate::fault_store) and come
 //! back at the next launch, switched on or off as they were left.
@@ -30,7 +31,8 @@ pub enum FaultAction {
     Delay { ms: u64 },
     /// Never answer: the client's ack timeout fires.
     Drop,
-    /// Disconnect the socket, as a dropped network would.
+    /// Disconnect the socket with a Socket.IO DISCONNECT: the client sees `io server
+    /// disconnect` and does not reconnect by itself.
     Disconnect,
     /// Hold the request, and every later one of the socket behind it, unanswered on an
     /// open connection until the rule is switched off or removed; then they are
@@ -38,6 +40,9 @@ pub enum FaultAction {
     /// (the `offline` command is now a client cut off for a while).
     #[serde(alias = "offline")]
     Stall,
+    /// End the socket's TCP connections, as a lost network would: the client sees a
+    /// transport close and reconnects by itself.
+    Cut,
 }
 
 /// Which requests a rule applies to; an absent field matches everything.
@@ -443,6 +448,7 @@ impl FaultAction {
             FaultAction::Drop => "drop (no ack)".into(),
             FaultAction::Disconnect => "disconnect the socket".into(),
             FaultAction::Stall => "stall (held unanswered while on)".into(),
+            FaultAction::Cut => "cut the connection".into(),
         }
     }
 }

@@ -51,7 +51,7 @@ impl HandshakeGuard {
     }
 }
 
-fn is_engine_path(path: &str) -> bool {
+pub(crate) fn is_engine_path(path: &str) -> bool {
     path == ENGINE_PATH
         || path
             .strip_prefix(ENGINE_PATH)

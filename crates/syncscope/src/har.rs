@@ -542,6 +542,7 @@ fn decode(conversation: &Conversation, client: usize) -> Vec<Draft> {
                     // The page's socket id is only known once the drafts are
                     // numbered; the target is as anonymous.
                     to: Vec::new(),
+                    cause: None,
                     args,
                 };
                 push(&mut drafts, frame.at_us, Origin::Server, url, body, None);

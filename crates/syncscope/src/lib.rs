@@ -5,8 +5,10 @@
 
 pub mod access;
 pub mod assets;
+pub mod channel_seq;
 pub mod clean_tx;
 pub mod control;
+pub mod db_lock;
 pub mod dialect;
 pub mod embed_check;
 pub mod emit_args;
@@ -21,7 +23,9 @@ pub mod handshake_guard;
 pub mod har;
 pub mod inspect;
 pub mod live_replay;
+pub mod outbound;
 pub mod outcome;
+pub mod port_search;
 pub mod replay;
 pub mod rooms;
 pub mod server;
@@ -30,6 +34,8 @@ pub mod sio;
 pub mod store;
 pub mod sync;
 pub mod token_file;
+pub mod transport;
+pub mod untrusted_input;
 pub mod url;
 
 pub use server::{start, Config, Running, StartError};

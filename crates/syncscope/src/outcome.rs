@@ -15,10 +15,16 @@ pub enum Outcome {
         models: Vec<Model>,
         seq: i64,
     },
-    Written(Change),
+    Written {
+        change: Change,
+        /// The seq of the channel's change before this one (crate::channel_seq).
+        prev: i64,
+    },
     Subscribed {
         url: String,
         seq: i64,
+        /// The seq of the channel's latest change, which the next push names as `prev`.
+        last: i64,
         since: Option<Since>,
     },
     Unsubscribed {

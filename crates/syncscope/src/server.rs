@@ -15,12 +15,14 @@ use tokio::task::JoinHandle;
 
 use crate::access::{Access, AllowError};
 use crate::control::{self, ControlState};
+use crate::db_lock::DbLock;
 use crate::handshake_guard::{self, HandshakeGuard};
 use crate::inspect::recorder::{self, Recorder};
 use crate::inspect::Inspector;
 use crate::live_replay::Player;
-use crate::store::{DbLocation, Store};
+use crate::store::{DbLocation, Durability, Store};
 use crate::sync::Sync;
+use crate::transport::{Peer, Transport};
 use crate::{assets, endpoint};
 
 /// Everything `syncscope serve` can be told.
@@ -33,6 +35,9 @@ pub struct Config {
     pub max_data: usize,
     /// How many recent changes the log keeps for `subscribe since`.
     pub retain_changes: i64,
+    /// What a commit survives: the server's crash (default) or also the machine's
+    /// (`--durable`, SQLite synchronous=FULL).
+    pub durability: Durability,
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
     /// The control API's token. When None: with a file database, the one kept beside it
@@ -52,6 +57,9 @@ pub struct Config {
     pub recorder_max_bytes: usize,
     /// The seed of fault toxicity draws (`--fault-seed`); None: a new one per launch.
     pub fault_seed: Option<u64>,
+    /// The most bytes of pushes that may wait to be sent to one socket before it is
+    /// cut as a slow consumer (crate::outbound).
+    pub max_queued_bytes: u64,
 }
 
 impl Default for Config {
@@ -62,6 +70,7 @@ impl Default for Config {
             db: DbLocation::Memory,
             max_data: 256 * 1024,
             retain_changes: 10_000,
+            durability: Durability::Process,
             ping_interval: Duration::from_millis(25_000),
             ping_timeout: Duration::from_millis(20_000),
             token: None,
@@ -71,6 +80,7 @@ impl Default for Config {
             recorder_capacity: recorder::DEFAULT_CAPACITY,
             recorder_max_bytes: recorder::DEFAULT_MAX_BYTES,
             fault_seed: None,
+            max_queued_bytes: crate::outbound::DEFAULT_MAX_QUEUED_BYTES,
         }
     }
 }
@@ -93,6 +103,8 @@ pub enum StartError {
     Allow(#[from] AllowError),
     #[error("{0}")]
     TokenFile(#[from] crate::token_file::TokenFileError),
+    #[error("{0}")]
+    DbInUse(#[from] crate::db_lock::DbLockError),
 }
 
 pub struct Running {
@@ -104,6 +116,8 @@ pub struct Running {
     token: String,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+    /// Held while this server runs: a second server on the same file refuses to start.
+    _db_lock: Option<DbLock>,
 }
 
 impl Running {
@@ -165,11 +179,19 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
         Err(source) => return Err(StartError::Bind { addr, source }),
     };
+    let transport = Transport::new(config.max_queued_bytes);
+    let listener = transport.listener(listener);
     let store = Arc::new(
-        Store::open(config.db.clone(), config.retain_changes)
+        Store::open_with(config.db.clone(), config.retain_changes, config.durability)
             .await
             .map_err(StartError::Store)?,
     );
+    // Taken once the store has checked the file is ours (a foreign file gets no lock
+    // file beside it) and before anything is written: the recorder opens a session.
+    let mut db_lock = match &config.db {
+        DbLocation::File(path) => Some(DbLock::acquire(path)?),
+        DbLocation::Memory => None,
+    };
     let (layer, io) = SocketIo::builder()
         .ping_interval(config.ping_interval)
         .ping_timeout(config.ping_timeout)
@@ -213,13 +235,19 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         inspect: inspector.clone(),
         faults,
         replay: replay.clone(),
+        transport: transport.clone(),
+        channel_seqs: Default::default(),
     });
     endpoint::attach(&io, sync.clone());
 
-    let local = listener.local_addr().map_err(|source| StartError::Bind {
-        addr: addr.clone(),
-        source,
-    })?;
+    let local =
+        axum::serve::Listener::local_addr(&listener).map_err(|source| StartError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+    if let Some(lock) = &mut db_lock {
+        lock.describe(&format!("http://{local}"));
+    }
     let token = match (&config.token, &config.db) {
         (Some(token), _) => token.clone(),
         (None, DbLocation::File(path)) => {
@@ -250,11 +278,16 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         ))
         // Added after the guard and CORS layers: the control API has its own checks.
         .nest("/_syncscope", control)
-        .layer(axum::middleware::from_fn(assets::serve));
+        .layer(axum::middleware::from_fn(assets::serve))
+        // Outermost: every request learns its connection first (crate::transport).
+        .layer(axum::middleware::from_fn_with_state(
+            transport,
+            crate::transport::track,
+        ));
 
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
+        let app = app.into_make_service_with_connect_info::<Peer>();
         let serving = axum::serve(listener, app).with_graceful_shutdown(async {
             let _ = stopped.await;
         });
@@ -271,6 +304,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         token,
         stop: Some(stop),
         task,
+        _db_lock: db_lock,
     })
 }
 

@@ -17,6 +17,14 @@ use crate::rooms::{channel_room, iobind_room};
 use crate::store::{Change, Op, Store};
 use crate::url::Url;
 
+/// A `change` push: the change and the seq of the channel's change before it.
+#[derive(serde::Serialize)]
+struct Push<'a> {
+    #[serde(flatten)]
+    change: &'a Change,
+    prev: i64,
+}
+
 pub struct Sync {
     pub store: Arc<Store>,
     pub io: SocketIo,
@@ -26,6 +34,10 @@ pub struct Sync {
     pub faults: Arc<crate::faults::Faults>,
     /// The live replay of a stored session's pushes, driven from the control API.
     pub replay: Arc<crate::live_replay::Player>,
+    /// The connections under the sockets: cuts, and bytes waiting to be sent.
+    pub transport: crate::transport::Transport,
+    /// Each channel's latest seq, for `prev` and the subscribe ack's `last`.
+    pub channel_seqs: crate::channel_seq::ChannelSeqs,
 }
 
 impl Sync {
@@ -56,8 +68,15 @@ impl Sync {
                 let lock = self.store.lock().await;
                 match self.store.write(&lock, &collection, write).await {
                     Ok(change) => {
-                        reply(Ok(Outcome::Written(change.clone())));
-                        self.push(origin, &collection, &change).await;
+                        let prev = self
+                            .channel_seqs
+                            .advance(&self.store, &collection, change.seq)
+                            .await;
+                        reply(Ok(Outcome::Written {
+                            change: change.clone(),
+                            prev,
+                        }));
+                        self.push(origin, &collection, &change, prev).await;
                     }
                     Err(e) => reply(Err(e)),
                 }
@@ -66,6 +85,10 @@ impl Sync {
                 let lock = self.store.lock().await;
                 let outcome = async {
                     let seq = self.store.last_seq().await?;
+                    let last = self
+                        .channel_seqs
+                        .last(&self.store, &collection, None)
+                        .await?;
                     let since = match since {
                         Some(since) => Some(self.store.since(&lock, &collection, since).await?),
                         None => None,
@@ -73,6 +96,7 @@ impl Sync {
                     Ok(Outcome::Subscribed {
                         url: collection.to_string(),
                         seq,
+                        last,
                         since,
                     })
                 }
@@ -145,15 +169,21 @@ impl Sync {
         }
     }
 
-    async fn push(&self, origin: Option<&SocketRef>, collection: &Url, change: &Change) {
+    async fn push(&self, origin: Option<&SocketRef>, collection: &Url, change: &Change, prev: i64) {
         let writer = origin.map(|s| s.id.to_string());
         let tag = if origin.is_some() {
             Origin::Server
         } else {
             Origin::Inspector
         };
-        let change_json = serde_json::to_value(change).unwrap_or_default();
-        self.inspect.pushed(
+        let push = Push { change, prev };
+        let change_json = serde_json::to_value(&push).unwrap_or_default();
+        // Charged to each recipient; one over the bound is cut, not sent to, and not
+        // counted (crate::outbound).
+        let room = channel_room(collection);
+        let bytes = crate::outbound::packet_bytes("change", &push);
+        let to = crate::outbound::admit(self, self.to(origin, room.clone()).sockets(), bytes);
+        self.inspect.pushed_exact(
             writer.as_deref(),
             tag,
             Target::Channel {
@@ -161,13 +191,13 @@ impl Sync {
             },
             "change",
             vec![change_json],
+            crate::outbound::ids(&to),
         );
-        let sent = self
-            .to(origin, channel_room(collection))
-            .emit("change", change)
-            .await;
-        if let Err(e) = sent {
-            tracing::warn!(url = %collection, seq = change.seq, "push of change failed: {e}");
+        if !to.is_empty() {
+            let sent = self.to(origin, room).emit("change", &push).await;
+            if let Err(e) = sent {
+                tracing::warn!(url = %collection, seq = change.seq, "push of change failed: {e}");
+            }
         }
         if !collection.is_single_segment() {
             return;

@@ -9,7 +9,7 @@ import type { JsonValue } from "./serde_json/JsonValue";
  * What the control API can be told to do (HTTP `POST /_syncscope/command`, or a
  * `command` message on the WebSocket).
  */
-export type Command = { "command": "disconnect", socket: string, reason?: string, } | { "command": "emit", target: Target, event: string, args: Array<JsonValue>, } | { "command": "model", op: ModelOp, 
+export type Command = { "command": "disconnect", socket: string, reason?: string, } | { "command": "cut", socket: string, } | { "command": "emit", target: Target, event: string, args: Array<JsonValue>, } | { "command": "model", op: ModelOp, 
 /**
  * The collection url for create; the model url otherwise.
  */

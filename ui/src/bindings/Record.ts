@@ -96,12 +96,19 @@ recipients: number,
  * went out; at most `MAX_RECIPIENT_IDS` (then `recipients` is larger than
  * the list). Empty in records made before it existed.
  */
-to: Array<string>, args: Array<JsonValue>, } | { "kind": "subscribe", channel: string, } | { "kind": "unsubscribe", channel: string, } | { "kind": "protocol_error", message: string, event: string | null, } | { "kind": "fault", rule: number, event: string, 
+to: Array<string>, 
+/**
+ * The `seq` of the request (`event_in`) whose write this push carries to the
+ * other subscribers: the log links the two both ways. Null for pushes nobody's
+ * request caused (the inspector's writes and emits, a replay) and in records
+ * made before it existed.
+ */
+cause: number | null, args: Array<JsonValue>, } | { "kind": "subscribe", channel: string, } | { "kind": "unsubscribe", channel: string, } | { "kind": "protocol_error", message: string, event: string | null, } | { "kind": "fault", rule: number, event: string, 
 /**
  * The `seq` of the `event_in` record of the request it acted on (null in
  * records made before it existed).
  */
-request_seq: number | null, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" } | { "action": "stall" }) | { "kind": "fault_rules", change: RuleChange, 
+request_seq: number | null, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" } | { "action": "stall" } | { "action": "cut" }) | { "kind": "fault_rules", change: RuleChange, 
 /**
  * The rule concerned, as it is after the change (before it, for `removed`).
  */
@@ -121,7 +128,19 @@ sockets: Array<string>, } | { "kind": "online", client: string,
 /**
  * `time_up` or `command`.
  */
-reason: string, } | { "kind": "refused", 
+reason: string, } | { "kind": "slow_consumer", 
+/**
+ * Bytes that waited to be sent to it.
+ */
+queued_bytes: number, 
+/**
+ * The size of the push that went over the bound.
+ */
+push_bytes: number, 
+/**
+ * The bound, `--max-queued-bytes`.
+ */
+limit_bytes: number, } | { "kind": "refused", 
 /**
  * The stable code of the reason (`foreign_origin`, `foreign_host`, …).
  */

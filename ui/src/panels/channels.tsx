@@ -2,7 +2,8 @@ import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { Empty } from '../components';
 import { injectTo, showInLog } from '../nav';
-import { fmtAgo, fmtTime, shortJson } from '../records';
+import { labelOf, pageText } from '../labels';
+import { fmtAgo, fmtTime, modelOf, modelText, shortJson, shortUrl } from '../records';
 import { useStore } from '../store';
 
 export function ChannelsPanel(): JSX.Element {
@@ -62,8 +63,11 @@ export function ChannelsPanel(): JSX.Element {
                     showInLog({ socket: m });
                   }}
                 >
-                  {m}
-                </a>
+                  <b>{labelOf(m).name}</b>
+                </a>{' '}
+                <span class="muted">
+                  {pageText(labelOf(m).page)} {m}
+                </span>
               </li>
             ))}
             {sel.members.length === 0 && <li class="muted">none</li>}
@@ -78,7 +82,9 @@ export function ChannelsPanel(): JSX.Element {
                 <div key={r.seq} class="row change-row">
                   <span class="muted mono">{fmtTime(r.at_us)}</span>
                   <span class={`tag tag-${op}`}>{op}</span>
-                  <span class="mono">{r.url}</span>
+                  <span class="mono" title={r.url ?? ''}>
+                    <b data-testid="change-model">{modelText(modelOf(r)) || shortUrl(r.url ?? '', 24)}</b>
+                  </span>
                   <span class="mono ellipsis">{shortJson(c && typeof c === 'object' && !Array.isArray(c) ? c.data : c, 200)}</span>
                 </div>
               );

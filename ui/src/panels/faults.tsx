@@ -85,8 +85,9 @@ function RuleForm({ say, editing, onDone }: { say: Say; editing: FaultRule | nul
 
   const pickAction = (a: Action) => {
     setAction(a);
-    // Latency and a cut-off network are usually meant to last; a failure, once.
-    if (!timesTouched) setTimes(a === 'fail' ? 'once' : 'always');
+    // Latency and a held socket are usually meant to last; a failure or a cut, once
+    // (a cut on every request would cut each reconnect as soon as it asks something).
+    if (!timesTouched) setTimes(a === 'fail' || a === 'cut' ? 'once' : 'always');
   };
   const pickTimes = (t: Times) => {
     setTimes(t);
@@ -138,10 +139,10 @@ function RuleForm({ say, editing, onDone }: { say: Say; editing: FaultRule | nul
       <fieldset>
         <legend>Action</legend>
         <div class="radios">
-          {(['fail', 'delay', 'drop', 'disconnect', 'stall'] as const).map((a) => (
+          {(['fail', 'delay', 'drop', 'disconnect', 'cut', 'stall'] as const).map((a) => (
             <label key={a} class="check">
               <input type="radio" name="fault-action" checked={action === a} onChange={() => pickAction(a)} data-testid={`fault-action-${a}`} />
-              {{ fail: 'fail', delay: 'delay (latency)', drop: 'drop (no answer)', disconnect: 'disconnect', stall: 'stall (hold)' }[a]}
+              {{ fail: 'fail', delay: 'delay (latency)', drop: 'drop (no answer)', disconnect: 'disconnect', cut: 'cut (lost network)', stall: 'stall (hold)' }[a]}
             </label>
           ))}
         </div>
@@ -191,6 +192,9 @@ function RuleForm({ say, editing, onDone }: { say: Say; editing: FaultRule | nul
         )}
         {action === 'drop' && <span class="hint">No ack at all: the client's ack timeout fires, if it set one. Nothing is written.</span>}
         {action === 'disconnect' && <span class="hint">The server closes the socket (io server disconnect); the client does not reconnect by itself.</span>}
+        {action === 'cut' && (
+          <span class="hint">The socket's connection ends as a lost network's would (transport close); the client reconnects by itself. The request is not handled.</span>
+        )}
         {action === 'stall' && (
           <span class="hint">The request, and every later one of that socket, waits unanswered on the open connection while the rule is on; switched off, they are answered in order.</span>
         )}

@@ -3,8 +3,21 @@ import { useState } from 'preact/hooks';
 import type { SocketInfo } from '../bindings/SocketInfo';
 import { Empty, JsonTree, useFlash, VirtualList } from '../components';
 import { injectTo, showInLog } from '../nav';
+import { labelOf, pagePath, pageText } from '../labels';
 import { fmtAgo, fmtLatency } from '../records';
 import { store, useStore } from '../store';
+
+/** The socket's two-word name and, when the client said, the page it shows. */
+function SocketName({ id }: { id: string }): JSX.Element {
+  const l = labelOf(id);
+  const page = pageText(l.page);
+  const path = pagePath(l.page);
+  return (
+    <span class="c-name ellipsis" title={[l.name, l.page?.title, l.page?.url, l.client ? `client ${l.client}` : ''].filter(Boolean).join('\n')} data-testid="socket-name">
+      <span class="sock-name">{l.name}</span> {page && <span class="sock-page">{page}{path && page !== path ? ` ${path}` : ''}</span>}
+    </span>
+  );
+}
 
 function SocketRow({ s, selected, onSelect }: { s: SocketInfo; selected: boolean; onSelect: () => void }): JSX.Element {
   return (
@@ -16,6 +29,7 @@ function SocketRow({ s, selected, onSelect }: { s: SocketInfo; selected: boolean
       role="row"
       aria-selected={selected}
     >
+      <SocketName id={s.id} />
       <span class="c-id mono" title={s.client ? `${s.id}, client ${s.client}: ${s.reconnects} reconnect(s) before this socket` : s.id}>
         {s.client && (
           <span class="tag client-tag" data-testid="socket-client">
@@ -39,7 +53,9 @@ function SocketRow({ s, selected, onSelect }: { s: SocketInfo; selected: boolean
       <span class="c-num" title="events in / acks out / error acks / pushes in">
         {s.events_in}/{s.acks_out}/<span class={s.error_acks ? 'err' : ''}>{s.error_acks}</span>/{s.pushes_in}
       </span>
-      <span class="c-lat">{fmtLatency(store.lastAck.get(s.id))}</span>
+      <span class="c-lat" data-testid="socket-last-ack">
+        {fmtLatency(store.lastAck.get(s.id) ?? s.last_ack_latency_us)}
+      </span>
       <span class="c-act muted">{fmtAgo(s.last_activity_us)}</span>
     </div>
   );
@@ -51,7 +67,7 @@ export function SocketsPanel(): JSX.Element {
   const [text, setText] = useState('');
   const [flash, say] = useFlash();
   const filtered = text
-    ? s.sockets.filter((x) => JSON.stringify(x).toLowerCase().includes(text.toLowerCase()))
+    ? s.sockets.filter((x) => `${labelOf(x.id).name} ${JSON.stringify(x)}`.toLowerCase().includes(text.toLowerCase()))
     : s.sockets;
   // A client's sockets (one tab across reconnects) together, in the order they came.
   const first = new Map<string, number>();
@@ -78,7 +94,7 @@ export function SocketsPanel(): JSX.Element {
         <span class="muted">{s.sockets.length.toLocaleString()} connected</span>
         <input
           type="search"
-          placeholder="Filter: id, address, agent, channel…"
+          placeholder="Filter: name, page, id, address, agent, channel…"
           value={text}
           onInput={(e) => setText(e.currentTarget.value)}
           data-testid="socket-search"
@@ -86,6 +102,7 @@ export function SocketsPanel(): JSX.Element {
       </div>
       <div class="table">
         <div class="row head sock-row" role="row">
+          <span class="c-name" title="A name made from the tab's client id (or the socket id), and the page it showed">name · page</span>
           <span class="c-id">id</span>
           <span class="c-tr">transport</span>
           <span class="c-addr">address</span>
@@ -119,7 +136,9 @@ export function SocketsPanel(): JSX.Element {
       {sel && (
         <section class="detail" data-testid="socket-detail">
           <div class="toolbar">
-            <h3 class="mono">{sel.id}</h3>
+            <h3>
+              {labelOf(sel.id).name} <span class="mono muted">{sel.id}</span>
+            </h3>
             <button onClick={() => showInLog({ socket: sel.id })} data-testid="socket-show-log">
               Show in log
             </button>
@@ -131,6 +150,16 @@ export function SocketsPanel(): JSX.Element {
             </button>
           </div>
           <dl class="props">
+            <dt>page</dt>
+            <dd>
+              {labelOf(sel.id).page ? (
+                <>
+                  {labelOf(sel.id).page?.title ?? ''} <span class="mono">{labelOf(sel.id).page?.url ?? ''}</span>
+                </>
+              ) : (
+                <span class="muted">not sent (backbone.realtime sends auth.page with socket.io-client 3 and later)</span>
+              )}
+            </dd>
             <dt>connected</dt>
             <dd>{new Date(sel.connected_at_us / 1000).toLocaleString()}</dd>
             <dt>origin</dt>

@@ -366,6 +366,11 @@ pub fn line(record: &Record) -> String {
             sockets.len()
         ),
         Body::Online { client, reason } => format!("client {client} back online ({reason})"),
+        Body::SlowConsumer {
+            queued_bytes,
+            limit_bytes,
+            ..
+        } => format!("{queued_bytes} bytes waited to be sent (limit {limit_bytes}): cut"),
     };
     format!(
         "{:>7} {h:02}:{m:02}:{s:02}.{ms:03} {:<14} {:<20} {url:<16} {detail}",

@@ -39,7 +39,7 @@ pub const SERVER_SHUTDOWN: &str = "server shutdown";
 pub struct Inspector {
     pub bus: Bus,
     /// Reasons given by the inspector for the disconnects it asked for.
-    reasons: Mutex<HashMap<String, String>>,
+    reasons: Mutex<HashMap<String, AskedDisconnect>>,
     /// The live replay's status, kept here by the player so that every batch's stats
     /// carries it.
     pub replay: Mutex<Option<types::ReplayStatus>>,
@@ -49,6 +49,34 @@ pub struct Inspector {
     pub faults: Arc<crate::faults::Faults>,
     /// Clients the inspector took offline for a while.
     pub offline: offline::OfflineClients,
+    /// The request each socket's worker is carrying out now: socket id → the seq of
+    /// its `event_in` record. A socket's requests run one at a time (endpoint.rs), so
+    /// a push made on behalf of a socket is caused by the request it is handling;
+    /// its `push_out` record names it (`cause`).
+    handling: Mutex<HashMap<String, u64>>,
+}
+
+/// While alive, the pushes made on behalf of a socket name its request as their
+/// cause; dropping it ends the request.
+pub struct Handling<'a> {
+    inspector: &'a Inspector,
+    sid: String,
+}
+
+impl Drop for Handling<'_> {
+    fn drop(&mut self) {
+        self.inspector
+            .handling
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.sid);
+    }
+}
+
+/// Why a disconnect the server itself asked for happened, and who asked.
+struct AskedDisconnect {
+    origin: Origin,
+    reason: String,
 }
 
 /// A request refused at the door, as its `refused` record describes it.
@@ -83,6 +111,19 @@ impl Inspector {
             launched_at_us: now_us(),
             faults,
             offline: offline::OfflineClients::default(),
+            handling: Mutex::default(),
+        }
+    }
+
+    /// Marks `request` as the one `sid`'s worker carries out until the guard drops.
+    pub fn handling(&self, sid: &str, request: &Request) -> Handling<'_> {
+        self.handling
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(sid.to_string(), request.seq);
+        Handling {
+            inspector: self,
+            sid: sid.to_string(),
         }
     }
 
@@ -173,8 +214,14 @@ impl Inspector {
 
     /// Remembers why the inspector is about to cut `sid` off, for its disconnect record.
     pub fn disconnect_reason(&self, sid: &str, reason: String) {
+        self.disconnect_reason_from(sid, Origin::Inspector, reason);
+    }
+
+    /// As `disconnect_reason`, for a disconnect the server (a slow consumer) or a fault
+    /// rule asked for: its record carries that origin.
+    pub fn disconnect_reason_from(&self, sid: &str, origin: Origin, reason: String) {
         let mut reasons = self.reasons.lock().unwrap_or_else(|e| e.into_inner());
-        reasons.insert(sid.to_string(), reason);
+        reasons.insert(sid.to_string(), AskedDisconnect { origin, reason });
     }
 
     /// Records that a clean stop is closing `sid` (reason `server shutdown`); the
@@ -183,7 +230,13 @@ impl Inspector {
         self.reasons
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(sid.to_string(), SERVER_SHUTDOWN.to_string());
+            .insert(
+                sid.to_string(),
+                AskedDisconnect {
+                    origin: Origin::Server,
+                    reason: SERVER_SHUTDOWN.to_string(),
+                },
+            );
         self.bus.publish(
             Some(sid),
             Origin::Server,
@@ -201,8 +254,8 @@ impl Inspector {
             .unwrap_or_else(|e| e.into_inner())
             .remove(sid);
         let (origin, reason) = match asked {
-            Some(asked) if asked == SERVER_SHUTDOWN => return,
-            Some(asked) => (Origin::Inspector, format!("{reason}: {asked}")),
+            Some(asked) if asked.reason == SERVER_SHUTDOWN => return,
+            Some(asked) => (asked.origin, format!("{reason}: {}", asked.reason)),
             None => (Origin::Client, reason),
         };
         self.bus
@@ -330,6 +383,7 @@ impl Inspector {
         want_ids: bool,
     ) -> Recipients {
         let recipients = self.bus.registry.recipients(&target, from);
+        let cause = self.cause_of(from);
         let url = match &target {
             Target::Channel { url } => Some(url.clone()),
             Target::Iobind { ns } => Some(format!("/{ns}")),
@@ -352,10 +406,69 @@ impl Inspector {
                 target,
                 recipients: recipients.count,
                 to: recipients.ids,
+                cause,
                 args,
             },
         );
         answer
+    }
+
+    /// Records a push of the server sent to exactly `to` (crate::outbound left out the
+    /// sockets it did not deliver to).
+    pub fn pushed_exact(
+        &self,
+        from: Option<&str>,
+        origin: Origin,
+        target: Target,
+        event: &str,
+        args: Vec<Value>,
+        mut to: Vec<String>,
+    ) {
+        let url = match &target {
+            Target::Channel { url } => Some(url.clone()),
+            Target::Iobind { ns } => Some(format!("/{ns}")),
+            _ => None,
+        };
+        let recipients = to.len() as u32;
+        to.truncate(types::MAX_RECIPIENT_IDS);
+        let cause = self.cause_of(from);
+        self.bus.publish(
+            from,
+            origin,
+            url,
+            Body::PushOut {
+                event: event.to_string(),
+                target,
+                recipients,
+                to,
+                cause,
+                args,
+            },
+        );
+    }
+
+    /// The request `from`'s worker is carrying out, whose write a push carries.
+    fn cause_of(&self, from: Option<&str>) -> Option<u64> {
+        let sid = from?;
+        self.handling
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(sid)
+            .copied()
+    }
+
+    /// A socket went over the bound of what may wait to be sent to it.
+    pub fn slow_consumer(&self, sid: &str, queued_bytes: u64, push_bytes: u64, limit_bytes: u64) {
+        self.bus.publish(
+            Some(sid),
+            Origin::Server,
+            None,
+            Body::SlowConsumer {
+                queued_bytes,
+                push_bytes,
+                limit_bytes,
+            },
+        );
     }
 
     pub fn subscribed(&self, sid: &str, channel: &str) {

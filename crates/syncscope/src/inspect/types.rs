@@ -102,6 +102,12 @@ pub enum Body {
         /// the list). Empty in records made before it existed.
         #[serde(default)]
         to: Vec<String>,
+        /// The `seq` of the request (`event_in`) whose write this push carries to the
+        /// other subscribers: the log links the two both ways. Null for pushes nobody's
+        /// request caused (the inspector's writes and emits, a replay) and in records
+        /// made before it existed.
+        #[serde(default)]
+        cause: Option<u64>,
         args: Vec<Value>,
     },
     Subscribe {
@@ -150,6 +156,17 @@ pub enum Body {
         client: String,
         /// `time_up` or `command`.
         reason: String,
+    },
+    /// A socket had more pushes waiting to be sent than `--max-queued-bytes` allows
+    /// (it stopped reading): its connection is cut (origin `server`), so that its client
+    /// reconnects and catches up; the push that went over the bound was not sent to it.
+    SlowConsumer {
+        /// Bytes that waited to be sent to it.
+        queued_bytes: u64,
+        /// The size of the push that went over the bound.
+        push_bytes: u64,
+        /// The bound, `--max-queued-bytes`.
+        limit_bytes: u64,
     },
     /// A request of the Socket.IO endpoint refused by its Origin and Host checks (403,
     /// crate::access); no socket was made, so the record has none.
@@ -216,6 +233,7 @@ impl Body {
             Body::FaultRules { .. } => "fault_rules",
             Body::Offline { .. } => "offline",
             Body::Online { .. } => "online",
+            Body::SlowConsumer { .. } => "slow_consumer",
         }
     }
 
@@ -242,7 +260,10 @@ impl Body {
     pub fn is_error(&self) -> bool {
         matches!(
             self,
-            Body::AckOut { error: Some(_), .. } | Body::ProtocolError { .. } | Body::Refused { .. }
+            Body::AckOut { error: Some(_), .. }
+                | Body::ProtocolError { .. }
+                | Body::Refused { .. }
+                | Body::SlowConsumer { .. }
         )
     }
 }
@@ -312,6 +333,12 @@ pub struct Filter {
     /// Text that must appear in the record's JSON.
     #[ts(optional)]
     pub text: Option<String>,
+    /// Only records at or after this time (Unix µs): a range picked on a chart.
+    #[ts(optional)]
+    pub from_us: Option<u64>,
+    /// Only records at or before this time (Unix µs).
+    #[ts(optional)]
+    pub to_us: Option<u64>,
 }
 
 impl Filter {
@@ -356,6 +383,11 @@ impl Filter {
                 return false;
             }
         }
+        if self.from_us.is_some_and(|from| record.at_us < from)
+            || self.to_us.is_some_and(|to| record.at_us > to)
+        {
+            return false;
+        }
         if let Some(text) = &self.text {
             let json = serde_json::to_string(record).unwrap_or_default();
             if !json.contains(text.as_str()) {
@@ -389,6 +421,10 @@ pub struct SocketInfo {
     pub events_in: u64,
     pub acks_out: u64,
     pub error_acks: u64,
+    /// How long the server took over the last request it acked (µs), null before the
+    /// first ack. Kept here rather than found in the recording: an inspector opened after
+    /// the traffic, or while nothing is recorded, still shows it.
+    pub last_ack_latency_us: Option<u64>,
     /// Pushes sent to it (through its channels, directly or to everyone).
     pub pushes_in: u64,
     /// Approximate JSON bytes of the events it sent.
@@ -566,6 +602,9 @@ pub enum Command {
         #[ts(optional)]
         reason: Option<String>,
     },
+    /// End one socket's TCP connections without a goodbye, as a lost network would.
+    /// The client sees `transport close` (or `transport error`) and reconnects.
+    Cut { socket: String },
     /// Send any event with any arguments.
     Emit {
         target: Target,

@@ -513,7 +513,7 @@ impl Player<'_> {
                     return Meet::NotYet;
                 };
                 let subject = format!("the ack of {event}{}", on(url));
-                (subject, self.mapping.compare(args, &got))
+                (subject, self.mapping.compare(args, &got).map_err(|m| *m))
             }
             Expected::Push { event, args } => {
                 let Some((name, got)) = live.pushes.front().cloned() else {
@@ -532,7 +532,7 @@ impl Player<'_> {
                         note: Some("another event came in its place".into()),
                     })
                 } else {
-                    self.mapping.compare(args, &got)
+                    self.mapping.compare(args, &got).map_err(|m| *m)
                 };
                 // A push about a model created by a request whose ack is still on
                 // its way differs only by the id: wait for that ack, then look again.
