@@ -66,8 +66,19 @@ export interface RealtimeOptions {
    * the server's attributes (keys it no longer has are unset); `'merge'`: it only sets. */
   updates?: 'replace' | 'merge';
   /** Bytes of a write's `data` above which it fails with `too_large` without being sent;
-   * default: the server's limit once a `too_large` answer told it. */
+   * default: the server's limit, announced in its subscribe answer (or a `too_large`). */
   maxData?: number | null;
+}
+
+/** A live query's parameters, as `collection.fetch({data})` gives them
+ * (docs/PROTOCOL.md, *Queries*): equality on top-level attributes, and json-server's
+ * `_sort` (`'-attr'` for descending), `_order`, `_start`, `_limit`. */
+export interface RealtimeQuery {
+  _sort?: string;
+  _order?: 'asc' | 'desc';
+  _start?: number | string;
+  _limit?: number | string;
+  [attribute: string]: string | number | boolean | null | undefined;
 }
 
 /** A change, as pushed by the server or replayed on resubscribe. */
@@ -78,7 +89,12 @@ export interface RealtimeChange {
   data: any;
   version: number;
   seq: number;
-  /** The seq of the channel's change before this one (servers with gap detection). */
+  /** On a live query's channel: the query it concerns. */
+  query?: RealtimeQuery;
+  /** On a live query's channel: whether the model is in the query's result now. */
+  match?: boolean;
+  /** The seq of the channel's change before this one (servers with gap detection); never
+   * on a live query's pushes, which skip the changes that do not concern the query. */
   prev?: number;
 }
 
@@ -115,6 +131,8 @@ export interface ResyncInfo {
   reset: boolean;
   /** The changes applied (own writes and already known changes are left out). */
   changes: RealtimeChange[];
+  /** The live query of the resubscribed channel, if any. */
+  query?: RealtimeQuery;
 }
 
 export interface Realtime extends Backbone.Events {

@@ -227,6 +227,39 @@
     return attrs;
   }
 
+  // Live queries
+  // ------------
+
+  // `collection.fetch({data: {...}})` on a realtime collection is a live
+  // query (docs/PROTOCOL.md, *Queries*): the read answers the matching
+  // models, and the collection's subscription carries the query, so models
+  // that start matching arrive ('add'), those that stop matching leave
+  // ('remove') and the others merge. The query goes as the app wrote it,
+  // but for the model's idAttribute, which the server spells `id`.
+  function queryOf(collection, options) {
+    var data = options && options.data;
+    if (data == null) return {query: null};
+    if (typeof data !== 'object' || _.isArray(data)) {
+      return {error: localError('bad_request', 'fetch({data}) of a realtime collection takes an object of query ' +
+        'parameters such as {done: true, _sort: "title"}; got ' + JSON.stringify(data) + '.', {field: 'query'})};
+    }
+    var attr = idAttributeOf(collection), query = {};
+    _.each(data, function(value, key) {
+      if (key === '_sort' && attr !== 'id' && (value === attr || value === '-' + attr)) value = value.replace(attr, 'id');
+      query[key === attr ? 'id' : key] = value;
+    });
+    return {query: _.isEmpty(query) ? null : query};
+  }
+
+  // The key of a channel: its url, and for a query its parameters in one
+  // order, whatever order the app wrote them in. Pushes carry their query
+  // back, and find their channel by the same key.
+  function channelKey(url, query) {
+    var key = normalizeUrl(url);
+    if (!query) return key;
+    return key + '?' + JSON.stringify(_.map(_.keys(query).sort(), function(k) { return [k, query[k]]; }));
+  }
+
   // Sizes
   // -----
 
@@ -596,13 +629,13 @@
 
     onChange: function(change) {
       if (!change || change.url == null) return;
-      var channel = this.channels[normalizeUrl(change.url)];
+      var channel = this.channels[channelKey(change.url, change.query)];
       if (channel) channel.push(change);
     },
 
-    channel: function(url) {
-      var key = normalizeUrl(url);
-      return this.channels[key] || (this.channels[key] = new Channel(this, key));
+    channel: function(url, query) {
+      var key = channelKey(url, query);
+      return this.channels[key] || (this.channels[key] = new Channel(this, normalizeUrl(url), query));
     }
   });
 
@@ -871,9 +904,12 @@
   // to a listener once, when it is newer than both. Per listener, because
   // the listeners of one url do not learn the same things at the same time:
   // one collection's read, or its own write, does not show in another.
-  function Channel(link, url) {
+  function Channel(link, url, query) {
     this.link = link;
     this.url = url;
+    // A live query's channel hears only what concerns the query's result.
+    this.query = query || null;
+    this.key = channelKey(url, query);
     this.listeners = [];
     this.records = [];
     this.seq = null;
@@ -903,9 +939,11 @@
       var i = _.indexOf(this.listeners, listener);
       if (i >= 0) { this.listeners.splice(i, 1); this.records.splice(i, 1); }
       if (this.listeners.length) return;
-      delete this.link.channels[this.url];
+      delete this.link.channels[this.key];
       if (this.link.socket.connected && (this.subscribed || this.subscribing)) {
-        this.link.socket.emit('unsubscribe', {url: this.url}, function() {});
+        var payload = {url: this.url};
+        if (this.query) payload.query = this.query;
+        this.link.socket.emit('unsubscribe', payload, function() {});
       }
       this.subscribed = false;
     },
@@ -976,6 +1014,7 @@
       var since = this.seq;
       var payload = {url: this.url};
       if (since != null) payload.since = since;
+      if (this.query) payload.query = this.query;
       this.subscribing = true;
       var hold = this.hold();
       var epoch = this.epoch;
@@ -1003,6 +1042,8 @@
           return;
         }
         result = result || {};
+        // The server's `--max-data`: writes over it are refused before sending.
+        if (result.maxData > 0) link.maxData = result.maxData;
         var first = !channel.everSubscribed;
         channel.subscribed = channel.everSubscribed = true;
         channel.caughtUp(since, result, first);
@@ -1028,7 +1069,12 @@
         return;
       }
       var info = {url: this.url, since: since, seq: result.seq, reset: !!result.reset, changes: []};
-      if (result.reset) {
+      if (this.query) info.query = this.query;
+      if (result.reset && this.query) {
+        // A query's result whole: what left it while offline is removed.
+        this.applyResult(result, {realtime: true, resync: info});
+        if (result.seq != null) this.seq = result.seq;
+      } else if (result.reset) {
         // The server's state replaces ours whole, seqs included: the
         // database may have been replaced, its seqs started over.
         var prefix = this.url + '/';
@@ -1080,7 +1126,11 @@
     // nothing; `apply` shows it once. Called in the order the socket
     // received things, since the server sends them in channel order.
     // Returns the gap to recover, or null.
+    // A live query's channel has no chain (docs/PROTOCOL.md, *Queries and
+    // gaps*): it hears only what concerns its result, so another tab's write
+    // elsewhere in the url would look like a gap at every push.
     follow: function(change) {
+      if (this.query) return null;
       if (change.prev == null || change.seq == null || this.last == null) return null;
       if (change.seq <= this.last) return null;
       if (change.prev === this.last) {
@@ -1123,6 +1173,7 @@
     // write of this page already shown by its writer). Returns whether any
     // listener applied it.
     apply: function(change, options, exclude) {
+      if (change.reset) return this.applyResult(change, options);
       if (change.id == null) return false;
       var id = String(change.id);
       this.link.remember(modelKey(this.url, id), change.version, change.seq);
@@ -1134,7 +1185,27 @@
         if (change.seq != null && (record.seqs[id] == null || change.seq > record.seqs[id])) record.seqs[id] = change.seq;
         if (reflects) return;
         applied = true;
-        safely(function() { record.listener.realtimeApply(change, options); });
+        safely(function() {
+          // A query's model that is no longer in its result leaves it.
+          if (change.match === false) record.listener.realtimeLeave(change, options);
+          else record.listener.realtimeApply(change, options);
+        });
+      });
+      return applied;
+    },
+
+    // A live query's result whole (its window changed, or a catch-up): each
+    // listener that has not read anything newer shows exactly it.
+    applyResult: function(result, options) {
+      var channel = this, link = this.link, applied = false;
+      _.each(result.versions || {}, function(version, id) {
+        link.remember(modelKey(channel.url, id), version, result.seq);
+      });
+      _.each(this.records.slice(), function(record) {
+        if (result.seq != null && result.seq <= record.floor) return;
+        if (result.seq != null) record.floor = result.seq;
+        applied = true;
+        safely(function() { record.listener.realtimeResult(result.data || [], options); });
       });
       return applied;
     }
@@ -1238,9 +1309,16 @@
     // read so that no change falls between the two; pushes then wait for
     // the read's answer.
     if (method === 'read' && isCollection(model)) {
-      if (!model._realtimeStopped && !model._realtimeChannel) model.startRealtime({socket: socket});
-      var channel = model._realtimeChannel;
-      if (channel && channel.link === link && channel.url === req.url) req.hold = channel.hold();
+      var query = queryOf(model, options);
+      if (query.error) {
+        req.error = query.error;
+      } else {
+        if (query.query) req.payload.query = query.query;
+        switchQuery(model, query.query, req.url);
+        if (!model._realtimeStopped && !model._realtimeChannel) model.startRealtime({socket: socket});
+        var channel = model._realtimeChannel;
+        if (channel && channel.link === link && channel.key === channelKey(req.url, query.query)) req.hold = channel.hold();
+      }
     }
 
     var promise = req.settle.promise;
@@ -1265,6 +1343,16 @@
 
   // Collections
   // -----------
+
+  // A fetch with another query (or none) than the collection's channel has:
+  // the collection leaves that channel for the new query's.
+  function switchQuery(collection, query, url) {
+    collection._realtimeQuery = query;
+    var channel = collection._realtimeChannel;
+    if (!channel || channel.key === channelKey(url, query)) return;
+    channel.remove(collection);
+    delete collection._realtimeChannel;
+  }
 
   // Leaving a channel is the same for a collection and a lone model.
   function stopRealtime() {
@@ -1340,7 +1428,7 @@
       var url = _.result(this, 'url');
       if (!url) throw new Error('A "url" property or function must be specified');
       var link = linkFor(socketFor(this, options));
-      this._realtimeChannel = link.channel(url);
+      this._realtimeChannel = link.channel(url, this._realtimeQuery);
       this._realtimeChannel.add(this);
       return this;
     },
@@ -1375,6 +1463,26 @@
     realtimeReset: function(data, options) {
       var attr = idAttributeOf(this);
       this.reset(_.map(data, function(attrs) { return fromWire(attrs, attr); }), _.extend({parse: true}, options));
+    },
+
+    // A live query's model that is no longer in its result.
+    realtimeLeave: function(change, options) {
+      var existing = this.get(change.id);
+      if (existing) this.remove(existing, options);
+    },
+
+    // A live query's result whole: models enter ('add'), leave ('remove'),
+    // take the server's state and its order, as a fetch would give them.
+    realtimeResult: function(data, options) {
+      var collection = this, attr = idAttributeOf(this);
+      var list = _.map(data, function(attrs) { return fromWire(attrs, attr); });
+      _.each(list, function(attrs) {
+        var existing = attrs && collection.get(attrs[attr]);
+        if (!existing) return;
+        var parsed = existing.parse(_.clone(attrs), options);
+        setAsServer(existing, parsed, 'update', options, function() { existing.set(parsed, options); });
+      });
+      this.set(list, _.extend({parse: true, merge: true, add: true, remove: true}, options));
     }
   });
 

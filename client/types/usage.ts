@@ -1,7 +1,7 @@
 // Compiled (never run) by the test command: the .d.ts must type a Backbone app's
 // ordinary use of the adapter, and refuse what it does not offer.
 import * as Backbone from 'backbone';
-import realtime, { RealtimeError, RealtimeChange, PendingWrite, pending } from '../backbone.realtime';
+import realtime, { RealtimeError, RealtimeChange, RealtimeQuery, ResyncInfo, PendingWrite, pending } from '../backbone.realtime';
 
 class Todo extends Backbone.Model {
   realtime = true;
@@ -16,6 +16,12 @@ class Todos extends Backbone.Collection<Todo> {
 const todos = new Todos();
 todos.fetch({ reset: true, timeout: 2000 });
 todos.startRealtime().stopRealtime();
+// A live query: Backbone's own `data` option, json-server's spelling.
+const query: RealtimeQuery = { done: false, _sort: 'title', _order: 'desc', _limit: 10 };
+todos.fetch({ data: query });
+realtime.on('resync', (info: ResyncInfo) => info.query && info.query._sort);
+// @ts-expect-error: `_order` is 'asc' or 'desc'.
+const badOrder: RealtimeQuery = { _order: 'down' };
 const todo = new Todo({ title: 'typed' }, { realtime: true });
 todo.save({ done: true }, { patch: true, wait: true, onConflict: (err: RealtimeError) => (err.current ? 'theirs' : 'ours') });
 
@@ -45,4 +51,4 @@ todo.on('queued sent', () => realtime.pending(todo).map((w) => w.method));
 // @ts-expect-error: a write's state is 'queued', 'inflight' or 'sent'.
 const unknownState: PendingWrite['state'] = 'lost';
 
-export { version, versionOnSocket, waiting, waitingInList, unknownState };
+export { version, versionOnSocket, badOrder, waiting, waitingInList, unknownState };

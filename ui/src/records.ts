@@ -278,12 +278,27 @@ export function titleOf(data: unknown): string | null {
   return null;
 }
 
+/** A live query's parameters as one line: `done=true & _sort="title"`. */
+export function queryText(query: JsonValue | null | undefined): string {
+  if (!query || typeof query !== 'object' || Array.isArray(query)) return '';
+  return Object.entries(query)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(' & ');
+}
+
+/** The key of a channel: its url, and a live query's parameters after it. */
+export function channelKey(url: string, query: JsonValue | null | undefined): string {
+  return query ? `${url}?${JSON.stringify(query)}` : url;
+}
+
 export function targetText(t: Extract<Rec, { kind: 'push_out' }>['target']): string {
   switch (t.to) {
     case 'socket':
       return `socket ${t.id}`;
     case 'channel':
       return t.url;
+    case 'query':
+      return `${t.url} ? ${queryText(t.query)}`;
     case 'iobind':
       return `iobind:${t.ns}`;
     case 'all':

@@ -12,7 +12,7 @@ import type { SocketInfo } from './bindings/SocketInfo';
 import type { Stats } from './bindings/Stats';
 import { remember } from './labels';
 import { LogModel } from './log';
-import { percentile, type Rec } from './records';
+import { channelKey, percentile, type Rec } from './records';
 
 export interface Second {
   t: number;
@@ -167,11 +167,12 @@ class Store {
   }
 
   private noteChange(r: Rec): void {
-    if (r.kind !== 'push_out' || r.target.to !== 'channel') return;
-    const list = this.changes.get(r.target.url) ?? [];
+    if (r.kind !== 'push_out' || (r.target.to !== 'channel' && r.target.to !== 'query')) return;
+    const key = r.target.to === 'query' ? channelKey(r.target.url, r.target.query) : r.target.url;
+    const list = this.changes.get(key) ?? [];
     list.push(r);
     if (list.length > RECENT_CHANGES) list.shift();
-    this.changes.set(r.target.url, list);
+    this.changes.set(key, list);
   }
 
   private ingest(records: Rec[]): void {
@@ -186,7 +187,7 @@ class Store {
         if (r.error && r.fault != null) this.bucketInjected++;
         else if (r.error) this.bucketErrors++;
         if (r.socket) this.lastAck.set(r.socket, r.latency_us);
-      } else if (r.kind === 'push_out' && r.target.to === 'channel') {
+      } else if (r.kind === 'push_out' && (r.target.to === 'channel' || r.target.to === 'query')) {
         this.noteChange(r);
         refresh = true;
       } else if (r.kind !== 'event_in') {

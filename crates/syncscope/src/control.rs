@@ -437,6 +437,15 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
                         .map_err(|e| e.to_string()),
                     Err(e) => return error("bad_request", e.to_string()),
                 },
+                Target::Query { url, query } => match crate::query::room_of(url, query) {
+                    Ok(room) => state
+                        .io
+                        .to(room)
+                        .emit(&event, &EmitArgs(&args))
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => return error("bad_request", e.to_string()),
+                },
                 Target::Iobind { ns } => state
                     .io
                     .to(iobind_room(ns))

@@ -129,9 +129,11 @@ pub fn attach(io: &SocketIo, sync: Arc<Sync>) {
                 queue: tx,
                 inspect: inspect.clone(),
             });
+            let queries = sync.clone();
             socket.on_disconnect(async move |socket: SocketRef, reason: DisconnectReason| {
                 tracing::info!(sid = %socket.id, ?reason, "socket disconnected");
                 let sid = socket.id.to_string();
+                queries.queries.disconnected(&sid);
                 if reason == DisconnectReason::PacketParsingError {
                     inspect.protocol_error(&sid, None, reason.to_string());
                 }

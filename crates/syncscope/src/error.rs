@@ -10,6 +10,10 @@ pub enum SyncError {
         field: &'static str,
         message: String,
     },
+    /// A live query's parameter that is malformed or not supported (crate::query);
+    /// `param` names it.
+    #[error("{message}")]
+    BadQuery { param: String, message: String },
     #[error("no model at {url}")]
     NotFound { url: String },
     #[error("{message}")]
@@ -58,7 +62,7 @@ impl SyncError {
     pub fn code(&self) -> &str {
         match self {
             SyncError::Injected { code, .. } => code,
-            SyncError::BadRequest { .. } => "bad_request",
+            SyncError::BadRequest { .. } | SyncError::BadQuery { .. } => "bad_request",
             SyncError::NotFound { .. } => "not_found",
             SyncError::Conflict { .. } => "conflict",
             SyncError::TooLarge { .. } => "too_large",
@@ -76,6 +80,7 @@ impl SyncError {
         let mut wire = json!({ "code": self.code(), "message": self.to_string() });
         let extra = match self {
             SyncError::BadRequest { field, .. } => json!({ "field": field }),
+            SyncError::BadQuery { param, .. } => json!({ "field": "query", "param": param }),
             SyncError::NotFound { url } => json!({ "url": url }),
             SyncError::Conflict { data, version, .. } => {
                 json!({ "current": { "data": data, "version": version } })

@@ -26,6 +26,7 @@ pub mod live_replay;
 pub mod outbound;
 pub mod outcome;
 pub mod port_search;
+pub mod query;
 pub mod replay;
 pub mod rooms;
 pub mod server;

@@ -253,6 +253,15 @@ impl Shared {
                 }
                 Err(_) => Ok(()),
             },
+            Target::Query { url, query } => match crate::query::room_of(url, query) {
+                Ok(room) => {
+                    self.io
+                        .to(room)
+                        .emit(&push.event, &EmitArgs(&push.args))
+                        .await
+                }
+                Err(_) => Ok(()),
+            },
             Target::Iobind { ns } => {
                 self.io
                     .to(iobind_room(ns))

@@ -12,3 +12,9 @@ pub fn channel_room(collection: &Url) -> String {
 pub fn iobind_room(ns: &str) -> String {
     format!("iobind:{ns}")
 }
+
+/// The room of a live query's subscribers (crate::query): the collection and the
+/// query's canonical text.
+pub fn query_room(collection: &Url, query_key: &str) -> String {
+    format!("query:{collection}?{query_key}")
+}

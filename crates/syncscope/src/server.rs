@@ -235,6 +235,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         inspect: inspector.clone(),
         faults,
         replay: replay.clone(),
+        queries: Default::default(),
         transport: transport.clone(),
         channel_seqs: Default::default(),
     });

@@ -161,6 +161,7 @@ impl Dispatcher {
                     crate::outbound::DEFAULT_MAX_QUEUED_BYTES,
                 ),
                 channel_seqs: Default::default(),
+                queries: Default::default(),
             });
             // The default namespace, as the server has it (emits to rooms need it).
             crate::endpoint::attach(&io, sync.clone());

@@ -57,7 +57,7 @@ async fn a_polling_client_connects_and_gets_its_acks_over_plain_http() {
     let ack = frame_starting(&mut client, "43").await;
     assert_eq!(
         ack,
-        r#"437[null,{"data":{"id":1},"prev":0,"seq":1,"version":1}]"#
+        r#"437[null,{"data":{"id":1},"version":1,"seq":1,"prev":0}]"#
     );
 }
 

@@ -103,7 +103,11 @@ to: Array<string>,
  * request caused (the inspector's writes and emits, a replay) and in records
  * made before it existed.
  */
-cause: number | null, args: Array<JsonValue>, } | { "kind": "subscribe", channel: string, } | { "kind": "unsubscribe", channel: string, } | { "kind": "protocol_error", message: string, event: string | null, } | { "kind": "fault", rule: number, event: string, 
+cause: number | null, args: Array<JsonValue>, } | { "kind": "subscribe", channel: string, 
+/**
+ * A live query's parameters; absent for the whole collection.
+ */
+query?: JsonValue, } | { "kind": "unsubscribe", channel: string, query?: JsonValue, } | { "kind": "protocol_error", message: string, event: string | null, } | { "kind": "fault", rule: number, event: string, 
 /**
  * The `seq` of the `event_in` record of the request it acted on (null in
  * records made before it existed).

@@ -326,6 +326,7 @@ pub fn line(record: &Record) -> String {
             let to = match target {
                 Target::Socket { id } => format!("socket {id}"),
                 Target::Channel { url } => format!("channel {url}"),
+                Target::Query { url, query } => format!("query {url} {query}"),
                 Target::Iobind { ns } => format!("iobind {ns}"),
                 Target::All => "everyone".into(),
             };
@@ -334,7 +335,9 @@ pub fn line(record: &Record) -> String {
                 args.first().map(short).unwrap_or_default()
             )
         }
-        Body::Subscribe { channel } | Body::Unsubscribe { channel } => channel.clone(),
+        Body::Subscribe { channel, query } | Body::Unsubscribe { channel, query } => {
+            crate::inspect::registry::channel_key(channel, query.as_ref())
+        }
         Body::ProtocolError { message, .. } => message.clone(),
         Body::Fault {
             rule,

@@ -172,14 +172,12 @@ impl Inspector {
                     client: socket.client.clone(),
                 },
             );
-            for channel in &socket.channels {
+            for (channel, query) in self.bus.registry.subscriptions(sid) {
                 self.bus.record_only(
                     Some(sid),
                     Origin::Client,
                     Some(channel.clone()),
-                    Body::Subscribe {
-                        channel: channel.clone(),
-                    },
+                    Body::Subscribe { channel, query },
                 );
             }
         }
@@ -385,7 +383,7 @@ impl Inspector {
         let recipients = self.bus.registry.recipients(&target, from);
         let cause = self.cause_of(from);
         let url = match &target {
-            Target::Channel { url } => Some(url.clone()),
+            Target::Channel { url } | Target::Query { url, .. } => Some(url.clone()),
             Target::Iobind { ns } => Some(format!("/{ns}")),
             _ => None,
         };
@@ -425,7 +423,7 @@ impl Inspector {
         mut to: Vec<String>,
     ) {
         let url = match &target {
-            Target::Channel { url } => Some(url.clone()),
+            Target::Channel { url } | Target::Query { url, .. } => Some(url.clone()),
             Target::Iobind { ns } => Some(format!("/{ns}")),
             _ => None,
         };
@@ -471,24 +469,27 @@ impl Inspector {
         );
     }
 
-    pub fn subscribed(&self, sid: &str, channel: &str) {
+    /// A socket joined a channel; `query` for a live query's subscription.
+    pub fn subscribed(&self, sid: &str, channel: &str, query: Option<Value>) {
         self.bus.publish(
             Some(sid),
             Origin::Client,
             Some(channel.to_string()),
             Body::Subscribe {
                 channel: channel.to_string(),
+                query,
             },
         );
     }
 
-    pub fn unsubscribed(&self, sid: &str, channel: &str) {
+    pub fn unsubscribed(&self, sid: &str, channel: &str, query: Option<Value>) {
         self.bus.publish(
             Some(sid),
             Origin::Client,
             Some(channel.to_string()),
             Body::Unsubscribe {
                 channel: channel.to_string(),
+                query,
             },
         );
     }

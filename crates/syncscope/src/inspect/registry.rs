@@ -6,6 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
+use serde_json::Value;
+
 use super::types::{Body, ChannelInfo, Record, SocketInfo, Target, MAX_RECIPIENT_IDS};
 
 /// The sockets a push reaches.
@@ -39,11 +41,37 @@ struct Entry {
     channels: BTreeSet<String>,
 }
 
+/// The registry's name of a channel: its url, and for a live query the query's text
+/// after it (also what `SocketInfo::channels` lists).
+pub fn channel_key(url: &str, query: Option<&Value>) -> String {
+    match query {
+        Some(query) => format!("{url}?{query}"),
+        None => url.to_string(),
+    }
+}
+
 #[derive(Default)]
 struct Channel {
+    url: String,
+    query: Option<Value>,
     members: BTreeSet<String>,
     changes: u64,
     last_change_at_us: Option<u64>,
+}
+
+/// The channel of `url` (and `query`), made when first named.
+fn channel_of<'a>(
+    channels: &'a mut BTreeMap<String, Channel>,
+    url: &str,
+    query: Option<&Value>,
+) -> &'a mut Channel {
+    channels
+        .entry(channel_key(url, query))
+        .or_insert_with(|| Channel {
+            url: url.to_string(),
+            query: query.cloned(),
+            ..Channel::default()
+        })
 }
 
 impl Registry {
@@ -178,8 +206,12 @@ impl Registry {
                         }
                     }
                 }
-                Target::Channel { url } => {
-                    let channel = inner.channels.entry(url.clone()).or_default();
+                Target::Channel { url } | Target::Query { url, .. } => {
+                    let query = match target {
+                        Target::Query { query, .. } => Some(query),
+                        _ => None,
+                    };
+                    let channel = channel_of(&mut inner.channels, url, query);
                     if event == "change" {
                         channel.changes += 1;
                         channel.last_change_at_us = Some(record.at_us);
@@ -194,22 +226,22 @@ impl Registry {
                     }
                 }
             },
-            Body::Subscribe { channel } => {
+            Body::Subscribe { channel, query } => {
+                let key = channel_key(channel, query.as_ref());
                 if let Some(entry) = sid.and_then(|sid| inner.sockets.get_mut(sid)) {
-                    entry.channels.insert(channel.clone());
-                    inner
-                        .channels
-                        .entry(channel.clone())
-                        .or_default()
+                    entry.channels.insert(key);
+                    let id = entry.info.id.clone();
+                    channel_of(&mut inner.channels, channel, query.as_ref())
                         .members
-                        .insert(entry.info.id.clone());
+                        .insert(id);
                 }
             }
-            Body::Unsubscribe { channel } => {
+            Body::Unsubscribe { channel, query } => {
+                let key = channel_key(channel, query.as_ref());
                 if let Some(entry) = sid.and_then(|sid| inner.sockets.get_mut(sid)) {
-                    entry.channels.remove(channel);
+                    entry.channels.remove(&key);
                 }
-                if let (Some(sid), Some(ch)) = (sid, inner.channels.get_mut(channel)) {
+                if let (Some(sid), Some(ch)) = (sid, inner.channels.get_mut(&key)) {
                     ch.members.remove(sid);
                 }
             }
@@ -286,6 +318,13 @@ impl Registry {
                     }
                 }
             }
+            Target::Query { url, query } => {
+                if let Some(channel) = inner.channels.get(&channel_key(url, Some(query))) {
+                    for member in &channel.members {
+                        add(member);
+                    }
+                }
+            }
         }
         found
     }
@@ -336,11 +375,32 @@ impl Registry {
         inner
             .channels
             .iter()
-            .map(|(url, c)| ChannelInfo {
-                url: url.clone(),
+            .map(|(key, c)| ChannelInfo {
+                url: if c.url.is_empty() {
+                    key.clone()
+                } else {
+                    c.url.clone()
+                },
+                query: c.query.clone(),
                 members: c.members.iter().cloned().collect(),
                 changes: c.changes,
                 last_change_at_us: c.last_change_at_us,
+            })
+            .collect()
+    }
+
+    /// The channels of socket `sid`: each one's url and, for a live query, its query.
+    pub fn subscriptions(&self, sid: &str) -> Vec<(String, Option<Value>)> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(entry) = inner.sockets.get(sid) else {
+            return Vec::new();
+        };
+        entry
+            .channels
+            .iter()
+            .map(|key| match inner.channels.get(key) {
+                Some(c) if !c.url.is_empty() => (c.url.clone(), c.query.clone()),
+                _ => (key.clone(), None),
             })
             .collect()
     }

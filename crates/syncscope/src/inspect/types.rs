@@ -112,9 +112,16 @@ pub enum Body {
     },
     Subscribe {
         channel: String,
+        /// A live query's parameters; absent for the whole collection.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        query: Option<Value>,
     },
     Unsubscribe {
         channel: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        query: Option<Value>,
     },
     ProtocolError {
         message: String,
@@ -299,6 +306,12 @@ pub enum Target {
     Channel {
         url: String,
     },
+    /// The sockets subscribed to a live query of the collection `url` (crate::query);
+    /// `query` is its parameters as the client sent them.
+    Query {
+        url: String,
+        query: Value,
+    },
     /// The sockets that spoke the iobind dialect for namespace `ns`.
     Iobind {
         ns: String,
@@ -438,6 +451,9 @@ pub struct SocketInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ChannelInfo {
     pub url: String,
+    /// A live query's parameters (its filter, `_sort`, `_limit`…) when the channel is
+    /// a query subscription of `url`; null for the whole collection.
+    pub query: Option<Value>,
     pub members: Vec<String>,
     /// `change` pushes sent on it since launch.
     pub changes: u64,
