@@ -162,6 +162,10 @@ export interface Realtime extends Backbone.Events {
   };
   /** Creates the shared socket if needed and returns it. */
   connect(): RealtimeSocket;
+  /** This tab's client id (kept in sessionStorage), sent as `auth.client` and
+   * `query.client` by the shared socket so that the server can tell a tab across
+   * reconnects. */
+  clientId(): string;
   isConnected(socket?: RealtimeSocket): boolean;
   /** The version the adapter would send with the model's next write, through its
    * socket (or `options.socket`). Versions are kept per socket. */

@@ -407,10 +407,55 @@
     if (!ioFn) throw new Error('backbone.realtime: no socket.io client; load /socket.io/socket.io.js first or set Backbone.realtime.socket');
     var url = realtime.url || scriptOrigin;
     if (!url) throw new Error('backbone.realtime: no server url; set Backbone.realtime.url or Backbone.realtime.socket');
-    realtime.socket = ioFn(url, withPage(withLoopbackBackoff(url, _.extend({}, realtime.socketOptions))));
+    // The client id first, so that `auth` is still the app's object (or
+    // function) there; withPage then wraps it and adds the page on each connect.
+    realtime.socket = ioFn(url, withPage(withLoopbackBackoff(url, withClientId(_.extend({}, realtime.socketOptions)))));
     linkFor(realtime.socket);
     return realtime.socket;
   };
+
+  // Client identity
+  // ---------------
+  // One id per browser tab, kept in sessionStorage so that it survives reloads and
+  // reconnects: the server (Syncscope) groups a tab's sockets by it, and its faults
+  // can target the tab (`offline`, rules on `client`). Sent as `auth.client` (the
+  // Socket.IO handshake) and as `client` in the query (socket.io-client 2 has no
+  // auth; the Engine.IO handshake, where an offline tab is refused, sees only the
+  // query). An app's own `auth.client` or `query.client` wins.
+  var tabClientId = null;
+  realtime.clientId = function() {
+    if (tabClientId) return tabClientId;
+    var key = 'backbone.realtime.client';
+    var store = null;
+    try { store = root.sessionStorage || null; } catch (e) { store = null; }
+    var id = null;
+    try { id = store && store.getItem(key); } catch (e) { id = null; }
+    if (!id) {
+      id = 'tab-' + Math.random().toString(36).slice(2, 10) + Date.now().toString(36).slice(-4);
+      try { if (store) store.setItem(key, id); } catch (e) { /* private mode: per page */ }
+    }
+    tabClientId = id;
+    return id;
+  };
+
+  function withClientId(options) {
+    var id = realtime.clientId();
+    var given = options.auth;
+    if (typeof given === 'function') {
+      // The app's own function: ask it on each connect, its `client` wins.
+      options.auth = function(cb) {
+        given(function(auth) { cb(_.extend({client: id}, auth)); });
+      };
+    } else {
+      options.auth = _.extend({client: id}, given);
+    }
+    if (typeof options.query === 'string') {
+      if (!/(^|&)client=/.test(options.query)) options.query += (options.query ? '&' : '') + 'client=' + encodeURIComponent(id);
+    } else {
+      options.query = _.extend({client: id}, options.query);
+    }
+    return options;
+  }
 
   // Reconnecting to a server on this machine
   // ----------------------------------------

@@ -16,7 +16,8 @@ const SOCKET_IO_DEFAULT_MAX = 5000;
 // against a generous bound, well under the ~4 s socket.io's back-off gave.
 const RECONNECT_BOUND_MS = 3000;
 
-/** The options the adapter gives `io()` for a socket to `url`. */
+/** The options the adapter gives `io()` for a socket to `url`, but for `auth` (the page
+ *  and the client id) and `query` (the client id), which module.test.js covers. */
 function optionsFor(url, socketOptions = null) {
   const { realtime } = freshBackbone();
   const calls = [];
@@ -27,10 +28,10 @@ function optionsFor(url, socketOptions = null) {
   realtime.url = url;
   realtime.socketOptions = socketOptions;
   realtime.connect();
-  // The adapter's `auth` (the page it runs in, for the inspector) is not about back-off.
-  const { auth, ...options } = calls[0];
+  const { auth, query, ...rest } = calls[0];
   assert.equal(typeof auth, 'function');
-  return options;
+  assert.equal(typeof query.client, 'string');
+  return rest;
 }
 
 describe('reconnecting to a server on this machine', { timeout: 60000 }, () => {

@@ -90,12 +90,15 @@ export class LogModel {
     } else if (r.kind === 'disconnect' && r.socket) {
       this.unfinished.delete(r.socket);
     } else if (r.kind === 'fault' && r.socket) {
+      // The server names the request (request_seq); older records are paired by order.
       const q = this.unfinished.get(r.socket);
-      const i = q ? q.findIndex((x) => x.kind === 'event_in' && x.event === r.event) : -1;
+      const paired = r.request_seq ?? null;
+      const i = q ? q.findIndex((x) => (paired !== null ? x.seq === paired : x.kind === 'event_in' && x.event === r.event)) : -1;
+      if (paired !== null) this.faults.set(paired, r);
       if (q && i >= 0) {
         this.faults.set(q[i].seq, r);
-        // A delayed request still gets its ack; a failed, dropped or cut one is done.
-        q.splice(0, r.action === 'delay' ? i : i + 1);
+        // A delayed or stalled request still gets its ack; a failed, dropped or cut one is done.
+        q.splice(0, r.action === 'delay' || r.action === 'stall' ? i : i + 1);
       }
     }
   }

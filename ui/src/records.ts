@@ -19,6 +19,9 @@ export const KINDS = [
   'protocol_error',
   'fault',
   'refused',
+  'fault_rules',
+  'offline',
+  'online',
   'slow_consumer',
 ] as const;
 
@@ -199,12 +202,45 @@ export function summary(r: Rec): string {
     case 'refused':
       // The message names the flag that lets the request through.
       return `${r.transport ?? 'request'} from ${r.http_origin ?? 'no origin'} to ${r.host ?? 'no host'}: ${r.message}`;
+    case 'fault_rules':
+      return ruleChangeText(r);
+    case 'offline':
+      return `client ${r.client} offline for ${r.secs} s (${r.sockets.length} socket${r.sockets.length === 1 ? '' : 's'} cut); its reconnects are refused`;
     case 'slow_consumer':
       return `${r.queued_bytes} bytes waited to be sent (limit ${r.limit_bytes}): connection cut`;
+    case 'online':
+      return `client ${r.client} back online (${r.reason === 'time_up' ? 'its time was up' : 'by command'})`;
   }
 }
 
-type FaultActionPart = { action: 'fail'; code: string; message: string } | { action: 'delay'; ms: number } | { action: 'drop' } | { action: 'disconnect' } | { action: 'cut' };
+/** A change to the fault rules, in words. */
+export function ruleChangeText(r: Extract<Rec, { kind: 'fault_rules' }>): string {
+  const rule = r.rule ? `rule #${r.rule.id} (${actionText(r.rule)})` : '';
+  switch (r.change) {
+    case 'added':
+      return `added ${rule}`;
+    case 'edited':
+      return `edited ${rule}`;
+    case 'on':
+      return `switched on ${rule}`;
+    case 'off':
+      return `switched off ${rule}`;
+    case 'spent':
+      return `${rule} spent its times and switched itself off`;
+    case 'removed':
+      return `removed ${rule}`;
+    case 'cleared':
+      return 'removed every rule';
+    case 'imported':
+      return `imported rules: ${r.count} now`;
+    case 'seed':
+      return `fault seed set to ${r.seed}`;
+    case 'snapshot':
+      return `${r.count} rule${r.count === 1 ? '' : 's'} in effect, fault seed ${r.seed}`;
+  }
+}
+
+type FaultActionPart = { action: 'fail'; code: string; message: string } | { action: 'delay'; ms: number } | { action: 'drop' } | { action: 'disconnect' } | { action: 'stall' } | { action: 'cut' };
 
 /** What a fault action does, in a few words. */
 export function actionText(a: FaultActionPart): string {
@@ -217,6 +253,8 @@ export function actionText(a: FaultActionPart): string {
       return 'drop (no ack)';
     case 'disconnect':
       return 'disconnect the socket';
+    case 'stall':
+      return 'stall (held unanswered while on)';
     case 'cut':
       return 'cut the connection';
   }

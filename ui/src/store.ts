@@ -179,7 +179,7 @@ class Store {
     let refresh = false;
     for (const r of records) {
       if (r.kind === 'connect' && r.socket) this.noteSocket(r.socket, r.auth, r.at_us);
-      if (r.kind === 'fault') {
+      if (r.kind === 'fault' || r.kind === 'fault_rules') {
         // A rule fired: its count (and, for a limited one, its switch) changed.
         this.refreshFaultsSoon();
       } else if (r.kind === 'ack_out') {

@@ -61,6 +61,7 @@ pub fn router(state: Arc<ControlState>) -> Router {
         .route("/channels", get(channels))
         .route("/sessions", get(sessions))
         .route("/faults", get(faults))
+        .route("/faults/export", get(export_faults))
         .route("/sessions/{id}/export", get(export_session))
         .route(
             "/sessions/import",
@@ -521,17 +522,15 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
             },
             Err(e) => error("internal", e),
         },
-        Command::FaultAdd { rule } => CommandResult::Ok {
-            value: serde_json::to_value(state.sync.faults.add(rule)).unwrap_or_default(),
-        },
-        Command::FaultSet { id, enabled } => {
-            fault_result(state, id, state.sync.faults.set_enabled(id, enabled))
-        }
-        Command::FaultRemove { id } => fault_result(state, id, state.sync.faults.remove(id)),
-        Command::FaultClear => {
-            state.sync.faults.clear();
-            CommandResult::Ok { value: json!([]) }
-        }
+        c @ (Command::FaultAdd { .. }
+        | Command::FaultEdit { .. }
+        | Command::FaultSet { .. }
+        | Command::FaultRemove { .. }
+        | Command::FaultClear
+        | Command::FaultImport { .. }
+        | Command::FaultSeed { .. }
+        | Command::Offline { .. }
+        | Command::Online { .. }) => crate::fault_control::run(&state.sync, c).await,
         Command::ReplayLoad { session, speed } => {
             replay_result(state.sync.replay.load(session, speed).await)
         }
@@ -560,23 +559,21 @@ fn replay_result(
     }
 }
 
-/// The rules after a change to rule `id`, or `not_found` when there was no such rule.
-fn fault_result(state: &ControlState, id: u64, found: bool) -> CommandResult {
-    if found {
-        CommandResult::Ok {
-            value: serde_json::to_value(state.sync.faults.list()).unwrap_or_default(),
-        }
-    } else {
-        error(
-            "not_found",
-            format!("there is no fault rule {id}; list them with GET /_syncscope/faults"),
-        )
-    }
-}
-
 /// `GET /faults`: the fault rules, in the order they are tried.
 async fn faults(State(state): State<Arc<ControlState>>) -> Json<Vec<crate::faults::FaultRule>> {
     Json(state.sync.faults.list())
+}
+
+/// `GET /faults/export`: the rules as a file for `fault_import`.
+async fn export_faults(State(state): State<Arc<ControlState>>) -> Response {
+    (
+        [(
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"syncscope-faults.json\"",
+        )],
+        Json(state.sync.faults.export()),
+    )
+        .into_response()
 }
 
 fn sync_error(e: &SyncError) -> CommandResult {

@@ -21,13 +21,18 @@ use axum::extract::ConnectInfo;
 
 use crate::dialect::{self, Command};
 use crate::error::SyncError;
-use crate::faults::FaultAction;
+use crate::faults::{FaultAction, Subject};
+use crate::inspect::offline::{client_of, KeptOut};
+use crate::inspect::types::{Body, Origin, RuleChange};
 use crate::inspect::{Inspector, Request};
 use crate::sync::Sync;
 use crate::transport::Peer;
 
 /// How many events of one socket may wait before new ones are refused with `busy`.
 pub const QUEUE_DEPTH: usize = 1024;
+
+/// How often a stalled request looks whether its socket is still there.
+const STALL_CHECK: Duration = Duration::from_millis(500);
 
 /// How many packets may wait to be written to one socket (socketioxide's buffer).
 pub const SEND_BUFFER: usize = 16 * QUEUE_DEPTH;
@@ -101,7 +106,15 @@ pub fn attach(io: &SocketIo, sync: Arc<Sync>) {
         let sync = sync.clone();
         async move {
             let inspect = sync.inspect.clone();
-            inspect.connected(&socket, auth.unwrap_or(Value::Null));
+            let auth = auth.unwrap_or(Value::Null);
+            let client = client_of(&auth, socket.req_parts().uri.query());
+            // A client the inspector took offline is refused until its time is up: the
+            // client sees `connect_error` with this message.
+            if let Err(kept_out) = inspect.offline.check(client.as_deref()) {
+                refuse_offline(&inspect, &socket, &kept_out);
+                return Err(kept_out);
+            }
+            inspect.connected(&socket, auth);
             let sid = socket.id.to_string();
             // A WebSocket's handshake came on the connection that carries it; a polling
             // socket's connections are learnt from its requests (crate::transport).
@@ -127,8 +140,8 @@ pub fn attach(io: &SocketIo, sync: Arc<Sync>) {
                 inspect.disconnected(&sid, reason.to_string());
                 transport.disconnected(&sid);
             });
-            tokio::spawn(drain(rx, sync));
-            Ok::<(), std::convert::Infallible>(())
+            tokio::spawn(drain(rx, sync, client));
+            Ok::<(), KeptOut>(())
         }
     };
     io.ns(
@@ -140,13 +153,44 @@ pub fn attach(io: &SocketIo, sync: Arc<Sync>) {
     );
 }
 
-async fn drain(mut rx: mpsc::Receiver<Incoming>, sync: Arc<Sync>) {
+/// Records the CONNECT of an offline client, refused.
+fn refuse_offline(inspect: &Inspector, socket: &SocketRef, kept_out: &KeptOut) {
+    let parts = socket.req_parts();
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    inspect.bus.publish(
+        None,
+        Origin::Inspector,
+        None,
+        Body::Refused {
+            reason: "offline".into(),
+            message: kept_out.to_string(),
+            http_origin: header("origin"),
+            host: header("host"),
+            transport: Some(
+                match socket.transport_type() {
+                    socketioxide::TransportType::Polling => "polling",
+                    socketioxide::TransportType::Websocket => "websocket",
+                }
+                .into(),
+            ),
+            remote_addr: None,
+        },
+    );
+}
+
+async fn drain(mut rx: mpsc::Receiver<Incoming>, sync: Arc<Sync>, client: Option<String>) {
     while let Some(incoming) = rx.recv().await {
-        handle(&sync, incoming).await;
+        handle(&sync, incoming, client.as_deref()).await;
     }
 }
 
-async fn handle(sync: &Sync, incoming: Incoming) {
+async fn handle(sync: &Sync, incoming: Incoming, client: Option<&str>) {
     let Incoming {
         socket,
         event,
@@ -178,9 +222,10 @@ async fn handle(sync: &Sync, incoming: Incoming) {
             return;
         }
     };
-    let Some(ack) = apply_fault(
+    let Some((ack, fault)) = apply_fault(
         sync,
         &socket,
+        client,
         &event,
         &command,
         ack,
@@ -207,7 +252,7 @@ async fn handle(sync: &Sync, incoming: Incoming) {
                 match sent {
                     Ok(()) => {
                         let args = vec![Value::Null, result];
-                        inspect.ack_out(&sid, &request, Some(dialect), args, None, None);
+                        inspect.ack_out(&sid, &request, Some(dialect), args, None, fault);
                     }
                     Err(e) => inspect.ack_not_sent(&sid, &request, e.to_string()),
                 }
@@ -215,35 +260,71 @@ async fn handle(sync: &Sync, incoming: Incoming) {
         }
         Err(err) => {
             tracing::warn!(sid = %socket.id, event = %event, code = err.code(), "failed: {err}");
-            reply_err(ack, &err, has_ack, refused(Some(dialect)));
+            send_error(ack, &err, has_ack, refused(Some(dialect)), fault);
         }
     })
     .await;
 }
 
 /// Applies the first fault rule matching the request, if any. Gives the ack back when
-/// the request is to be carried out (no rule, or a delay that has passed); None when
-/// the fault consumed it (failed, dropped or the socket cut off).
+/// the request is to be carried out (no rule, or a delay or stall that has passed),
+/// with the rule that held it; None when the fault consumed it (failed, dropped or
+/// the socket cut off).
+#[allow(clippy::too_many_arguments)]
 async fn apply_fault(
     sync: &Sync,
     socket: &SocketRef,
+    client: Option<&str>,
     event: &str,
     command: &Command,
     ack: AckSender,
     has_ack: bool,
     refused: Refused<'_>,
-) -> Option<AckSender> {
+) -> Option<(AckSender, Option<u64>)> {
     let sid = refused.sid;
-    let Some((rule, action)) = sync.faults.fire(sid, event, Some(&command.url())) else {
-        return Some(ack);
+    let url = command.url();
+    let subject = Subject {
+        socket: sid,
+        client,
+        event,
+        url: Some(&url),
     };
+    let Some(fired) = sync.faults.fire(subject) else {
+        return Some((ack, None));
+    };
+    let (rule, action) = (fired.rule, fired.action);
     tracing::info!(sid, event, rule, ?action, "fault injected");
-    sync.inspect
-        .fault(sid, event, Some(command.url()), rule, action.clone());
+    sync.inspect.fault(
+        sid,
+        event,
+        Some(url.clone()),
+        refused.request.seq,
+        rule,
+        action.clone(),
+    );
+    if fired.spent {
+        sync.inspect
+            .rules_changed(Origin::Fault, RuleChange::Spent, sync.faults.get(rule));
+        if let Err(e) = sync.faults.persist().await {
+            tracing::warn!("{e}");
+        }
+    }
     match action {
         FaultAction::Delay { ms } => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
-            return Some(ack);
+            return Some((ack, Some(rule)));
+        }
+        FaultAction::Stall => {
+            // Held until the rule is switched off or removed; a socket that goes away
+            // meanwhile takes its held requests with it.
+            let mut changes = sync.faults.changes();
+            while sync.faults.holds(rule) {
+                if !socket.connected() {
+                    return None;
+                }
+                let _ = tokio::time::timeout(STALL_CHECK, changes.changed()).await;
+            }
+            return Some((ack, Some(rule)));
         }
         FaultAction::Fail { code, message } => {
             // A conflict carries the stored model, as a real one does.
@@ -275,7 +356,7 @@ async fn apply_fault(
             crate::outbound::cut(
                 sync,
                 socket,
-                crate::inspect::types::Origin::Fault,
+                Origin::Fault,
                 format!("cut by fault rule {rule}"),
             );
         }

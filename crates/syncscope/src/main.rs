@@ -43,6 +43,14 @@ enum Command {
     /// (exit 0), or show where it does not (exit 1); exit 2 when a file or the server
     /// is unusable. `replay accept FILE…` (or --update) re-records the files instead.
     Replay(ReplayArgs),
+    /// Add, list, switch, edit and remove the fault rules of a running server, export
+    /// and import them as a file, take a client offline for a while (docs/FAULTS.md).
+    Fault {
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[command(subcommand)]
+        action: syncscope::fault_cli::FaultCommand,
+    },
     /// Start (`record start [NAME]`) or stop (`record stop`) a recording session.
     Record {
         #[command(flatten)]
@@ -261,6 +269,15 @@ struct ServeArgs {
         value_delimiter = ','
     )]
     allow_host: Vec<String>,
+    /// The seed of fault rules' toxicity draws, to repeat a run exactly [default: a new
+    /// one per launch, shown in the inspector and the log].
+    #[arg(
+        long,
+        env = "SYNCSCOPE_FAULT_SEED",
+        hide_env_values = true,
+        value_parser = clap::value_parser!(u64).range(..(1u64 << 53))
+    )]
+    fault_seed: Option<u64>,
 }
 
 #[tokio::main]
@@ -285,6 +302,9 @@ async fn main() -> ExitCode {
         Command::Events(args) => report(events(args).await),
         Command::Push(args) => report(push(args).await),
         Command::Record { conn, action, name } => report(record(conn, &action, name).await),
+        Command::Fault { conn, action } => {
+            report(syncscope::fault_cli::run(&conn.client(), action).await)
+        }
         Command::Replay(args) => replay(args).await,
         Command::Import { file, output } => import_har(&file, output),
     }
@@ -601,6 +621,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         new_token: args.new_token,
         allow_origins: args.allow_origin,
         allow_hosts: args.allow_host,
+        fault_seed: args.fault_seed,
         max_queued_bytes: args.max_queued_bytes,
         ..Config::default()
     };
@@ -618,6 +639,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
     println!("Control token: {}", running.token());
     let _ = std::io::stdout().flush();
     tracing::info!("demo app at http://{addr}/demo/ ; stop with Ctrl-C");
+    tracing::info!(
+        "fault seed {} (repeat a run with --fault-seed)",
+        running.inspector().faults.seed()
+    );
     // The token travels in the fragment, which browsers never send to a server.
     tracing::info!(
         "inspector at http://{addr}/_syncscope/ui/#token={}",

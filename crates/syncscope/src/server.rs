@@ -54,6 +54,8 @@ pub struct Config {
     pub recorder_capacity: usize,
     /// How many bytes of records (approximately) may wait for the recorder.
     pub recorder_max_bytes: usize,
+    /// The seed of fault toxicity draws (`--fault-seed`); None: a new one per launch.
+    pub fault_seed: Option<u64>,
     /// The most bytes of pushes that may wait to be sent to one socket before it is
     /// cut as a slow consumer (crate::outbound).
     pub max_queued_bytes: u64,
@@ -76,6 +78,7 @@ impl Default for Config {
             allow_hosts: Vec::new(),
             recorder_capacity: recorder::DEFAULT_CAPACITY,
             recorder_max_bytes: recorder::DEFAULT_MAX_BYTES,
+            fault_seed: None,
             max_queued_bytes: crate::outbound::DEFAULT_MAX_QUEUED_BYTES,
         }
     }
@@ -195,7 +198,20 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     )
     .await
     .map_err(StartError::Store)?;
-    let inspector = Arc::new(Inspector::new(recorder));
+    let fault_store = crate::fault_store::FaultStore::new(store.pool().clone());
+    let kept_rules = fault_store.load().await.map_err(|e| {
+        StartError::Store(format!(
+            "the fault rules kept in the database could not be read: {e}"
+        ))
+    })?;
+    let faults = Arc::new(
+        crate::faults::Faults::new(
+            config.fault_seed.unwrap_or_else(crate::faults::random_seed),
+            kept_rules,
+        )
+        .with_store(fault_store),
+    );
+    let inspector = Arc::new(Inspector::with_faults(recorder, faults.clone()));
     let replay = Arc::new(Player::new(
         io.clone(),
         store.pool().clone(),
@@ -206,7 +222,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         io: io.clone(),
         max_data: config.max_data,
         inspect: inspector.clone(),
-        faults: Default::default(),
+        faults,
         replay: replay.clone(),
         queries: Default::default(),
         transport: transport.clone(),

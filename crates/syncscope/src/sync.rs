@@ -32,7 +32,7 @@ pub struct Sync {
     pub max_data: usize,
     pub inspect: Arc<Inspector>,
     /// Rules the inspector set; checked for every request before it runs.
-    pub faults: crate::faults::Faults,
+    pub faults: Arc<crate::faults::Faults>,
     /// The live replay of a stored session's pushes, driven from the control API.
     pub replay: Arc<crate::live_replay::Player>,
     /// The live queries sockets subscribed to, and what each one's result holds.

@@ -138,7 +138,13 @@ impl Dispatcher {
             let recorder = Recorder::start(store.pool().clone(), 10_000, 16 << 20)
                 .await
                 .expect("the recorder starts");
-            let inspector = Arc::new(Inspector::new(recorder));
+            // The server's fault rules, kept in the store as the server keeps them, with
+            // a fixed seed so that a fuzz input draws the same toxicity on every run.
+            let faults = Arc::new(
+                crate::faults::Faults::new(0, Vec::new())
+                    .with_store(crate::fault_store::FaultStore::new(store.pool().clone())),
+            );
+            let inspector = Arc::new(Inspector::with_faults(recorder, faults.clone()));
             let replay = Arc::new(Player::new(
                 io.clone(),
                 store.pool().clone(),
@@ -149,7 +155,7 @@ impl Dispatcher {
                 io: io.clone(),
                 max_data: MAX_DATA,
                 inspect: inspector.clone(),
-                faults: Default::default(),
+                faults,
                 replay,
                 transport: crate::transport::Transport::new(
                     crate::outbound::DEFAULT_MAX_QUEUED_BYTES,

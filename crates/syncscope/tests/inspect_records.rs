@@ -80,6 +80,7 @@ async fn each_record_kind_appears_with_its_fields_in_the_order_things_happened()
             http_origin,
             auth,
             query,
+            ..
         } => {
             assert_eq!(transport, "websocket");
             assert_eq!(protocol, "EIO4");

@@ -18,6 +18,7 @@ const KIND_LABEL: Record<string, string> = {
   protocol_error: 'protocol error',
   fault: 'fault',
   refused: 'refused',
+  fault_rules: 'rules',
 };
 
 function Row({ r, log, selected, onSelect }: { r: Rec; log: LogModel; selected: boolean; onSelect: () => void }): JSX.Element {
@@ -34,7 +35,14 @@ function Row({ r, log, selected, onSelect }: { r: Rec; log: LogModel; selected: 
     .join(' ');
   let result: JSX.Element | null = null;
   if (r.kind === 'event_in') {
-    if (ack?.kind === 'ack_out' && ack.fault != null) {
+    if (ack?.kind === 'ack_out' && ack.fault != null && ack.error === null) {
+      // Delayed or stalled by a rule, then answered by the server.
+      result = (
+        <span class="res ok" data-testid="ack-result" title={`answered late: held by fault rule #${ack.fault}`}>
+          ok · {fmtLatency(ack.latency_us)} <span class="res fault">· held by fault #{ack.fault}</span>
+        </span>
+      );
+    } else if (ack?.kind === 'ack_out' && ack.fault != null) {
       // Made up by a rule: say so first, short enough to fit the column.
       result = (
         <span class="res fault" data-testid="ack-result" title={`error ${ack.error ?? ''} injected by fault rule #${ack.fault}`}>
@@ -47,10 +55,16 @@ function Row({ r, log, selected, onSelect }: { r: Rec; log: LogModel; selected: 
           {ack.error ?? 'ok'} · {fmtLatency(ack.latency_us)}
         </span>
       );
-    } else if (fault?.kind === 'fault' && (fault.action === 'drop' || fault.action === 'disconnect')) {
+    } else if (fault?.kind === 'fault' && (fault.action === 'drop' || fault.action === 'disconnect' || fault.action === 'cut')) {
       result = (
         <span class="res fault" data-testid="ack-result">
           {fault.action === 'drop' ? 'dropped' : 'cut off'} by fault #{fault.rule}
+        </span>
+      );
+    } else if (fault?.kind === 'fault' && fault.action === 'stall') {
+      result = (
+        <span class="res fault" data-testid="ack-result">
+          stalled by fault #{fault.rule}
         </span>
       );
     } else if (r.ack_id !== null) {

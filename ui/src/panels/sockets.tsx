@@ -30,7 +30,13 @@ function SocketRow({ s, selected, onSelect }: { s: SocketInfo; selected: boolean
       aria-selected={selected}
     >
       <SocketName id={s.id} />
-      <span class="c-id mono" title={s.id}>
+      <span class="c-id mono" title={s.client ? `${s.id}, client ${s.client}: ${s.reconnects} reconnect(s) before this socket` : s.id}>
+        {s.client && (
+          <span class="tag client-tag" data-testid="socket-client">
+            {s.client}
+            {s.reconnects > 0 ? ` ↻${s.reconnects}` : ''}
+          </span>
+        )}{' '}
         {s.id}
       </span>
       <span class="c-tr">
@@ -58,9 +64,18 @@ export function SocketsPanel(): JSX.Element {
   const [selected, setSelected] = useState<string | null>(null);
   const [text, setText] = useState('');
   const [flash, say] = useFlash();
-  const list = text
+  const filtered = text
     ? s.sockets.filter((x) => `${labelOf(x.id).name} ${JSON.stringify(x)}`.toLowerCase().includes(text.toLowerCase()))
     : s.sockets;
+  // A client's sockets (one tab across reconnects) together, in the order they came.
+  const first = new Map<string, number>();
+  filtered.forEach((x, i) => {
+    if (x.client && !first.has(x.client)) first.set(x.client, i);
+  });
+  const list = filtered
+    .map((x, i) => ({ x, key: x.client ? (first.get(x.client) ?? i) : i, i }))
+    .sort((a, b) => a.key - b.key || a.i - b.i)
+    .map((e) => e.x);
   const sel = s.sockets.find((x) => x.id === selected) ?? null;
 
   const disconnect = async (id: string) => {
@@ -149,6 +164,10 @@ export function SocketsPanel(): JSX.Element {
             <dd>{sel.http_origin ?? '—'}</dd>
             <dt>user agent</dt>
             <dd>{sel.user_agent ?? '—'}</dd>
+            <dt>client</dt>
+            <dd data-testid="socket-detail-client">
+              {sel.client ? `${sel.client} (${sel.reconnects} reconnect${sel.reconnects === 1 ? '' : 's'} before this socket)` : 'none named (auth.client)'}
+            </dd>
             <dt>channels</dt>
             <dd>{sel.channels.join(', ') || 'none'}</dd>
             <dt>auth</dt>

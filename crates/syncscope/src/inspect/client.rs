@@ -342,9 +342,33 @@ pub fn line(record: &Record) -> String {
         Body::Fault {
             rule,
             event,
+            request_seq,
             action,
-        } => format!("rule {rule} on {event}: {action:?}"),
+        } => format!(
+            "rule {rule} on {event}{}: {}",
+            request_seq.map(|s| format!(" #{s}")).unwrap_or_default(),
+            action.describe()
+        ),
         Body::Refused { message, .. } => message.clone(),
+        Body::FaultRules {
+            change, rule, seed, ..
+        } => match rule {
+            Some(rule) => format!(
+                "{change:?} rule {}: {} (seed {seed})",
+                rule.id,
+                rule.spec.describe()
+            ),
+            None => format!("{change:?} (seed {seed})"),
+        },
+        Body::Offline {
+            client,
+            secs,
+            sockets,
+        } => format!(
+            "client {client} offline for {secs} s ({} socket(s) cut)",
+            sockets.len()
+        ),
+        Body::Online { client, reason } => format!("client {client} back online ({reason})"),
         Body::SlowConsumer {
             queued_bytes,
             limit_bytes,

@@ -10,6 +10,7 @@
 pub mod bindings;
 pub mod bus;
 pub mod client;
+pub mod offline;
 pub mod recorder;
 pub mod registry;
 pub mod types;
@@ -44,6 +45,10 @@ pub struct Inspector {
     pub replay: Mutex<Option<types::ReplayStatus>>,
     /// When this launch started (Stats::launched_at_us).
     launched_at_us: u64,
+    /// The fault rules (shared with crate::sync), for their seed in the stats.
+    pub faults: Arc<crate::faults::Faults>,
+    /// Clients the inspector took offline for a while.
+    pub offline: offline::OfflineClients,
     /// The request each socket's worker is carrying out now: socket id → the seq of
     /// its `event_in` record. A socket's requests run one at a time (endpoint.rs), so
     /// a push made on behalf of a socket is caused by the request it is handling;
@@ -94,11 +99,18 @@ pub struct Request {
 
 impl Inspector {
     pub fn new(recorder: Arc<Recorder>) -> Inspector {
+        Inspector::with_faults(recorder, Arc::default())
+    }
+
+    /// An inspector sharing the server's fault rules.
+    pub fn with_faults(recorder: Arc<Recorder>, faults: Arc<crate::faults::Faults>) -> Inspector {
         Inspector {
             bus: Bus::new(recorder),
             reasons: Mutex::default(),
             replay: Mutex::default(),
             launched_at_us: now_us(),
+            faults,
+            offline: offline::OfflineClients::default(),
             handling: Mutex::default(),
         }
     }
@@ -126,6 +138,23 @@ impl Inspector {
     /// registry already know them.
     pub async fn start_session(&self, name: Option<String>) -> Result<types::SessionInfo, String> {
         let session = self.recorder().start_session(name).await?;
+        // The rules and the seed in effect, so that the session says how to repeat it.
+        // Without rules there is nothing to repeat; a rule added later is a record that
+        // carries the seed too.
+        let rules = self.faults.list().len() as u64;
+        if rules > 0 {
+            self.bus.record_only(
+                None,
+                Origin::Inspector,
+                None,
+                Body::FaultRules {
+                    change: types::RuleChange::Snapshot,
+                    rule: None,
+                    seed: self.faults.seed(),
+                    count: rules,
+                },
+            );
+        }
         for socket in self.bus.registry.sockets() {
             let sid = socket.id.as_str();
             self.bus.record_only(
@@ -140,6 +169,7 @@ impl Inspector {
                     http_origin: socket.http_origin.clone(),
                     auth: socket.auth.clone(),
                     query: None,
+                    client: socket.client.clone(),
                 },
             );
             for (channel, query) in self.bus.registry.subscriptions(sid) {
@@ -172,6 +202,7 @@ impl Inspector {
                 .map(|ConnectInfo(addr)| addr.to_string()),
             user_agent: header("user-agent"),
             http_origin: header("origin"),
+            client: offline::client_of(&auth, parts.uri.query()),
             auth,
             query: parts.uri.query().map(str::to_string),
         };
@@ -481,6 +512,7 @@ impl Inspector {
         sid: &str,
         event: &str,
         url: Option<String>,
+        request_seq: u64,
         rule: u64,
         action: crate::faults::FaultAction,
     ) {
@@ -491,7 +523,28 @@ impl Inspector {
             Body::Fault {
                 rule,
                 event: event.to_string(),
+                request_seq: Some(request_seq),
                 action,
+            },
+        );
+    }
+
+    /// Records a change to the fault rules.
+    pub fn rules_changed(
+        &self,
+        origin: Origin,
+        change: types::RuleChange,
+        rule: Option<crate::faults::FaultRule>,
+    ) {
+        self.bus.publish(
+            None,
+            origin,
+            None,
+            Body::FaultRules {
+                change,
+                rule,
+                seed: self.faults.seed(),
+                count: self.faults.list().len() as u64,
             },
         );
     }
@@ -532,6 +585,13 @@ impl Inspector {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
+            fault_seed: self.faults.seed(),
+            offline: self
+                .offline
+                .list()
+                .into_iter()
+                .map(|(client, secs_left)| types::OfflineClient { client, secs_left })
+                .collect(),
         }
     }
 }

@@ -27,7 +27,13 @@ pub struct Registry {
 struct Inner {
     sockets: HashMap<String, Entry>,
     channels: BTreeMap<String, Channel>,
+    /// How many sockets each client id opened since launch (its reconnects + 1).
+    clients: HashMap<String, u32>,
 }
+
+/// How many client ids the registry counts reconnects for; beyond (a load test with a
+/// new id per socket), new ids are not counted.
+const MAX_CLIENTS: usize = 100_000;
 
 struct Entry {
     info: SocketInfo,
@@ -84,14 +90,32 @@ impl Registry {
                 user_agent,
                 http_origin,
                 auth,
+                client,
                 ..
             } => {
+                let reconnects = match client {
+                    Some(c) => match inner.clients.get_mut(c) {
+                        Some(n) => {
+                            *n += 1;
+                            *n - 1
+                        }
+                        None => {
+                            if inner.clients.len() < MAX_CLIENTS {
+                                inner.clients.insert(c.clone(), 1);
+                            }
+                            0
+                        }
+                    },
+                    None => 0,
+                };
                 if let Some(sid) = sid {
                     inner.sockets.insert(
                         sid.to_string(),
                         Entry {
                             info: SocketInfo {
                                 id: sid.to_string(),
+                                client: client.clone(),
+                                reconnects,
                                 transport: transport.clone(),
                                 protocol: protocol.clone(),
                                 remote_addr: remote_addr.clone(),
@@ -217,6 +241,9 @@ impl Registry {
             Body::ProtocolError { .. }
             | Body::Fault { .. }
             | Body::Refused { .. }
+            | Body::FaultRules { .. }
+            | Body::Offline { .. }
+            | Body::Online { .. }
             | Body::SlowConsumer { .. } => {}
         }
     }
@@ -293,6 +320,23 @@ impl Registry {
             }
         }
         found
+    }
+
+    /// The ids of the live sockets of `client`.
+    pub fn sockets_of_client(&self, client: &str) -> Vec<String> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner
+            .sockets
+            .values()
+            .filter(|e| e.info.client.as_deref() == Some(client))
+            .map(|e| e.info.id.clone())
+            .collect()
+    }
+
+    /// The client id of a live socket, when it named one.
+    pub fn client_of(&self, sid: &str) -> Option<String> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.sockets.get(sid).and_then(|e| e.info.client.clone())
     }
 
     pub fn transport_of(&self, sid: &str) -> Option<String> {

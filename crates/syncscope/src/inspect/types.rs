@@ -55,6 +55,10 @@ pub enum Body {
         auth: Value,
         /// The handshake's query string.
         query: Option<String>,
+        /// The client the socket belongs to across reconnects: `auth.client` (the
+        /// adapter sends a per-tab id), else `client` in the query; null when neither.
+        #[serde(default)]
+        client: Option<String>,
     },
     Disconnect {
         /// Why, in words (socketioxide's reason, or the inspector's).
@@ -128,8 +132,37 @@ pub enum Body {
     Fault {
         rule: u64,
         event: String,
+        /// The `seq` of the `event_in` record of the request it acted on (null in
+        /// records made before it existed).
+        #[serde(default)]
+        request_seq: Option<u64>,
         #[serde(flatten)]
         action: crate::faults::FaultAction,
+    },
+    /// The fault rules changed (origin `inspector`, or `fault` when a rule spent its
+    /// `times`); also the first record of a session, with what is in effect.
+    FaultRules {
+        change: RuleChange,
+        /// The rule concerned, as it is after the change (before it, for `removed`).
+        rule: Option<crate::faults::FaultRule>,
+        /// The server-wide seed of toxicity draws.
+        seed: u64,
+        /// How many rules there are after the change.
+        count: u64,
+    },
+    /// A client was taken offline (origin `inspector`): its sockets cut, its
+    /// reconnects refused for `secs` seconds.
+    Offline {
+        client: String,
+        secs: u64,
+        /// The sockets it had, which were cut.
+        sockets: Vec<String>,
+    },
+    /// An offline client is let back (its time is up, or the `online` command).
+    Online {
+        client: String,
+        /// `time_up` or `command`.
+        reason: String,
     },
     /// A socket had more pushes waiting to be sent than `--max-queued-bytes` allows
     /// (it stopped reading): its connection is cut (origin `server`), so that its client
@@ -204,6 +237,9 @@ impl Body {
             Body::ProtocolError { .. } => "protocol_error",
             Body::Fault { .. } => "fault",
             Body::Refused { .. } => "refused",
+            Body::FaultRules { .. } => "fault_rules",
+            Body::Offline { .. } => "offline",
+            Body::Online { .. } => "online",
             Body::SlowConsumer { .. } => "slow_consumer",
         }
     }
@@ -237,6 +273,27 @@ impl Body {
                 | Body::SlowConsumer { .. }
         )
     }
+}
+
+/// What happened to the fault rules, in a `fault_rules` record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleChange {
+    Added,
+    /// Changed in place (same id and place in the order).
+    Edited,
+    On,
+    Off,
+    /// Reached its `times` and switched itself off.
+    Spent,
+    Removed,
+    Cleared,
+    /// Rules added from a rules file.
+    Imported,
+    /// The server-wide seed was set.
+    Seed,
+    /// What is in effect when a session starts.
+    Snapshot,
 }
 
 /// Whom an emit goes to.
@@ -358,6 +415,11 @@ impl Filter {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct SocketInfo {
     pub id: String,
+    /// The client it belongs to across reconnects (`auth.client`), when it named one.
+    pub client: Option<String>,
+    /// How many sockets of the same client connected before this one since launch:
+    /// its reconnects.
+    pub reconnects: u32,
     pub transport: String,
     pub protocol: String,
     pub remote_addr: Option<String>,
@@ -429,6 +491,17 @@ pub struct Stats {
     pub channels: u64,
     /// The live replay loaded, if any (docs/REPLAY.md, Live replay).
     pub replay: Option<ReplayStatus>,
+    /// The server-wide seed of fault toxicity draws (`--fault-seed`, docs/FAULTS.md).
+    pub fault_seed: u64,
+    /// The clients taken offline now, with the seconds each has left.
+    pub offline: Vec<OfflineClient>,
+}
+
+/// A client kept offline by the inspector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct OfflineClient {
+    pub client: String,
+    pub secs_left: u64,
 }
 
 /// Where a live replay stands.
@@ -572,13 +645,52 @@ pub enum Command {
     /// Stop recording.
     RecordStop,
     /// Add a fault rule; the result is the rule with its id.
-    FaultAdd { rule: crate::faults::FaultSpec },
+    FaultAdd {
+        rule: crate::faults::FaultSpec,
+        /// Add it switched off (default: on).
+        #[serde(default)]
+        #[ts(optional)]
+        enabled: Option<bool>,
+    },
+    /// Change what a rule does, in place: it keeps its id and place; its counts start
+    /// again; it is switched on unless `enabled` says otherwise.
+    FaultEdit {
+        id: u64,
+        rule: crate::faults::FaultSpec,
+        #[serde(default)]
+        #[ts(optional)]
+        enabled: Option<bool>,
+    },
     /// Switch a fault rule on or off.
     FaultSet { id: u64, enabled: bool },
     /// Delete a fault rule.
     FaultRemove { id: u64 },
     /// Delete every fault rule.
     FaultClear,
+    /// Add the rules of a rules file (`GET /_syncscope/faults/export`), after the
+    /// current ones, or instead of them with `replace`.
+    FaultImport {
+        file: crate::faults::FaultFile,
+        #[serde(default)]
+        #[ts(optional)]
+        replace: Option<bool>,
+    },
+    /// Set the server-wide seed of toxicity draws; every rule's draws start again.
+    FaultSeed { seed: u64 },
+    /// Take a client offline for `secs` seconds: its sockets are cut and its reconnects
+    /// refused (the client sees `connect_error`) until the time is up. `socket` names
+    /// the client of that socket, or the socket alone when it has no client id.
+    Offline {
+        #[serde(default)]
+        #[ts(optional)]
+        client: Option<String>,
+        #[serde(default)]
+        #[ts(optional)]
+        socket: Option<String>,
+        secs: u64,
+    },
+    /// Let an offline client back now.
+    Online { client: String },
     /// Load a stored session's pushes for a live replay (paused at the start).
     ReplayLoad {
         session: i64,

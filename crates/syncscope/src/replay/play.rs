@@ -374,12 +374,18 @@ impl Player<'_> {
                 event: Some(event.to_string()),
                 url: url.map(str::to_string),
                 events: None,
+                client: None,
             },
             action: action.clone(),
             times: Some(1),
+            toxicity: None,
+            seed: None,
         };
         let added = control
-            .command(&Command::FaultAdd { rule })
+            .command(&Command::FaultAdd {
+                rule,
+                enabled: None,
+            })
             .await
             .map_err(PlayError::Control)?;
         if let Some(id) = added.get("id").and_then(Value::as_u64) {
