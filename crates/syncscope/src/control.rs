@@ -27,14 +27,12 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::access::{self, RequestHeaders};
 use crate::dialect::{self, Dialect};
-use crate::emit_args::EmitArgs;
 use crate::error::SyncError;
 use crate::inspect::types::{
     ClientMessage, CollectionInfo, Command, CommandResult, Cursor, Filter, ModelInfo, ModelOp,
-    Origin, ServerMessage, StoreSnapshot, Target,
+    Origin, ServerMessage, StoreSnapshot,
 };
 use crate::inspect::Inspector;
-use crate::rooms::{channel_room, iobind_room};
 use crate::sync::Sync;
 use crate::url::Url;
 
@@ -407,73 +405,7 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
             target,
             event,
             args,
-        } => {
-            if event.is_empty() {
-                return error("bad_request", "the event name is empty");
-            }
-            let sent = match &target {
-                Target::Socket { id } => {
-                    match Sid::from_str(id)
-                        .ok()
-                        .and_then(|sid| state.io.get_socket(sid))
-                    {
-                        Some(s) => s.emit(&event, &EmitArgs(&args)).map_err(|e| e.to_string()),
-                        None => {
-                            return error(
-                                "not_found",
-                                format!(
-                                "no socket {id} is connected; list them with `syncscope sockets`"
-                            ),
-                            )
-                        }
-                    }
-                }
-                Target::Channel { url } => match Url::parse(url) {
-                    Ok(url) => state
-                        .io
-                        .to(channel_room(&url))
-                        .emit(&event, &EmitArgs(&args))
-                        .await
-                        .map_err(|e| e.to_string()),
-                    Err(e) => return error("bad_request", e.to_string()),
-                },
-                Target::Query { url, query } => match crate::query::room_of(url, query) {
-                    Ok(room) => state
-                        .io
-                        .to(room)
-                        .emit(&event, &EmitArgs(&args))
-                        .await
-                        .map_err(|e| e.to_string()),
-                    Err(e) => return error("bad_request", e.to_string()),
-                },
-                Target::Iobind { ns } => state
-                    .io
-                    .to(iobind_room(ns))
-                    .emit(&event, &EmitArgs(&args))
-                    .await
-                    .map_err(|e| e.to_string()),
-                Target::All => state
-                    .io
-                    .emit(&event, &EmitArgs(&args))
-                    .await
-                    .map_err(|e| e.to_string()),
-            };
-            if let Err(e) = sent {
-                return error("internal", format!("the emit failed: {e}"));
-            }
-            let target = match target {
-                Target::Channel { url } => Target::Channel {
-                    url: Url::parse(&url).map(|u| u.to_string()).unwrap_or(url),
-                },
-                t => t,
-            };
-            let reached = state
-                .inspector
-                .pushed_to(None, Origin::Inspector, target, &event, args);
-            CommandResult::Ok {
-                value: json!({ "recipients": reached.count, "to": reached.ids }),
-            }
-        }
+        } => crate::inject::emit(&state.io, &state.inspector, target, event, args).await,
         Command::Model {
             op,
             url,
