@@ -77,12 +77,17 @@ pub fn router(state: Arc<ControlState>) -> Router {
         .with_state(state)
 }
 
-fn refuse(status: StatusCode, message: &str) -> Response {
+/// Every refusal of the HTTP routes: a status and `{code, message}` (docs/CONTROL-API.md).
+fn answer(status: StatusCode, code: &str, message: impl std::fmt::Display) -> Response {
     (
         status,
-        Json(json!({ "code": "refused", "message": message })),
+        Json(json!({ "code": code, "message": message.to_string() })),
     )
         .into_response()
+}
+
+fn refuse(status: StatusCode, message: &str) -> Response {
+    answer(status, "refused", message)
 }
 
 async fn guard(State(state): State<Arc<ControlState>>, req: Request, next: Next) -> Response {
@@ -155,12 +160,8 @@ async fn channels(State(state): State<Arc<ControlState>>) -> impl IntoResponse {
     Json(state.inspector.bus.registry.channels())
 }
 
-fn internal(message: String) -> Response {
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        Json(json!({ "code": "internal", "message": message })),
-    )
-        .into_response()
+fn internal(message: impl std::fmt::Display) -> Response {
+    answer(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
 }
 
 async fn sessions(State(state): State<Arc<ControlState>>) -> Response {
@@ -307,7 +308,7 @@ fn body_refused(rejection: BytesRejection, what: &str, limit: usize) -> Response
             format!("{what} could not be read: {}", rejection.body_text()),
         )
     };
-    (status, Json(json!({ "code": code, "message": message }))).into_response()
+    answer(status, code, message)
 }
 
 /// axum's default body limit, which /command keeps.
@@ -347,14 +348,6 @@ async fn command(
     (status, Json(result)).into_response()
 }
 
-fn error(code: &str, message: impl Into<String>) -> CommandResult {
-    CommandResult::Error {
-        code: code.into(),
-        message: message.into(),
-        detail: None,
-    }
-}
-
 /// Carries out one command of the control API.
 pub async fn run(state: &ControlState, command: Command) -> CommandResult {
     match command {
@@ -363,7 +356,7 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
                 .ok()
                 .and_then(|sid| state.io.get_socket(sid));
             let Some(socket_ref) = socket_ref else {
-                return error(
+                return CommandResult::error(
                     "not_found",
                     format!("no socket {socket} is connected; list them with `syncscope sockets`"),
                 );
@@ -376,7 +369,10 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
                 Ok(()) => CommandResult::Ok {
                     value: json!({ "disconnected": socket }),
                 },
-                Err(e) => error("not_found", format!("socket {socket} is already gone: {e}")),
+                Err(e) => CommandResult::error(
+                    "not_found",
+                    format!("socket {socket} is already gone: {e}"),
+                ),
             }
         }
         Command::Cut { socket } => {
@@ -384,7 +380,7 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
                 .ok()
                 .and_then(|sid| state.io.get_socket(sid));
             let Some(socket_ref) = socket_ref else {
-                return error(
+                return CommandResult::error(
                     "not_found",
                     format!("no socket {socket} is connected; list them with `syncscope sockets`"),
                 );
@@ -398,7 +394,9 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
                 Some(cut) => CommandResult::Ok {
                     value: json!({ "cut": socket, "connections": cut.connections }),
                 },
-                None => error("not_found", format!("socket {socket} is already gone")),
+                None => {
+                    CommandResult::error("not_found", format!("socket {socket} is already gone"))
+                }
             }
         }
         Command::Emit {
@@ -439,20 +437,20 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
             match out {
                 Some(Ok(value)) => CommandResult::Ok { value },
                 Some(Err(e)) => sync_error(&e),
-                None => error("internal", "the write gave no answer"),
+                None => CommandResult::error("internal", "the write gave no answer"),
             }
         }
         Command::RecordStart { name } => match state.inspector.start_session(name).await {
             Ok(session) => CommandResult::Ok {
                 value: serde_json::to_value(session).unwrap_or_default(),
             },
-            Err(e) => error("internal", e),
+            Err(e) => CommandResult::error("internal", e),
         },
         Command::RecordStop => match state.inspector.recorder().stop_session().await {
             Ok(session) => CommandResult::Ok {
                 value: serde_json::to_value(session).unwrap_or_default(),
             },
-            Err(e) => error("internal", e),
+            Err(e) => CommandResult::error("internal", e),
         },
         c @ (Command::FaultAdd { .. }
         | Command::FaultEdit { .. }
@@ -484,10 +482,14 @@ fn replay_result(
         Ok(status) => CommandResult::Ok {
             value: serde_json::to_value(status).unwrap_or_default(),
         },
-        Err(e @ E::NoSuchSession(_)) => error("not_found", e.to_string()),
-        Err(e @ (E::NotLoaded | E::NothingToReplay(_))) => error("conflict", e.to_string()),
-        Err(e @ (E::BadSpeed(_) | E::BadPosition { .. })) => error("bad_request", e.to_string()),
-        Err(e @ E::Db(_)) => error("internal", e.to_string()),
+        Err(e @ E::NoSuchSession(_)) => CommandResult::error("not_found", e.to_string()),
+        Err(e @ (E::NotLoaded | E::NothingToReplay(_))) => {
+            CommandResult::error("conflict", e.to_string())
+        }
+        Err(e @ (E::BadSpeed(_) | E::BadPosition { .. })) => {
+            CommandResult::error("bad_request", e.to_string())
+        }
+        Err(e @ E::Db(_)) => CommandResult::error("internal", e.to_string()),
     }
 }
 
@@ -631,16 +633,10 @@ async fn export_session(
             file,
         )
             .into_response(),
-        Err(e @ crate::session_file::SessionFileError::NoSuchSession(_)) => (
-            StatusCode::NOT_FOUND,
-            Json(json!({ "code": "not_found", "message": e.to_string() })),
-        )
-            .into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({ "code": "internal", "message": e.to_string() })),
-        )
-            .into_response(),
+        Err(e @ crate::session_file::SessionFileError::NoSuchSession(_)) => {
+            answer(StatusCode::NOT_FOUND, "not_found", e)
+        }
+        Err(e) => internal(e),
     }
 }
 
@@ -659,15 +655,9 @@ async fn import_session(
             Json(json!({ "session": id, "records": header.records, "name": header.name }))
                 .into_response()
         }
-        Err(e @ (E::Invalid { .. } | E::TooNew(_))) => (
-            StatusCode::BAD_REQUEST,
-            Json(json!({ "code": "bad_request", "message": e.to_string() })),
-        )
-            .into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({ "code": "internal", "message": e.to_string() })),
-        )
-            .into_response(),
+        Err(e @ (E::Invalid { .. } | E::TooNew(_))) => {
+            answer(StatusCode::BAD_REQUEST, "bad_request", e)
+        }
+        Err(e) => internal(e),
     }
 }

@@ -56,7 +56,7 @@ pub async fn emit(
     args: Vec<Value>,
 ) -> CommandResult {
     if event.is_empty() {
-        return error("bad_request", "the event name is empty");
+        return CommandResult::error("bad_request", "the event name is empty");
     }
     let ask = event == ANSWERED_EVENT;
     let data = EmitArgs(&args);
@@ -65,7 +65,7 @@ pub async fn emit(
     let answers = match &target {
         Target::Socket { id } => {
             let Some(socket) = Sid::from_str(id).ok().and_then(|sid| io.get_socket(sid)) else {
-                return error(
+                return CommandResult::error(
                     "not_found",
                     format!("no socket {id} is connected; list them with `syncscope sockets`"),
                 );
@@ -87,11 +87,11 @@ pub async fn emit(
             let room = match other {
                 Target::Channel { url } => match Url::parse(url) {
                     Ok(url) => Some(channel_room(&url)),
-                    Err(e) => return error("bad_request", e.to_string()),
+                    Err(e) => return CommandResult::error("bad_request", e.to_string()),
                 },
                 Target::Query { url, query } => match crate::query::room_of(url, query) {
                     Ok(room) => Some(room),
-                    Err(e) => return error("bad_request", e.to_string()),
+                    Err(e) => return CommandResult::error("bad_request", e.to_string()),
                 },
                 Target::Iobind { ns } => Some(iobind_room(ns)),
                 _ => None,
@@ -115,7 +115,7 @@ pub async fn emit(
     };
     let answers = match answers {
         Ok(a) => a,
-        Err(e) => return error("internal", format!("the emit failed: {e}")),
+        Err(e) => return CommandResult::error("internal", format!("the emit failed: {e}")),
     };
     let target = match target {
         Target::Channel { url } => Target::Channel {
@@ -181,14 +181,6 @@ fn reading(value: &Value) -> Reading {
                 .to_string(),
         ),
         None => Reading::Unknown,
-    }
-}
-
-fn error(code: &str, message: impl Into<String>) -> CommandResult {
-    CommandResult::Error {
-        code: code.into(),
-        message: message.into(),
-        detail: None,
     }
 }
 
