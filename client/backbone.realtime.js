@@ -781,6 +781,14 @@
       link.remember(key, result.version, result.seq);
     },
 
+    // A model read whose snapshot (`seq`) is older than a change this page
+    // already holds for the model.
+    staleRead: function(result) {
+      if (this.method !== 'read' || isCollection(this.model) || result.seq == null) return false;
+      var entry = this.link.known[this.url];
+      return !!entry && entry.seq > result.seq;
+    },
+
     // The error-first ack.
     answer: function(err, result) {
       if (err) {
@@ -794,6 +802,13 @@
       var data = _.isArray(result.data) ?
         _.map(result.data, function(attrs) { return fromWire(attrs, attr); }) :
         fromWire(result.data, attr);
+      if (this.staleRead(result)) {
+        // A push of a newer change reached the model before this answer (a
+        // model's fetch holds no pushes back): the model already shows more
+        // than the read's snapshot. The fetch succeeds with what it shows.
+        data = _.clone(model.attributes);
+        this.options.parse = false;
+      }
       var deliver = this.fanOut(result);
       this.finish(function() {
         // An update replaces the stored model: the writer drops what the
