@@ -343,6 +343,9 @@ describe('fault injection from the inspector UI', { timeout: 180000 }, () => {
     assert.equal(await page.isChecked('[data-testid=fault-times-once]'), true, 'one push unless told otherwise');
     await page.fill('[data-testid=fault-url]', '/todos');
     await page.selectOption('[data-testid=fault-socket]', bob.id);
+    await page.evaluate(() => document.activeElement?.blur());
+    await shot(page, 'faults-push-editor');
+    fs.copyFileSync(path.join(ARTIFACTS, 'ui-faults-push-editor.png'), path.join(__dirname, '..', '..', 'docs', 'screenshots', 'faults-push-editor.png'));
     await page.click('[data-testid=fault-add]');
     const [rule] = await eventually(async () => {
       const list = await rules();

@@ -57,8 +57,10 @@ export function whenText(w: FaultMatch, action?: string): string {
   const what = action?.startsWith('push_') ? 'change pushes' : action === 'bandwidth' || action === 'slice' ? 'connections' : null;
   const parts = [what ?? (w.event ? w.event : w.events?.length ? w.events.join(' or ') : 'any request')];
   if (w.url) parts.push(`on ${w.url}`);
-  if (w.client) parts.push(`from client ${w.client}`);
-  if (w.socket) parts.push(`from ${w.socket}`);
+  // A push goes to a socket; a request comes from one.
+  const dir = action?.startsWith('push_') ? 'to' : 'from';
+  if (w.client) parts.push(`${dir} client ${w.client}`);
+  if (w.socket) parts.push(`${dir} ${w.socket}`);
   return parts.join(' ');
 }
 

@@ -680,11 +680,17 @@ impl FaultSpec {
         if let Some(url) = &w.url {
             when.push_str(&format!(" on {url}"));
         }
+        // A push goes to a socket; a request comes from one.
+        let dir = if self.action.layer() == Layer::Push {
+            "to"
+        } else {
+            "from"
+        };
         if let Some(client) = &w.client {
-            when.push_str(&format!(" from client {client}"));
+            when.push_str(&format!(" {dir} client {client}"));
         }
         if let Some(socket) = &w.socket {
-            when.push_str(&format!(" from socket {socket}"));
+            when.push_str(&format!(" {dir} socket {socket}"));
         }
         let times = match self.times {
             None => "every time".to_string(),

@@ -316,7 +316,7 @@ function RuleForm({ say, editing, onDone }: { say: Say; editing: FaultRule | nul
         <div class="radios">
           <label class="check">
             <input type="radio" name="fault-times" checked={times === 'once'} onChange={() => pickTimes('once')} data-testid="fault-times-once" />
-            next request only
+            {layer === 'push' ? 'next push only' : 'next request only'}
           </label>
           <label class="check">
             <input type="radio" name="fault-times" checked={times === 'always'} onChange={() => pickTimes('always')} data-testid="fault-times-always" />
