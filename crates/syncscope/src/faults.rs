@@ -935,4 +935,119 @@ mod tests {
         assert_eq!(spec.action, FaultAction::Stall);
         assert_eq!(serde_json::to_value(&spec).unwrap()["action"], "stall");
     }
+
+    fn spec(action: FaultAction, when: FaultMatch) -> FaultSpec {
+        FaultSpec {
+            when,
+            action,
+            times: None,
+            toxicity: None,
+            seed: None,
+        }
+    }
+
+    #[test]
+    fn a_rule_acts_on_its_own_layer_only() {
+        let faults = Faults::default();
+        faults.add(spec(FaultAction::PushDrop, FaultMatch::default()));
+        faults.add(spec(
+            FaultAction::Bandwidth { bytes_per_sec: 10 },
+            FaultMatch {
+                client: Some("tab-1".into()),
+                ..FaultMatch::default()
+            },
+        ));
+        assert_eq!(
+            faults.fire(req("s", "read", Some("/todos"))),
+            None,
+            "a push or connection rule never fires on a request"
+        );
+        let mut push = req("s", "change", Some("/todos"));
+        push.layer = Layer::Push;
+        assert_eq!(faults.fire(push).unwrap().action, FaultAction::PushDrop);
+        assert!(faults.any_on(Layer::Push));
+        assert_eq!(faults.shaping("s", None), None, "another client");
+        let shaping = faults.shaping("s", Some("tab-1")).unwrap();
+        assert_eq!(shaping.action, FaultAction::Bandwidth { bytes_per_sec: 10 });
+        faults.count_write(shaping.rule);
+        assert_eq!(
+            faults.get(shaping.rule).unwrap().fired,
+            1,
+            "writes are counted"
+        );
+    }
+
+    #[test]
+    fn a_push_delay_draws_its_jitter_from_the_seed_within_the_bounds() {
+        let delays = |seed| {
+            let faults = Faults::new(seed, Vec::new());
+            faults.add(spec(
+                FaultAction::PushDelay {
+                    delay_ms: 100,
+                    jitter_ms: 50,
+                },
+                FaultMatch::default(),
+            ));
+            let mut push = req("s", "change", Some("/todos"));
+            push.layer = Layer::Push;
+            (0..50)
+                .map(|_| faults.fire(push).unwrap().wait_ms.unwrap())
+                .collect::<Vec<_>>()
+        };
+        let a = delays(9);
+        assert!(a.iter().all(|d| (50..=150).contains(d)), "{a:?}");
+        assert_eq!(a, delays(9));
+        assert_ne!(a, delays(10));
+    }
+
+    #[test]
+    fn fields_that_do_not_apply_to_an_action_are_refused_with_what_to_change() {
+        let bad = [
+            (
+                FaultAction::Bandwidth { bytes_per_sec: 0 },
+                FaultMatch::default(),
+            ),
+            (
+                FaultAction::Slice {
+                    bytes: 0,
+                    delay_ms: 1,
+                },
+                FaultMatch::default(),
+            ),
+            (
+                FaultAction::Slice {
+                    bytes: 10,
+                    delay_ms: 1,
+                },
+                FaultMatch {
+                    url: Some("/todos".into()),
+                    ..FaultMatch::default()
+                },
+            ),
+            (
+                FaultAction::PushDuplicate,
+                FaultMatch {
+                    event: Some("update".into()),
+                    ..FaultMatch::default()
+                },
+            ),
+        ];
+        for (action, when) in bad {
+            assert!(spec(action, when).check().is_err());
+        }
+        let mut counted = spec(
+            FaultAction::Bandwidth { bytes_per_sec: 5 },
+            FaultMatch::default(),
+        );
+        counted.times = Some(1);
+        assert!(matches!(
+            counted.check(),
+            Err(SpecError::ConnectionCount("bandwidth"))
+        ));
+        let change = FaultMatch {
+            event: Some("change".into()),
+            ..FaultMatch::default()
+        };
+        assert_eq!(spec(FaultAction::PushReorder, change).check(), Ok(()));
+    }
 }
