@@ -350,7 +350,7 @@
     var link = this;
     socket.on('connect', function() { link.onConnect(); });
     socket.on('disconnect', function(reason) { link.onDisconnect(reason); });
-    socket.on('change', function(change) { link.onChange(change); });
+    socket.on('change', function(change, answer) { link.onChange(change, answer); });
   }
 
   function linkFor(socket) {
@@ -627,10 +627,18 @@
       _.each(this.queue.slice(), reportQueued);
     },
 
-    onChange: function(change) {
-      if (!change || change.url == null) return;
+    // A `change` sent with an acknowledgement request (Syncscope's injected
+    // pushes) is answered with whether this page applied it, and why not:
+    // the inspector can then tell a push the page ignored from one it showed.
+    onChange: function(change, answer) {
+      var reply = typeof answer === 'function' ? answer : null;
+      if (!change || change.url == null) {
+        if (reply) reply({applied: false, reason: 'the change has no url'});
+        return;
+      }
       var channel = this.channels[channelKey(change.url, change.query)];
-      if (channel) channel.push(change);
+      if (channel) channel.push(change, reply);
+      else if (reply) reply({applied: false, reason: 'nothing on this page listens to ' + change.url + (change.query ? ' with that query' : '')});
     },
 
     channel: function(url, query) {
@@ -904,6 +912,12 @@
   // to a listener once, when it is newer than both. Per listener, because
   // the listeners of one url do not learn the same things at the same time:
   // one collection's read, or its own write, does not show in another.
+  // Why `apply` left a change alone, in the words of the inspector's answer.
+  function notApplied(change) {
+    if (!change.reset && change.id == null) return 'the change has no id';
+    return 'the page already shows this change or a newer one';
+  }
+
   function Channel(link, url, query) {
     this.link = link;
     this.url = url;
@@ -995,9 +1009,11 @@
       if (this.holds) return this.held.push(item);
       if (item.exclude) {
         this.apply(item.change, {realtime: true, push: item.change, local: true}, item.exclude);
-      } else if (this.apply(item.change, {realtime: true, push: item.change})) {
-        realtime.trigger('push', item.change);
+        return;
       }
+      var applied = this.apply(item.change, {realtime: true, push: item.change});
+      if (applied) realtime.trigger('push', item.change);
+      if (item.reply) item.reply(applied ? {applied: true} : {applied: false, reason: notApplied(item.change)});
     },
 
     // The connection is gone: its subscription and holds with it.
@@ -1110,10 +1126,10 @@
 
     // A pushed change. It is the server's newest word on this url: the
     // `since` of a resubscribe starts from it.
-    push: function(change) {
+    push: function(change, reply) {
       var gap = this.follow(change);
       this.seen(change.seq);
-      this.deliver({change: change});
+      this.deliver({change: change, reply: reply});
       if (gap) this.recover(gap);
     },
 
