@@ -142,6 +142,17 @@ describe('slice: a rule splits what is written into small TCP writes', { timeout
     console.log(`  a ${body.length}-byte model read in ${writes} TCP writes of at most 256 bytes, ${Math.round(ms)} ms`);
     assert.ok(writes >= Math.ceil(body.length / 256), `at least ${Math.ceil(body.length / 256)} writes, counted ${writes}`);
     assert.match(cli(server, 'list'), /slice writes into 256 bytes, 2 ms apart/);
+    // The other new actions, one CLI line each, and a missing field said plainly.
+    cli(server, 'add', 'bandwidth', '--bytes-per-sec', '262144', '--client', 'tab-x');
+    cli(server, 'add', 'push_delay', '--url', '/todos', '--delay-ms', '300', '--jitter-ms', '100');
+    cli(server, 'add', 'push_drop', '--url', '/todos', '--client', 'tab-x', '--times', '1');
+    const listed = cli(server, 'list');
+    assert.match(listed, /connections from client tab-x → limit to 262144 bytes\/s/);
+    assert.match(listed, /change pushes on \/todos → delay the push 300 ± 100 ms/);
+    assert.match(listed, /change pushes on \/todos to client tab-x → drop the push, next one only/);
+    const missing = spawnSync(BIN, ['fault', '--url', server.url, '--token', TOKEN, 'add', 'bandwidth'], { encoding: 'utf8' });
+    assert.notEqual(missing.status, 0);
+    assert.match(missing.stderr, /bandwidth needs --bytes-per-sec/);
     client.close();
     writer.close();
   });
