@@ -122,7 +122,8 @@ pub fn attach(io: &SocketIo, sync: Arc<Sync>) {
                 .then(|| socket.req_parts().extensions.get::<ConnectInfo<Peer>>())
                 .flatten()
                 .map(|ConnectInfo(peer)| peer.conn.clone());
-            sync.transport.connected(&sid, via.as_ref());
+            sync.transport
+                .connected(&sid, client.as_deref(), via.as_ref());
             let transport = sync.transport.clone();
             let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
             socket.on_fallback(Enqueue {
@@ -284,6 +285,7 @@ async fn apply_fault(
     let sid = refused.sid;
     let url = command.url();
     let subject = Subject {
+        layer: crate::faults::Layer::Request,
         socket: sid,
         client,
         event,
@@ -360,6 +362,13 @@ async fn apply_fault(
                 format!("cut by fault rule {rule}"),
             );
         }
+        // Push and connection rules never fire on a request (Faults::fire).
+        FaultAction::Bandwidth { .. }
+        | FaultAction::Slice { .. }
+        | FaultAction::PushDrop
+        | FaultAction::PushDuplicate
+        | FaultAction::PushDelay { .. }
+        | FaultAction::PushReorder => return Some((ack, None)),
     }
     None
 }

@@ -25,6 +25,8 @@ pub mod inspect;
 pub mod live_replay;
 pub mod outbound;
 pub mod outcome;
+pub mod pacing;
+pub mod push_faults;
 pub mod query;
 pub mod replay;
 pub mod rooms;

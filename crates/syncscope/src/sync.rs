@@ -357,6 +357,12 @@ impl Sync {
         let room = channel_room(collection);
         let bytes = crate::outbound::packet_bytes("change", &push);
         let to = crate::outbound::admit(self, self.to(origin, room.clone()).sockets(), bytes);
+        // Push rules may drop, repeat, delay or hold it per recipient (crate::push_faults).
+        let tampered = crate::push_faults::plan(self, &to, collection);
+        let recipients = match &tampered {
+            Some(plan) => plan.recipients(),
+            None => crate::outbound::ids(&to),
+        };
         self.inspect.pushed_exact(
             writer.as_deref(),
             tag,
@@ -364,10 +370,12 @@ impl Sync {
                 url: collection.to_string(),
             },
             "change",
-            vec![change_json],
-            crate::outbound::ids(&to),
+            vec![change_json.clone()],
+            recipients,
         );
-        if !to.is_empty() {
+        if let Some(plan) = tampered {
+            crate::push_faults::carry_out(self, plan, collection, change.seq, &change_json).await;
+        } else if !to.is_empty() {
             let sent = self.to(origin, room).emit("change", &push).await;
             if let Err(e) = sent {
                 tracing::warn!(url = %collection, seq = change.seq, "push of change failed: {e}");
