@@ -167,14 +167,19 @@ describe('fault injection from the inspector UI', { timeout: 180000 }, () => {
 
     const slow = await timed(alice.call('read', { url: '/todos' }));
     assert.equal(slow.value.err, null);
-    assert.ok(slow.ms >= 700, `the ack came after ${slow.ms} ms`);
-    const other = await timed(bob.call('read', { url: '/todos' }));
-    assert.ok(other.ms < 700, `another socket is not delayed (${other.ms} ms)`);
+    // A lower bound with slack: the test's wall clock and the server's timer are not
+    // the same clock (runs under load saw 694 ms against a 700 ms sleep).
+    assert.ok(slow.ms >= 600, `the ack came after ${slow.ms} ms`);
+    // The rule's own count says whom it held (a wall-clock bound would flake on a busy machine).
+    const fired = async () => (await rules()).find((x) => x.id === rule.id).fired;
+    assert.equal(await fired(), 1);
+    await bob.call('read', { url: '/todos' });
+    assert.equal(await fired(), 1, 'another socket is not delayed');
 
     await ruleRow(rule.id).locator('[data-testid=fault-toggle]').uncheck();
     await eventually(async () => assert.equal((await rules()).find((x) => x.id === rule.id).enabled, false));
-    const fast = await timed(alice.call('read', { url: '/todos' }));
-    assert.ok(fast.ms < 700, `switched off, the ack came after ${fast.ms} ms`);
+    await alice.call('read', { url: '/todos' });
+    assert.equal(await fired(), 1, 'switched off, the rule holds nothing');
   });
 
   it('stalls a socket (formerly "offline") so its requests go unanswered, and Resume restores answers', async () => {
