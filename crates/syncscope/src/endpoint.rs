@@ -355,12 +355,8 @@ async fn apply_fault(
             let _ = socket.clone().disconnect();
         }
         FaultAction::Cut => {
-            crate::outbound::cut(
-                sync,
-                socket,
-                Origin::Fault,
-                format!("cut by fault rule {rule}"),
-            );
+            sync.outbound()
+                .cut(socket, Origin::Fault, format!("cut by fault rule {rule}"));
         }
         // Push and connection rules never fire on a request (Faults::fire).
         FaultAction::Bandwidth { .. }
