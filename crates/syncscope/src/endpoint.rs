@@ -307,7 +307,7 @@ async fn apply_fault(
     if fired.spent {
         sync.inspect
             .rules_changed(Origin::Fault, RuleChange::Spent, sync.faults.get(rule));
-        if let Err(e) = sync.faults.persist().await {
+        if let Err(e) = sync.fault_store.persist(&sync.faults).await {
             tracing::warn!("{e}");
         }
     }

@@ -127,7 +127,7 @@ pub async fn run(sync: &Sync, command: Command) -> CommandResult {
         }
         _ => return CommandResult::error("bad_request", "not a fault command"),
     };
-    if let Err(e) = faults.persist().await {
+    if let Err(e) = sync.fault_store.persist(faults).await {
         tracing::warn!("{e}");
         return CommandResult::error("internal", e);
     }

@@ -12,7 +12,11 @@
 //! (docs/FAULTS.md, Seeding).
 //!
 //! Rules last: they are kept in the project's database (crate::fault_store) and come
-//! back at the next launch, switched on or off as they were left.
+//! back at the next launch, switched on or off as they were left. This module holds the
+//! rules and their draws only: the store that keeps them and the pushes a rule holds
+//! belong to the layers above (crate::sync owns both), so that everything up to the
+//! inspector can name a rule without depending on them (docs/ARCHITECTURE.md, Layers
+//! without circles).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
@@ -317,10 +321,6 @@ pub struct Faults {
     seed: AtomicU64,
     /// Bumped on every change, for the requests a stall rule holds.
     changed: tokio::sync::watch::Sender<u64>,
-    /// Where the rules are kept; None keeps them for this launch only.
-    store: Option<crate::fault_store::FaultStore>,
-    /// The pushes a `push_reorder` rule holds (crate::push_faults).
-    pub pushes: crate::push_faults::HeldPushes,
 }
 
 impl Default for Faults {
@@ -345,25 +345,7 @@ impl Faults {
             next_id: AtomicU64::new(next),
             seed: AtomicU64::new(seed),
             changed: tokio::sync::watch::channel(0).0,
-            store: None,
-            pushes: Default::default(),
         }
-    }
-
-    /// Keeps every change in `store` (see `persist`).
-    pub fn with_store(mut self, store: crate::fault_store::FaultStore) -> Faults {
-        self.store = Some(store);
-        self
-    }
-
-    /// Writes the rules as they are now to the database, after a change.
-    pub async fn persist(&self) -> Result<(), String> {
-        let Some(store) = &self.store else {
-            return Ok(());
-        };
-        store.save(|| self.list()).await.map_err(|e| {
-            format!("the fault rules could not be saved to the database (they apply until the server stops): {e}")
-        })
     }
 
     pub fn seed(&self) -> u64 {

@@ -11,7 +11,8 @@
 //!
 //! Only channel pushes (`change` to subscribers of a collection) are tampered with;
 //! live-query pushes and iobind events are not. When no push rule is on and no push is
-//! held, the caller broadcasts to the room as usual (crate::sync).
+//! held, the caller broadcasts to the room as usual (crate::sync, which owns the held
+//! pushes and hands out a [`PushFaults`]: this module never sees it).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,9 +22,10 @@ use std::time::Duration;
 use serde_json::Value;
 use socketioxide::extract::SocketRef;
 
+use crate::fault_store::FaultStore;
 use crate::faults::{FaultAction, Faults, Fired, Layer, Subject};
 use crate::inspect::types::{Origin, RuleChange};
-use crate::sync::Sync;
+use crate::inspect::Inspector;
 use crate::url::Url;
 
 /// How long a push held by `push_reorder` waits for the next push to its socket
@@ -80,6 +82,16 @@ impl HeldPushes {
     }
 }
 
+/// What tampering with pushes needs: the rules, the pushes they hold, the inspector
+/// that records each tampering, the store a spent rule is kept in.
+#[derive(Clone, Copy)]
+pub struct PushFaults<'a> {
+    pub faults: &'a Faults,
+    pub held: &'a Arc<HeldPushes>,
+    pub inspect: &'a Inspector,
+    pub store: &'a FaultStore,
+}
+
 /// What each recipient of one push gets: None, the push as it is.
 pub struct Plan {
     each: Vec<(SocketRef, Option<Fired>)>,
@@ -103,19 +115,19 @@ impl Plan {
 /// Which push rule fires for each of `to`; None when no push rule is on and no push is
 /// held (the push is then broadcast as usual). A socket with a held push is not
 /// tampered with again: its push is sent, then the held one.
-pub fn plan(sync: &Sync, to: &[SocketRef], channel: &Url) -> Option<Plan> {
-    let faults = &sync.faults;
-    if !faults.any_on(Layer::Push) && !faults.pushes.any() {
+pub fn plan(tamper: PushFaults<'_>, to: &[SocketRef], channel: &Url) -> Option<Plan> {
+    let faults = tamper.faults;
+    if !faults.any_on(Layer::Push) && !tamper.held.any() {
         return None;
     }
     let each = to
         .iter()
         .map(|socket| {
             let sid = socket.id.to_string();
-            if faults.pushes.holds(&sid) {
+            if tamper.held.holds(&sid) {
                 return (socket.clone(), None);
             }
-            let client = sync.inspect.bus.registry.client_of(&sid);
+            let client = tamper.inspect.bus.registry.client_of(&sid);
             let fired = faults.fire(Subject {
                 layer: Layer::Push,
                 socket: &sid,
@@ -130,11 +142,17 @@ pub fn plan(sync: &Sync, to: &[SocketRef], channel: &Url) -> Option<Plan> {
 }
 
 /// Sends the push of change `seq` as `plan` says, recording every tampering.
-pub async fn carry_out(sync: &Sync, plan: Plan, channel: &Url, seq: i64, payload: &Value) {
-    let faults = &sync.faults;
+pub async fn carry_out(
+    tamper: PushFaults<'_>,
+    plan: Plan,
+    channel: &Url,
+    seq: i64,
+    payload: &Value,
+) {
+    let faults = tamper.faults;
     for (socket, fired) in plan.each {
         let sid = socket.id.to_string();
-        let held = faults.pushes.take(&sid, None);
+        let held = tamper.held.take(&sid, None);
         match fired.as_ref().map(|f| &f.action) {
             None => send(&socket, payload),
             Some(FaultAction::PushDrop) => {}
@@ -151,8 +169,8 @@ pub async fn carry_out(sync: &Sync, plan: Plan, channel: &Url, seq: i64, payload
                 });
             }
             Some(FaultAction::PushReorder) => {
-                let hold = faults.pushes.hold(socket.clone(), payload.clone());
-                release_later(faults.clone(), sid.clone(), hold);
+                let hold = tamper.held.hold(socket.clone(), payload.clone());
+                release_later(tamper.held.clone(), sid.clone(), hold);
             }
             // fire() gives push rules only.
             Some(_) => send(&socket, payload),
@@ -162,14 +180,16 @@ pub async fn carry_out(sync: &Sync, plan: Plan, channel: &Url, seq: i64, payload
         }
         if let Some(fired) = fired {
             tracing::info!(sid, seq, rule = fired.rule, action = ?fired.action, "push tampered with");
-            sync.inspect.push_fault(&sid, channel.as_str(), seq, &fired);
+            tamper
+                .inspect
+                .push_fault(&sid, channel.as_str(), seq, &fired);
             if fired.spent {
-                sync.inspect.rules_changed(
+                tamper.inspect.rules_changed(
                     Origin::Fault,
                     RuleChange::Spent,
                     faults.get(fired.rule),
                 );
-                if let Err(e) = faults.persist().await {
+                if let Err(e) = tamper.store.persist(faults).await {
                     tracing::warn!("{e}");
                 }
             }
@@ -178,10 +198,10 @@ pub async fn carry_out(sync: &Sync, plan: Plan, channel: &Url, seq: i64, payload
 }
 
 /// Sends a held push after REORDER_WAIT if no later push to its socket sent it first.
-fn release_later(faults: Arc<Faults>, sid: String, hold: u64) {
+fn release_later(pushes: Arc<HeldPushes>, sid: String, hold: u64) {
     tokio::spawn(async move {
         tokio::time::sleep(REORDER_WAIT).await;
-        if let Some(held) = faults.pushes.take(&sid, Some(hold)) {
+        if let Some(held) = pushes.take(&sid, Some(hold)) {
             send(&held.socket, &held.payload);
         }
     });

@@ -33,6 +33,10 @@ pub struct Sync {
     pub inspect: Arc<Inspector>,
     /// Rules the inspector set; checked for every request before it runs.
     pub faults: Arc<crate::faults::Faults>,
+    /// Where the rules are kept, written after every change (crate::fault_store).
+    pub fault_store: crate::fault_store::FaultStore,
+    /// The pushes a `push_reorder` rule holds (crate::push_faults).
+    pub held_pushes: Arc<crate::push_faults::HeldPushes>,
     /// The live replay of a stored session's pushes, driven from the control API.
     pub replay: Arc<crate::live_replay::Player>,
     /// The live queries sockets subscribed to, and what each one's result holds.
@@ -343,6 +347,16 @@ impl Sync {
         }
     }
 
+    /// What tampering with pushes needs (crate::push_faults), without the rest of `Sync`.
+    pub fn push_faults(&self) -> crate::push_faults::PushFaults<'_> {
+        crate::push_faults::PushFaults {
+            faults: &self.faults,
+            held: &self.held_pushes,
+            inspect: &self.inspect,
+            store: &self.fault_store,
+        }
+    }
+
     /// Everyone listening to `collection` but the writer.
     fn to(&self, origin: Option<&SocketRef>, room: String) -> BroadcastOperators {
         match origin {
@@ -368,7 +382,7 @@ impl Sync {
             .outbound()
             .admit(self.to(origin, room.clone()).sockets(), bytes);
         // Push rules may drop, repeat, delay or hold it per recipient (crate::push_faults).
-        let tampered = crate::push_faults::plan(self, &to, collection);
+        let tampered = crate::push_faults::plan(self.push_faults(), &to, collection);
         let recipients = match &tampered {
             Some(plan) => plan.recipients(),
             None => crate::outbound::ids(&to),
@@ -384,7 +398,14 @@ impl Sync {
             recipients,
         );
         if let Some(plan) = tampered {
-            crate::push_faults::carry_out(self, plan, collection, change.seq, &change_json).await;
+            crate::push_faults::carry_out(
+                self.push_faults(),
+                plan,
+                collection,
+                change.seq,
+                &change_json,
+            )
+            .await;
         } else if !to.is_empty() {
             let sent = self.to(origin, room).emit("change", &push).await;
             if let Err(e) = sent {
