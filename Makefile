@@ -22,7 +22,7 @@ help:
 	@echo "make test-rust / make test-js   only the Rust tests / only the JavaScript tests"
 	@echo "make fixtures  re-record fixtures/replay/ (session files and HARs) from real clients against the server"
 	@echo "make concurrency   the long concurrency check (OPS=20000 writes, SEED=N to rerun one)"
-	@echo "make bench  release builds, then Syncscope vs a Node socket.io + better-sqlite3 peer, side by side (QUICK=1: about a minute)"
+	@echo "make bench  release builds, then Syncscope vs a Node socket.io + better-sqlite3 peer, side by side, into docs/BENCHMARKS.md (QUICK=1: a few minutes)"
 	@echo "make dist   release artefacts in dist/: the syncscope binary (.tar.gz) and the adapter's npm package (.tgz)"
 	@echo "make dist-check   run what make dist wrote as a new user would (needs the npm registry)"
 
@@ -63,8 +63,9 @@ fixtures: build
 	node scripts/record-fixtures.js
 
 # Syncscope against the Node reference peer (bench/peer/), side by side, from release
-# builds; docs/PERFORMANCE.md says what each scenario does. QUICK=1 is a smoke run of
-# about a minute; the full run takes a few minutes. Reports go to bench/results/.
+# builds; docs/BENCHMARKS.md says what each scenario does and gets the figures. QUICK=1
+# is a smoke run of a few minutes; the full run stays under 20. Reports also go to
+# bench/results/.
 bench: setup
 	@QUICK=$(QUICK) scripts/bench.sh
 

@@ -18,11 +18,13 @@ pub mod inspect;
 pub mod replay;
 pub mod server;
 pub mod session_file;
+pub mod sessions_db;
 pub mod sio;
 pub mod store;
 pub mod sync;
 pub mod token_file;
 pub mod url;
+pub mod writer;
 
 pub use server::{start, Config, Running, StartError};
 pub use store::DbLocation;

@@ -75,12 +75,16 @@ impl Sync {
                 reply(self.read_either(&url).await);
             }
             Command::Write { collection, write } => {
-                let lock = self.store.lock().await;
-                match self.store.write(&lock, &collection, write).await {
-                    Ok(change) => {
-                        reply(Ok(Outcome::Written(change.clone())));
-                        self.push(origin, &collection, &change).await;
-                    }
+                // Acked and pushed while `committed` is held: the writer hands the next
+                // write over only after (store::Committed), so pushes go out in seq order.
+                match self.store.commit(&collection, write).await {
+                    Ok(committed) => match &committed.result {
+                        Ok(change) => {
+                            reply(Ok(Outcome::Written(change.clone())));
+                            self.push(origin, &collection, change).await;
+                        }
+                        Err(e) => reply(Err(e.clone())),
+                    },
                     Err(e) => reply(Err(e)),
                 }
             }
@@ -129,8 +133,8 @@ impl Sync {
         let Some((collection, id)) = url.split_model() else {
             return self.read_collection(url).await;
         };
-        if let Some(model) = self.store.read_model(&collection, &id).await? {
-            return self.with_seq(|seq| Outcome::Model(model, seq)).await;
+        if let Some((model, seq)) = self.store.read_model_with_seq(&collection, &id).await? {
+            return Ok(Outcome::Model(model, seq));
         }
         let (models, seq) = self.store.read_collection(url).await?;
         if models.is_empty() && self.store.names_model_of_known(&collection, &id).await? {
@@ -147,16 +151,12 @@ impl Sync {
     }
 
     async fn read_model(&self, collection: &Url, id: &str) -> Result<Outcome, SyncError> {
-        match self.store.read_model(collection, id).await? {
-            Some(model) => self.with_seq(|seq| Outcome::Model(model, seq)).await,
+        match self.store.read_model_with_seq(collection, id).await? {
+            Some((model, seq)) => Ok(Outcome::Model(model, seq)),
             None => Err(SyncError::NotFound {
                 url: collection.model_url(id),
             }),
         }
-    }
-
-    async fn with_seq(&self, f: impl FnOnce(i64) -> Outcome) -> Result<Outcome, SyncError> {
-        Ok(f(self.store.last_seq().await?))
     }
 
     /// Everyone listening to `collection` but the writer.

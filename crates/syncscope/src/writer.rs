@@ -1,0 +1,491 @@
+//! The store's one writer: every write of every socket goes through one thread, which
+//! runs all the writes waiting at that moment in one SQLite transaction (group commit)
+//! and hands each its outcome only after that transaction committed.
+//!
+//! Why (issue 9): a write through sqlx was five to seven statements, each a round trip
+//! to sqlx's worker thread and back (two thread wake-ups apiece), and one commit per
+//! write. Here the statements of a batch run back to back on a plain rusqlite
+//! connection with cached statements, on a thread of its own, so the tokio workers never
+//! wait on SQLite: a write costs one hop to this thread and one back.
+//!
+//! What stays as it was:
+//! - An outcome is handed over after COMMIT returned; a failed COMMIT fails every write
+//!   of the batch (none of them acked, none of them kept).
+//! - Each write is checked against the state the writes before it left, so versions
+//!   and conflicts are exactly those of one write at a time. A refused write (conflict,
+//!   not found, bad id) is refused before it changes anything, so it needs no rollback;
+//!   a write that SQLite itself fails (disk full, locked) rolls the whole batch back and
+//!   every write of it gets that error.
+//! - Order: the thread holds the store's write lock from before the batch until every
+//!   write of it was acked and pushed, and hands the outcomes over one at a time, in seq
+//!   order, each waiting until the previous holder dropped its [`Committed`]. So pushes
+//!   leave in seq order, and a `subscribe since` (which takes the same lock) never sees
+//!   a committed write whose push is still to come.
+//! - The change log is pruned in steps of an eighth of what it retains (at most 1024
+//!   changes) rather than on every write: it keeps between `retain` and `retain` + a step.
+//!
+//! The connection is sqlx's (its raw handle, locked away from sqlx while in use), so a
+//! `:memory:` database, which exists only on its one pooled connection, works alike: the
+//! writer borrows that connection per batch. A file database gives the writer a
+//! connection of its own for good.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use rusqlite::OptionalExtension;
+use serde_json::Value;
+use sqlx::{SqliteConnection, SqlitePool};
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use crate::error::SyncError;
+use crate::store::{plan_write, Change, Model, Write};
+use crate::url::Url;
+
+/// The most writes one transaction takes.
+const MAX_BATCH: usize = 256;
+/// The most changes the log keeps beyond `retain` before it is pruned.
+const MAX_PRUNE_STEP: i64 = 1024;
+
+/// A write's outcome, handed over once its transaction has committed (or failed).
+/// While it is held the writer waits: its holder acks and pushes first, so pushes
+/// leave in seq order. Drop it to let the next write go on.
+pub struct Committed {
+    pub result: Result<Change, SyncError>,
+    /// Dropping it tells the writer this write's ack and pushes are out.
+    _turn: oneshot::Sender<()>,
+}
+
+struct Job {
+    collection: Url,
+    write: Write,
+    done: oneshot::Sender<Committed>,
+}
+
+/// Where the writer's connection comes from.
+pub enum Source {
+    /// A connection of its own (file databases).
+    Own(SqliteConnection),
+    /// The pool's, borrowed per batch (`:memory:`, whose one connection is the database).
+    Pool(SqlitePool),
+}
+
+/// The handle the store keeps: where to send writes, and the thread to wait for.
+pub struct Writer {
+    jobs: std::sync::Mutex<Option<mpsc::UnboundedSender<Job>>>,
+    thread: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+/// What the thread needs besides its connection.
+struct Shared {
+    lock: Arc<Mutex<()>>,
+    retain: i64,
+    runtime: Handle,
+}
+
+impl Writer {
+    /// Starts the thread; returns once its connection has prepared its statements (a
+    /// write rolled back, so a first real write does not pay for that).
+    pub async fn start(
+        source: Source,
+        lock: Arc<Mutex<()>>,
+        retain: i64,
+    ) -> Result<Writer, String> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let shared = Shared {
+            lock,
+            retain,
+            runtime: Handle::current(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("syncscope-writer".into())
+            .spawn(move || run(source, shared, rx, ready_tx))
+            .map_err(|e| format!("cannot start the writer thread: {e}"))?;
+        match ready_rx.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err("the writer thread stopped at start".into()),
+        }
+        Ok(Writer {
+            jobs: std::sync::Mutex::new(Some(tx)),
+            thread: std::sync::Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Queues a write; resolves once its batch committed (or failed).
+    pub async fn commit(&self, collection: &Url, write: Write) -> Result<Committed, SyncError> {
+        let (done, outcome) = oneshot::channel();
+        let job = Job {
+            collection: collection.clone(),
+            write,
+            done,
+        };
+        let sent = match &*self.jobs.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(jobs) => jobs.send(job).is_ok(),
+            None => false,
+        };
+        if !sent {
+            return Err(closed());
+        }
+        outcome.await.map_err(|_| closed())
+    }
+
+    /// Lets the writes already queued finish, then ends the thread (and its connection).
+    pub async fn close(&self) {
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // The thread ends once the queue is closed; nobody waits for it here.
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+}
+
+fn closed() -> SyncError {
+    SyncError::Internal("the store is closed (the server is stopping)".into())
+}
+
+/// The thread: one batch at a time, for as long as writes can come.
+fn run(
+    source: Source,
+    shared: Shared,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    ready: oneshot::Sender<Result<(), String>>,
+) {
+    match source {
+        Source::Own(mut conn) => {
+            let locked = shared.runtime.block_on(conn.lock_handle());
+            let mut locked = match locked {
+                Ok(locked) => locked,
+                Err(e) => {
+                    let _ = ready.send(Err(format!("cannot use the writer's connection: {e}")));
+                    return;
+                }
+            };
+            // SAFETY: the handle stays open and unused by sqlx for as long as `locked`
+            // lives, which outlives `db` (dropped first, finalising its statements).
+            let db =
+                match unsafe { rusqlite::Connection::from_handle(locked.as_raw_handle().as_ptr()) }
+                {
+                    Ok(db) => db,
+                    Err(e) => {
+                        let _ = ready.send(Err(format!("cannot use the writer's connection: {e}")));
+                        return;
+                    }
+                };
+            let mut state = match State::load(&db, shared.retain) {
+                Ok(state) => state,
+                Err(e) => {
+                    let _ = ready.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            let _ = ready.send(warm_up(&db).map_err(|e| e.to_string()));
+            while let Some(first) = rx.blocking_recv() {
+                let guard = shared.lock.blocking_lock();
+                let (writes, dones) = gather(first, &mut rx);
+                let results = state.run_batch(&db, writes);
+                hand_over(dones, results);
+                drop(guard);
+            }
+            drop(db);
+        }
+        Source::Pool(pool) => {
+            let prepared = shared.runtime.block_on(with_pool_handle(&pool, |db| {
+                let state = State::load(db, shared.retain)?;
+                warm_up(db)?;
+                Ok(state)
+            }));
+            let mut state = match prepared {
+                Ok(state) => {
+                    let _ = ready.send(Ok(()));
+                    state
+                }
+                Err(e) => {
+                    let _ = ready.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            while let Some(first) = rx.blocking_recv() {
+                let guard = shared.lock.blocking_lock();
+                let (writes, dones) = gather(first, &mut rx);
+                let n = writes.len();
+                let results = shared
+                    .runtime
+                    .block_on(with_pool_handle(
+                        &pool,
+                        |db| Ok(state.run_batch(db, writes)),
+                    ))
+                    .unwrap_or_else(|e| vec![Err(e); n]);
+                hand_over(dones, results);
+                drop(guard);
+            }
+        }
+    }
+}
+
+/// Runs `f` on the pool's connection, locked away from sqlx meanwhile.
+async fn with_pool_handle<T>(
+    pool: &SqlitePool,
+    f: impl FnOnce(&rusqlite::Connection) -> Result<T, SyncError>,
+) -> Result<T, SyncError> {
+    let mut conn = pool.acquire().await?;
+    let mut locked = conn.lock_handle().await?;
+    // SAFETY: as in `run`: `db` is dropped before `locked` gives the handle back.
+    let db = unsafe { rusqlite::Connection::from_handle(locked.as_raw_handle().as_ptr()) }?;
+    let out = f(&db);
+    drop(db);
+    out
+}
+
+/// One write of a batch: the collection and what to write there.
+struct Pending {
+    collection: Url,
+    write: Write,
+}
+
+/// The first job and every one waiting behind it, up to a batch: the writes, and
+/// where each one's outcome goes.
+fn gather(
+    first: Job,
+    rx: &mut mpsc::UnboundedReceiver<Job>,
+) -> (Vec<Pending>, Vec<oneshot::Sender<Committed>>) {
+    let mut writes = Vec::new();
+    let mut dones = Vec::new();
+    let mut next = Some(first);
+    while let Some(job) = next.take() {
+        writes.push(Pending {
+            collection: job.collection,
+            write: job.write,
+        });
+        dones.push(job.done);
+        if writes.len() < MAX_BATCH {
+            next = rx.try_recv().ok();
+        }
+    }
+    (writes, dones)
+}
+
+/// Gives each write its outcome, in order, waiting until its holder is done.
+fn hand_over(dones: Vec<oneshot::Sender<Committed>>, results: Vec<Result<Change, SyncError>>) {
+    for (done, result) in dones.into_iter().zip(results) {
+        let (turn, turn_done) = oneshot::channel();
+        let committed = Committed {
+            result,
+            _turn: turn,
+        };
+        // A caller that went away dropped its receiver; nobody to wait for then.
+        if done.send(committed).is_ok() {
+            let _ = turn_done.blocking_recv();
+        }
+    }
+}
+
+/// Prepares the write's statements: a write, rolled back.
+fn warm_up(db: &rusqlite::Connection) -> Result<(), SyncError> {
+    let collection = Url::parse("/_syncscope_warm_up")?;
+    db.execute_batch("BEGIN IMMEDIATE")?;
+    let write = Write::Create {
+        data: Default::default(),
+    };
+    let applied = apply(db, &collection, write);
+    db.execute_batch("ROLLBACK")?;
+    applied.map(|_| ()).map_err(SyncError::from)
+}
+
+/// What the writer remembers between batches.
+struct State {
+    retain: i64,
+    /// The log holds no change at or below this seq (meta `pruned_through`).
+    pruned_through: i64,
+    step: i64,
+}
+
+impl State {
+    fn load(db: &rusqlite::Connection, retain: i64) -> Result<State, SyncError> {
+        let pruned_through: i64 = db.query_row(
+            "SELECT value FROM meta WHERE key = 'pruned_through'",
+            [],
+            |row| row.get(0),
+        )?;
+        Ok(State {
+            retain,
+            pruned_through,
+            step: (retain / 8).clamp(1, MAX_PRUNE_STEP),
+        })
+    }
+
+    /// Runs `jobs` in one transaction; one outcome per job, in order.
+    fn run_batch(
+        &mut self,
+        db: &rusqlite::Connection,
+        writes: Vec<Pending>,
+    ) -> Vec<Result<Change, SyncError>> {
+        let n = writes.len();
+        // IMMEDIATE takes SQLite's write lock up front (waiting out the busy timeout
+        // when the recorder or another program holds it).
+        if let Err(e) = db
+            .prepare_cached("BEGIN IMMEDIATE")
+            .and_then(|mut s| s.execute([]))
+        {
+            return vec![Err(SyncError::from(e)); n];
+        }
+        let mut results = Vec::with_capacity(n);
+        let mut last_seq = None;
+        for Pending { collection, write } in writes {
+            match apply(db, &collection, write) {
+                Ok(change) => {
+                    last_seq = Some(change.seq);
+                    results.push(Ok(change));
+                }
+                Err(Failure::Refused(e)) => results.push(Err(e)),
+                Err(Failure::Sqlite(e)) => return self.abort(db, n, e.into()),
+            }
+        }
+        if let Some(seq) = last_seq {
+            if let Err(e) = self.prune(db, seq) {
+                return self.abort(db, n, e.into());
+            }
+        }
+        if let Err(e) = db.prepare_cached("COMMIT").and_then(|mut s| s.execute([])) {
+            return self.abort(db, n, e.into());
+        }
+        results
+    }
+
+    /// Rolls the batch back: every write of it fails with `e`.
+    fn abort(
+        &mut self,
+        db: &rusqlite::Connection,
+        n: usize,
+        e: SyncError,
+    ) -> Vec<Result<Change, SyncError>> {
+        // After SQLITE_FULL SQLite has often rolled back already ("no transaction is
+        // active"): either way no transaction is left open.
+        if let Err(rollback) = db.execute_batch("ROLLBACK") {
+            if !rollback.to_string().contains("no transaction is active") {
+                tracing::warn!("ROLLBACK of a failed batch failed: {rollback}");
+            }
+        }
+        // What pruning noted in the rolled-back transaction is undone too.
+        if let Ok(pruned) = db.query_row(
+            "SELECT value FROM meta WHERE key = 'pruned_through'",
+            [],
+            |row| row.get(0),
+        ) {
+            self.pruned_through = pruned;
+        }
+        tracing::warn!("a batch of {n} writes failed: {e}");
+        vec![Err(e); n]
+    }
+
+    /// Drops the changes older than the `retain` most recent, once a step is due.
+    fn prune(&mut self, db: &rusqlite::Connection, seq: i64) -> rusqlite::Result<()> {
+        let cutoff = seq - self.retain;
+        if cutoff - self.pruned_through < self.step {
+            return Ok(());
+        }
+        db.prepare_cached("DELETE FROM changes WHERE seq <= ?1")?
+            .execute([cutoff])?;
+        db.prepare_cached("UPDATE meta SET value = MAX(value, ?1) WHERE key = 'pruned_through'")?
+            .execute([cutoff])?;
+        self.pruned_through = cutoff;
+        Ok(())
+    }
+}
+
+/// Why one write of a batch did not happen.
+enum Failure {
+    /// The write itself is refused (conflict, not found, bad id); nothing was written.
+    Refused(SyncError),
+    /// SQLite failed mid-write: the batch must be rolled back.
+    Sqlite(rusqlite::Error),
+}
+
+impl From<Failure> for SyncError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Refused(e) => e,
+            Failure::Sqlite(e) => e.into(),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Failure {
+    fn from(e: rusqlite::Error) -> Self {
+        Failure::Sqlite(e)
+    }
+}
+
+/// The statements of one write, inside the batch's transaction.
+fn apply(db: &rusqlite::Connection, collection: &Url, write: Write) -> Result<Change, Failure> {
+    let id = write_id(&write).map_err(Failure::Refused)?;
+    let current = db
+        .prepare_cached("SELECT data, version FROM models WHERE collection = ?1 AND id = ?2")?
+        .query_row((collection.as_str(), &id), |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+        })
+        .optional()?;
+    let current = match current {
+        Some((data, version)) => Some(Model {
+            id: id.clone(),
+            data: serde_json::from_str::<Value>(&data).map_err(|e| {
+                Failure::Refused(SyncError::Internal(format!("stored JSON is corrupt: {e}")))
+            })?,
+            version,
+        }),
+        None => None,
+    };
+    let planned = plan_write(collection, id, write, current).map_err(Failure::Refused)?;
+    let text = planned.data.to_string();
+    let seq: i64 = db
+        .prepare_cached(
+            "INSERT INTO changes (collection, id, op, data, version, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING seq",
+        )?
+        .query_row(
+            (
+                collection.as_str(),
+                &planned.id,
+                planned.op.as_str(),
+                &text,
+                planned.version,
+                crate::store::now_ms(),
+            ),
+            |row| row.get(0),
+        )?;
+    if planned.deleting {
+        db.prepare_cached("DELETE FROM models WHERE collection = ?1 AND id = ?2")?
+            .execute((collection.as_str(), &planned.id))?;
+    } else {
+        db.prepare_cached(
+            "INSERT INTO models (collection, id, data, version, created_seq) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (collection, id) DO UPDATE SET data = excluded.data, version = excluded.version",
+        )?
+        .execute((collection.as_str(), &planned.id, &text, planned.version, seq))?;
+    }
+    Ok(Change {
+        url: collection.to_string(),
+        op: planned.op,
+        id: planned.id,
+        data: planned.data,
+        version: planned.version,
+        seq,
+    })
+}
+
+/// The id a write targets: the url's, or for a create the client's or a new one.
+fn write_id(write: &Write) -> Result<String, SyncError> {
+    match write {
+        Write::Create { data } => crate::store::create_id(data),
+        Write::Update { id, .. } | Write::Patch { id, .. } | Write::Delete { id, .. } => {
+            Ok(id.clone())
+        }
+    }
+}
