@@ -11,7 +11,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/syncscope/target
 export SYNCSCOPE_BIN ?= $(CARGO_TARGET_DIR)/debug/syncscope
 
 .DEFAULT_GOAL := help
-.PHONY: help app test setup build fmt test-rust test-js fixtures concurrency bench dist dist-check
+.PHONY: help app test setup build fmt test-rust test-js test-backbones fixtures concurrency bench dist dist-check fuzz soak
 
 help:
 	@echo "make app    build and run Syncscope on http://127.0.0.1:4000 (ARGS='--db :memory:' to pass options)"
@@ -20,9 +20,12 @@ help:
 	@echo "make build  cargo build -p syncscope"
 	@echo "make fmt    cargo fmt --all"
 	@echo "make test-rust / make test-js   only the Rust tests / only the JavaScript tests"
+	@echo "make test-backbones   the adapter's whole test suite on Backbone 1.2, 1.3, 1.4 and 1.5 (make test: 1.6)"
 	@echo "make fixtures  re-record fixtures/replay/ (session files and HARs) from real clients against the server"
 	@echo "make concurrency   the long concurrency check (OPS=20000 writes, SEED=N to rerun one)"
 	@echo "make bench  release builds, then Syncscope vs a Node socket.io + better-sqlite3 peer, side by side, into docs/BENCHMARKS.md (QUICK=1: a few minutes)"
+	@echo "make fuzz   fuzz the readers of untrusted input, SECS=N per target (default 60)"
+	@echo "make soak   MINUTES=N of SOCKETS=N (1000) sockets of CRUD and pushes against the release binary; RSS/fds/threads table"
 	@echo "make dist   release artefacts in dist/: the syncscope binary (.tar.gz) and the adapter's npm package (.tgz)"
 	@echo "make dist-check   run what make dist wrote as a new user would (needs the npm registry)"
 
@@ -49,6 +52,15 @@ test-rust: build
 test-js: setup
 	cargo build -p syncscope -p syncscope-app
 	@scripts/test.sh js
+
+# The adapter's tests on every older Backbone it supports, each with the Underscore it
+# shipped with (make test runs them on the newest, and backbone-versions.test.js covers
+# the core on each). About a minute per version.
+test-backbones: build
+	@for v in 1.2 1.3 1.4 1.5; do \
+	  echo "==> client/test on Backbone $$v"; \
+	  SYNCSCOPE_TEST_BACKBONE=$$v node --test --test-timeout=120000 client/test/ || exit 1; \
+	done
 
 # The concurrency checker of `make test`, at length: OPS writes in all (20000 by
 # default, a few minutes); SEED=N reruns the workload of a failed run.
@@ -78,3 +90,21 @@ dist: setup
 # file, the npm package loads with require/import and bundles with Vite. Not in make test.
 dist-check:
 	@scripts/dist-check.sh
+
+# The fuzz targets (fuzz/, scripts/fuzz.sh) for SECS seconds each; make test runs them for
+# 5. A crash stops the run and names the input to fix and keep in fuzz/corpus/.
+SECS ?= 60
+fuzz: setup
+	@SECS=$(SECS) scripts/fuzz.sh
+
+# The soak of make test (30 s, debug build) for MINUTES minutes against the release
+# binary: SOCKETS sockets of steady CRUD and pushes; prints the server's RSS, open fds
+# and threads as a table (also written to $(CARGO_TARGET_DIR)/soak-report.md).
+MINUTES ?= 10
+SOCKETS ?= 1000
+soak: setup
+	cargo build --release -p syncscope --bin syncscope
+	SYNCSCOPE_SOAK_SECS=$$(( $(MINUTES) * 60 )) SYNCSCOPE_SOAK_SOCKETS=$(SOCKETS) \
+	  SYNCSCOPE_SOAK_BIN=$(CARGO_TARGET_DIR)/release/syncscope \
+	  SYNCSCOPE_SOAK_REPORT=$(CARGO_TARGET_DIR)/soak-report.md \
+	  cargo nextest run -p syncscope --test soak --no-capture

@@ -66,8 +66,19 @@ export interface RealtimeOptions {
    * the server's attributes (keys it no longer has are unset); `'merge'`: it only sets. */
   updates?: 'replace' | 'merge';
   /** Bytes of a write's `data` above which it fails with `too_large` without being sent;
-   * default: the server's limit once a `too_large` answer told it. */
+   * default: the server's limit, announced in its subscribe answer (or a `too_large`). */
   maxData?: number | null;
+}
+
+/** A live query's parameters, as `collection.fetch({data})` gives them
+ * (docs/PROTOCOL.md, *Queries*): equality on top-level attributes, and json-server's
+ * `_sort` (`'-attr'` for descending), `_order`, `_start`, `_limit`. */
+export interface RealtimeQuery {
+  _sort?: string;
+  _order?: 'asc' | 'desc';
+  _start?: number | string;
+  _limit?: number | string;
+  [attribute: string]: string | number | boolean | null | undefined;
 }
 
 /** A change, as pushed by the server or replayed on resubscribe. */
@@ -78,6 +89,38 @@ export interface RealtimeChange {
   data: any;
   version: number;
   seq: number;
+  /** On a live query's channel: the query it concerns. */
+  query?: RealtimeQuery;
+  /** On a live query's channel: whether the model is in the query's result now. */
+  match?: boolean;
+  /** The seq of the channel's change before this one (servers with gap detection); never
+   * on a live query's pushes, which skip the changes that do not concern the query. */
+  prev?: number;
+}
+
+/** A gap in a channel: a `prev` other than the last change held (`since`). */
+export interface GapInfo {
+  url: string;
+  since: number;
+  prev: number;
+  seq: number;
+}
+
+/** A write the server has not acknowledged yet: see `Backbone.realtime.pending()` and
+ * the events 'queued' and 'sent'. */
+export interface PendingWrite {
+  model: Backbone.Model;
+  method: 'create' | 'update' | 'patch' | 'delete';
+  /** The url it goes to (normalised: a leading `/`, no origin). */
+  url: string;
+  /** The attributes it sends, as on the wire (the id in `id`). */
+  data: any;
+  /** `'queued'`: not sent yet (the socket is offline, or the previous write of the same
+   * model awaits its ack); `'inflight'`: sent, its ack not here yet; `'sent'`: acknowledged
+   * (then it is no longer listed). */
+  state: 'queued' | 'inflight' | 'sent';
+  /** It waited for the connection ('queued' was fired for it). */
+  offline: boolean;
 }
 
 /** What a resubscribe after a reconnect brought. */
@@ -88,6 +131,8 @@ export interface ResyncInfo {
   reset: boolean;
   /** The changes applied (own writes and already known changes are left out). */
   changes: RealtimeChange[];
+  /** The live query of the resubscribed channel, if any. */
+  query?: RealtimeQuery;
 }
 
 export interface Realtime extends Backbone.Events {
@@ -117,17 +162,28 @@ export interface Realtime extends Backbone.Events {
   };
   /** Creates the shared socket if needed and returns it. */
   connect(): RealtimeSocket;
+  /** This tab's client id (kept in sessionStorage), sent as `auth.client` and
+   * `query.client` by the shared socket so that the server can tell a tab across
+   * reconnects. */
+  clientId(): string;
   isConnected(socket?: RealtimeSocket): boolean;
   /** The version the adapter would send with the model's next write, through its
    * socket (or `options.socket`). Versions are kept per socket. */
   version(model: Backbone.Model, options?: { socket?: RealtimeSocket }): number | undefined;
   normalizeUrl(url: string): string;
+  /** The writes not acknowledged by the server yet, oldest first: all of them, a model's,
+   * or those of a collection's models. */
+  pending(obj?: Backbone.Model | Backbone.Collection<any>): PendingWrite[];
 
   on(event: 'connect', callback: (socket: RealtimeSocket, info: { reconnect: boolean }) => void, context?: any): this;
   on(event: 'disconnect', callback: (reason: string, socket: RealtimeSocket) => void, context?: any): this;
   on(event: 'resync', callback: (info: ResyncInfo) => void, context?: any): this;
   on(event: 'push', callback: (change: RealtimeChange) => void, context?: any): this;
+  on(event: 'gap', callback: (gap: GapInfo) => void, context?: any): this;
   on(event: 'error', callback: (error: RealtimeError, context: { url: string }) => void, context?: any): this;
+  /** `'queued'`: a write is held because the socket is offline; `'sent'`: the server
+   * acknowledged a write. Also fired on the model (and so on its collection). */
+  on(event: 'queued' | 'sent', callback: (model: Backbone.Model, write: PendingWrite) => void, context?: any): this;
   on(event: string, callback: (...args: any[]) => void, context?: any): this;
   on(eventMap: Backbone.EventMap, context?: any): this;
 }
@@ -170,3 +226,4 @@ export const socketSync: typeof Backbone.sync;
 export const ajaxSync: typeof Backbone.sync;
 export const connect: () => RealtimeSocket;
 export const version: (model: Backbone.Model, options?: { socket?: RealtimeSocket }) => number | undefined;
+export const pending: (obj?: Backbone.Model | Backbone.Collection<any>) => PendingWrite[];

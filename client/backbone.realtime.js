@@ -61,12 +61,26 @@
   // Loaded twice (a script tag and a bundle): keep the first, which owns the
   // sockets and the state of every subscription.
   if (Backbone.realtime && Backbone.realtime.VERSION) return Backbone.realtime;
+  warnIfUnsupported(root, Backbone);
+
+  // Backbone 1.2 to 1.6 are tested. An older one loads, but the app is told
+  // at once, in the console, rather than by some odd failure later.
+  function warnIfUnsupported(root, Backbone) {
+    var match = /^(\d+)\.(\d+)/.exec(String(Backbone.VERSION || ''));
+    var tooOld = match && (+match[1] < 1 || (+match[1] === 1 && +match[2] < 2));
+    var console = root && root.console;
+    if (tooOld && console && console.warn) {
+      console.warn('backbone.realtime.js supports Backbone 1.2 to 1.6; this page has Backbone ' + Backbone.VERSION +
+        '. Syncing may fail: load Backbone 1.2 or newer.');
+    }
+  }
 
   // Backbone.realtime
   // -----------------
 
   // The namespace is also an event bus: the app listens to 'connect',
-  // 'disconnect', 'resync', 'push' and 'error' on it, e.g. to show "offline".
+  // 'disconnect', 'resync', 'push', 'error', 'queued' and 'sent' on it, e.g.
+  // to show "offline" and what waits to be sent.
   var realtime = Backbone.realtime = _.extend({}, Backbone.Events, {
     VERSION: '0.1.0',
 
@@ -213,6 +227,39 @@
     return attrs;
   }
 
+  // Live queries
+  // ------------
+
+  // `collection.fetch({data: {...}})` on a realtime collection is a live
+  // query (docs/PROTOCOL.md, *Queries*): the read answers the matching
+  // models, and the collection's subscription carries the query, so models
+  // that start matching arrive ('add'), those that stop matching leave
+  // ('remove') and the others merge. The query goes as the app wrote it,
+  // but for the model's idAttribute, which the server spells `id`.
+  function queryOf(collection, options) {
+    var data = options && options.data;
+    if (data == null) return {query: null};
+    if (typeof data !== 'object' || _.isArray(data)) {
+      return {error: localError('bad_request', 'fetch({data}) of a realtime collection takes an object of query ' +
+        'parameters such as {done: true, _sort: "title"}; got ' + JSON.stringify(data) + '.', {field: 'query'})};
+    }
+    var attr = idAttributeOf(collection), query = {};
+    _.each(data, function(value, key) {
+      if (key === '_sort' && attr !== 'id' && (value === attr || value === '-' + attr)) value = value.replace(attr, 'id');
+      query[key === attr ? 'id' : key] = value;
+    });
+    return {query: _.isEmpty(query) ? null : query};
+  }
+
+  // The key of a channel: its url, and for a query its parameters in one
+  // order, whatever order the app wrote them in. Pushes carry their query
+  // back, and find their channel by the same key.
+  function channelKey(url, query) {
+    var key = normalizeUrl(url);
+    if (!query) return key;
+    return key + '?' + JSON.stringify(_.map(_.keys(query).sort(), function(k) { return [k, query[k]]; }));
+  }
+
   // Sizes
   // -----
 
@@ -324,6 +371,35 @@
     return socket || realtime.connect();
   }
 
+  // Which tab is which: the page in the CONNECT packet
+  // ---------------------------------------------------
+
+  // Syncscope's inspector names each socket by the page it serves: `auth.page =
+  // {title, url}` (socket.io-client 3 and later send `auth`; 2 has none). A
+  // function, so that each reconnect tells the page as it is then; the app's own
+  // `auth` (an object or a function) is kept and wins. The url is the path and
+  // a `#/route`, without the query string or another fragment, which may hold
+  // secrets and end up in recorded sessions.
+  function withPage(options) {
+    var given = options.auth;
+    options.auth = function(cb) {
+      var done = function(auth) {
+        var page = pageNow();
+        cb(page ? _.extend({page: page}, auth) : _.extend({}, auth));
+      };
+      if (typeof given === 'function') given(done);
+      else done(given);
+    };
+    return options;
+  }
+
+  function pageNow() {
+    var doc = root.document, loc = root.location;
+    if (!doc || !loc) return null;
+    var hash = /^#[\/!]/.test(loc.hash || '') ? loc.hash : '';
+    return {title: doc.title || null, url: (loc.origin || '') + (loc.pathname || '') + hash};
+  }
+
   // Create (once) and return the shared socket.
   realtime.connect = function() {
     if (realtime.socket) return realtime.socket;
@@ -331,10 +407,86 @@
     if (!ioFn) throw new Error('backbone.realtime: no socket.io client; load /socket.io/socket.io.js first or set Backbone.realtime.socket');
     var url = realtime.url || scriptOrigin;
     if (!url) throw new Error('backbone.realtime: no server url; set Backbone.realtime.url or Backbone.realtime.socket');
-    realtime.socket = ioFn(url, _.extend({}, realtime.socketOptions));
+    // The client id first, so that `auth` is still the app's object (or
+    // function) there; withPage then wraps it and adds the page on each connect.
+    realtime.socket = ioFn(url, withPage(withLoopbackBackoff(url, withClientId(_.extend({}, realtime.socketOptions)))));
     linkFor(realtime.socket);
     return realtime.socket;
   };
+
+  // Client identity
+  // ---------------
+  // One id per browser tab, kept in sessionStorage so that it survives reloads and
+  // reconnects: the server (Syncscope) groups a tab's sockets by it, and its faults
+  // can target the tab (`offline`, rules on `client`). Sent as `auth.client` (the
+  // Socket.IO handshake) and as `client` in the query (socket.io-client 2 has no
+  // auth; the Engine.IO handshake, where an offline tab is refused, sees only the
+  // query). An app's own `auth.client` or `query.client` wins.
+  var tabClientId = null;
+  realtime.clientId = function() {
+    if (tabClientId) return tabClientId;
+    var key = 'backbone.realtime.client';
+    var store = null;
+    try { store = root.sessionStorage || null; } catch (e) { store = null; }
+    var id = null;
+    try { id = store && store.getItem(key); } catch (e) { id = null; }
+    if (!id) {
+      id = 'tab-' + Math.random().toString(36).slice(2, 10) + Date.now().toString(36).slice(-4);
+      try { if (store) store.setItem(key, id); } catch (e) { /* private mode: per page */ }
+    }
+    tabClientId = id;
+    return id;
+  };
+
+  function withClientId(options) {
+    var id = realtime.clientId();
+    var given = options.auth;
+    if (typeof given === 'function') {
+      // The app's own function: ask it on each connect, its `client` wins.
+      options.auth = function(cb) {
+        given(function(auth) { cb(_.extend({client: id}, auth)); });
+      };
+    } else {
+      options.auth = _.extend({client: id}, given);
+    }
+    if (typeof options.query === 'string') {
+      if (!/(^|&)client=/.test(options.query)) options.query += (options.query ? '&' : '') + 'client=' + encodeURIComponent(id);
+    } else {
+      options.query = _.extend({client: id}, options.query);
+    }
+    return options;
+  }
+
+  // Reconnecting to a server on this machine
+  // ----------------------------------------
+
+  // socket.io-client waits 1 s, then up to 5 s (±50%) between attempts: after
+  // a restart of a server on this machine, which listens again within a
+  // second, the app stayed offline for about 4 s. For a loopback host the
+  // adapter's own socket retries after 100 ms, doubling up to 1 s. A server
+  // elsewhere keeps socket.io's back-off, which spares a real network and
+  // a server that is struggling. The app's `socketOptions` win.
+  var LOOPBACK_RECONNECT = {reconnectionDelay: 100, reconnectionDelayMax: 1000};
+
+  function withLoopbackBackoff(url, options) {
+    return isLoopback(hostOf(url)) ? _.defaults(options, LOOPBACK_RECONNECT) : options;
+  }
+
+  // The host a socket.io url points at; a url without one (a path) is the
+  // page's own host, as socket.io takes it.
+  function hostOf(url) {
+    var match = /^(?:[a-z][a-z0-9+.\-]*:)?\/\/(?:[^\/?#@]*@)?(\[[^\]]*\]|[^\/?#:]*)/i.exec(String(url || ''));
+    if (match) return match[1].toLowerCase();
+    var location = root.location;
+    return location && location.hostname ? String(location.hostname).toLowerCase() : '';
+  }
+
+  // localhost (and *.localhost), 127.0.0.0/8 and ::1.
+  function isLoopback(host) {
+    host = host.replace(/^\[|\]$/g, '');
+    return /^(.+\.)?localhost\.?$/.test(host) ||
+      /^127(\.\d{1,3}){3}$/.test(host) || host === '::1' || /^(0+:){7}0*1$/.test(host);
+  }
 
   realtime.isConnected = function(socket) {
     socket = socket || realtime.socket;
@@ -387,6 +539,7 @@
         req.startTimer(this);
       }
       this.queue.push(req);
+      if (!this.socket.connected) reportQueued(req);
       this.pump();
     },
 
@@ -411,6 +564,7 @@
         req.fillVersion();
       }
       this.inflight.push(req);
+      if (req.write) req.write.state = 'inflight';
       req.startTimer(this);
       this.socket.emit(req.method, req.payload, function(err, result) {
         link.forget(req);
@@ -469,17 +623,19 @@
         req.fail(localError('disconnected', 'The connection closed before the server answered; the request may or may not have been applied.', {reason: reason}));
       });
       realtime.trigger('disconnect', reason, this.socket);
+      // What was waiting to be sent now waits for the connection.
+      _.each(this.queue.slice(), reportQueued);
     },
 
     onChange: function(change) {
       if (!change || change.url == null) return;
-      var channel = this.channels[normalizeUrl(change.url)];
+      var channel = this.channels[channelKey(change.url, change.query)];
       if (channel) channel.push(change);
     },
 
-    channel: function(url) {
-      var key = normalizeUrl(url);
-      return this.channels[key] || (this.channels[key] = new Channel(this, key));
+    channel: function(url, query) {
+      var key = channelKey(url, query);
+      return this.channels[key] || (this.channels[key] = new Channel(this, normalizeUrl(url), query));
     }
   });
 
@@ -575,7 +731,7 @@
         url = url.slice(0, slash) || '/';
       }
       if (id == null || result.seq == null) return null;
-      return {url: url, op: method, id: String(id), data: result.data, version: result.version, seq: result.seq};
+      return {url: url, op: method, id: String(id), data: result.data, version: result.version, seq: result.seq, prev: result.prev};
     },
 
     // Every other object of this page that follows the url applies an acked
@@ -588,9 +744,14 @@
       var change = this.changeOf(result);
       var channel = change && this.link.channels[change.url];
       if (!channel) return function() {};
+      // Our own write is the channel's next change too: the next push names it.
+      var gap = channel.follow(change);
       var writers = [this.model, this.model.collection];
       channel.reflected(change, writers);
-      return function() { channel.local(change, writers); };
+      return function() {
+        channel.local(change, writers);
+        if (gap) channel.recover(gap);
+      };
     },
 
     // Record what an ack teaches about versions.
@@ -643,6 +804,7 @@
       });
       if (this.hold) this.hold.release(result.seq, model);
       deliver();
+      reportSent(this);
       if (isCollection(model)) return;
       if (this.method === 'delete') model.stopRealtime();
       else autoStart(model);
@@ -660,6 +822,7 @@
     finish: function(fn) {
       if (this.done) return;
       this.done = true;
+      untrackWrite(this);
       clearTimeout(this.timer);
       safely(fn);
       if (this.link) this.link.complete(this);
@@ -707,6 +870,8 @@
         var link = this.link;
         delete link.busy[this.url];
         link.queue.unshift(this);
+        if (this.write) this.write.state = 'queued';
+        if (!link.socket.connected) reportQueued(this);
         return link.pump();
       }
       if (decision === 'theirs' && current && !isCollection(model)) {
@@ -739,12 +904,19 @@
   // to a listener once, when it is newer than both. Per listener, because
   // the listeners of one url do not learn the same things at the same time:
   // one collection's read, or its own write, does not show in another.
-  function Channel(link, url) {
+  function Channel(link, url, query) {
     this.link = link;
     this.url = url;
+    // A live query's channel hears only what concerns the query's result.
+    this.query = query || null;
+    this.key = channelKey(url, query);
     this.listeners = [];
     this.records = [];
     this.seq = null;
+    // The seq of the channel's latest change we hold, from the subscribe ack's
+    // `last` and each push or write ack whose `prev` is it (see `follow`);
+    // null when unknown (a server without `prev`, or a resubscribe pending).
+    this.last = null;
     this.everSubscribed = false;
     this.subscribed = false;
     this.subscribing = false;
@@ -767,9 +939,11 @@
       var i = _.indexOf(this.listeners, listener);
       if (i >= 0) { this.listeners.splice(i, 1); this.records.splice(i, 1); }
       if (this.listeners.length) return;
-      delete this.link.channels[this.url];
+      delete this.link.channels[this.key];
       if (this.link.socket.connected && (this.subscribed || this.subscribing)) {
-        this.link.socket.emit('unsubscribe', {url: this.url}, function() {});
+        var payload = {url: this.url};
+        if (this.query) payload.query = this.query;
+        this.link.socket.emit('unsubscribe', payload, function() {});
       }
       this.subscribed = false;
     },
@@ -829,6 +1003,7 @@
     // The connection is gone: its subscription and holds with it.
     reset: function() {
       this.epoch++;
+      this.last = null;
       this.subscribed = this.subscribing = false;
       this.holds = 0;
       this.flushHeld();
@@ -839,6 +1014,7 @@
       var since = this.seq;
       var payload = {url: this.url};
       if (since != null) payload.since = since;
+      if (this.query) payload.query = this.query;
       this.subscribing = true;
       var hold = this.hold();
       var epoch = this.epoch;
@@ -866,6 +1042,8 @@
           return;
         }
         result = result || {};
+        // The server's `--max-data`: writes over it are refused before sending.
+        if (result.maxData > 0) link.maxData = result.maxData;
         var first = !channel.everSubscribed;
         channel.subscribed = channel.everSubscribed = true;
         channel.caughtUp(since, result, first);
@@ -878,6 +1056,7 @@
     // when our `since` is out of its change log.
     caughtUp: function(since, result, first) {
       var channel = this, link = this.link;
+      if (result.last != null) this.last = result.last;
       if (since == null) {
         if (result.seq != null) this.seen(result.seq);
         return;
@@ -890,7 +1069,12 @@
         return;
       }
       var info = {url: this.url, since: since, seq: result.seq, reset: !!result.reset, changes: []};
-      if (result.reset) {
+      if (this.query) info.query = this.query;
+      if (result.reset && this.query) {
+        // A query's result whole: what left it while offline is removed.
+        this.applyResult(result, {realtime: true, resync: info});
+        if (result.seq != null) this.seq = result.seq;
+      } else if (result.reset) {
         // The server's state replaces ours whole, seqs included: the
         // database may have been replaced, its seqs started over.
         var prefix = this.url + '/';
@@ -927,8 +1111,44 @@
     // A pushed change. It is the server's newest word on this url: the
     // `since` of a resubscribe starts from it.
     push: function(change) {
+      var gap = this.follow(change);
       this.seen(change.seq);
       this.deliver({change: change});
+      if (gap) this.recover(gap);
+    },
+
+    // Gaps
+    // ----
+    // Every push and write ack names the channel's change before it
+    // (`prev`). When that is not the last one we hold, changes of this
+    // channel were lost on the way (a dropped push): ask for them again with
+    // `subscribe since`. A change we already hold (a duplicate) moves
+    // nothing; `apply` shows it once. Called in the order the socket
+    // received things, since the server sends them in channel order.
+    // Returns the gap to recover, or null.
+    // A live query's channel has no chain (docs/PROTOCOL.md, *Queries and
+    // gaps*): it hears only what concerns its result, so another tab's write
+    // elsewhere in the url would look like a gap at every push.
+    follow: function(change) {
+      if (this.query) return null;
+      if (change.prev == null || change.seq == null || this.last == null) return null;
+      if (change.seq <= this.last) return null;
+      if (change.prev === this.last) {
+        this.last = change.seq;
+        return null;
+      }
+      var gap = {url: this.url, since: this.last, prev: change.prev, seq: change.seq};
+      // Unknown until the resubscribe answers with the channel's `last`.
+      this.last = null;
+      return gap;
+    },
+
+    recover: function(gap) {
+      realtime.trigger('gap', gap);
+      // The catch-up starts at the last change before the gap, not at the
+      // newest seq seen: that one came after what was lost.
+      this.seq = gap.since;
+      if (this.subscribed && !this.subscribing && this.link.socket.connected) this.subscribe();
     },
 
     // A write of this page was acked: its writers (`exclude`) already show
@@ -953,6 +1173,7 @@
     // write of this page already shown by its writer). Returns whether any
     // listener applied it.
     apply: function(change, options, exclude) {
+      if (change.reset) return this.applyResult(change, options);
       if (change.id == null) return false;
       var id = String(change.id);
       this.link.remember(modelKey(this.url, id), change.version, change.seq);
@@ -964,11 +1185,93 @@
         if (change.seq != null && (record.seqs[id] == null || change.seq > record.seqs[id])) record.seqs[id] = change.seq;
         if (reflects) return;
         applied = true;
-        safely(function() { record.listener.realtimeApply(change, options); });
+        safely(function() {
+          // A query's model that is no longer in its result leaves it.
+          if (change.match === false) record.listener.realtimeLeave(change, options);
+          else record.listener.realtimeApply(change, options);
+        });
+      });
+      return applied;
+    },
+
+    // A live query's result whole (its window changed, or a catch-up): each
+    // listener that has not read anything newer shows exactly it.
+    applyResult: function(result, options) {
+      var channel = this, link = this.link, applied = false;
+      _.each(result.versions || {}, function(version, id) {
+        link.remember(modelKey(channel.url, id), version, result.seq);
+      });
+      _.each(this.records.slice(), function(record) {
+        if (result.seq != null && result.seq <= record.floor) return;
+        if (result.seq != null) record.floor = result.seq;
+        applied = true;
+        safely(function() { record.listener.realtimeResult(result.data || [], options); });
       });
       return applied;
     }
   });
+
+  // Pending writes
+  // --------------
+
+  // A write made through the socket is only local until the server acks it.
+  // The app can show that: `realtime.pending(obj)` lists the writes not
+  // acknowledged yet, 'queued' says that a write is held because the
+  // socket is offline, and 'sent' that the server has acknowledged a write
+  // (any write, queued or not). Both fire on the model (and so on its
+  // collection) and on `Backbone.realtime`, with `(model, write)`. A write
+  // leaves `pending()` with 'sent', or with the model's 'error' (Backbone's,
+  // from `options.error`) when it fails.
+  var pendingWrites = [];
+  var writeMethods = ['create', 'update', 'patch', 'delete'];
+
+  function trackWrite(req) {
+    if (!_.contains(writeMethods, req.method)) return;
+    // What the app sees of it; `state` follows the request.
+    req.write = {
+      model: req.model,
+      method: req.method,
+      url: req.url,
+      data: req.payload.data,
+      state: 'queued',
+      offline: false
+    };
+    pendingWrites.push(req);
+  }
+
+  function untrackWrite(req) {
+    var i = _.indexOf(pendingWrites, req);
+    if (i >= 0) pendingWrites.splice(i, 1);
+  }
+
+  // A write waits for the connection: said once per write.
+  function reportQueued(req) {
+    var write = req.write;
+    if (!write || req.done || write.offline) return;
+    write.offline = true;
+    safely(function() { req.model.trigger('queued', req.model, write); });
+    safely(function() { realtime.trigger('queued', req.model, write); });
+  }
+
+  // The server acknowledged a write; the model shows its answer already.
+  function reportSent(req) {
+    var write = req.write;
+    if (!write) return;
+    write.state = 'sent';
+    safely(function() { req.model.trigger('sent', req.model, write); });
+    safely(function() { realtime.trigger('sent', req.model, write); });
+  }
+
+  // The writes not acknowledged yet, oldest first: all of them, a model's,
+  // or those of a collection's models (and of the collection itself).
+  realtime.pending = function(obj) {
+    var writes = [];
+    _.each(pendingWrites, function(req) {
+      if (obj && req.model !== obj && req.collection !== obj) return;
+      writes.push(req.write);
+    });
+    return writes;
+  };
 
   // Start listening to pushes of the model's collection url once a realtime
   // model outside a realtime collection has been synced.
@@ -1006,17 +1309,26 @@
     // read so that no change falls between the two; pushes then wait for
     // the read's answer.
     if (method === 'read' && isCollection(model)) {
-      if (!model._realtimeStopped && !model._realtimeChannel) model.startRealtime({socket: socket});
-      var channel = model._realtimeChannel;
-      if (channel && channel.link === link && channel.url === req.url) req.hold = channel.hold();
+      var query = queryOf(model, options);
+      if (query.error) {
+        req.error = query.error;
+      } else {
+        if (query.query) req.payload.query = query.query;
+        switchQuery(model, query.query, req.url);
+        if (!model._realtimeStopped && !model._realtimeChannel) model.startRealtime({socket: socket});
+        var channel = model._realtimeChannel;
+        if (channel && channel.link === link && channel.key === channelKey(req.url, query.query)) req.hold = channel.hold();
+      }
     }
 
     var promise = req.settle.promise;
     options.xhr = promise;
-    model.trigger('request', model, promise, options);
     // Refused here, as the server would, without touching the socket (and,
     // for a message over the transport's limit, without closing it).
     var refusal = req.error || req.tooLarge();
+    // Pending from the start: a 'request' handler already sees it.
+    if (!refusal) trackWrite(req);
+    model.trigger('request', model, promise, options);
     if (refusal) {
       if (req.hold) req.hold.release(null, model);
       req.hold = null;
@@ -1031,6 +1343,16 @@
 
   // Collections
   // -----------
+
+  // A fetch with another query (or none) than the collection's channel has:
+  // the collection leaves that channel for the new query's.
+  function switchQuery(collection, query, url) {
+    collection._realtimeQuery = query;
+    var channel = collection._realtimeChannel;
+    if (!channel || channel.key === channelKey(url, query)) return;
+    channel.remove(collection);
+    delete collection._realtimeChannel;
+  }
 
   // Leaving a channel is the same for a collection and a lone model.
   function stopRealtime() {
@@ -1053,6 +1375,33 @@
       var name = optionNames[i];
       if (options[name] !== undefined) obj[name] = options[name];
     }
+  }
+
+  // Backbone before 1.4
+  // -------------------
+
+  // Backbone 1.2 and 1.3 (TodoMVC's, and still many a real app's) have no
+  // `preinitialize`: their constructors never call one, so constructor
+  // options would be lost. The adapter installs constructors that call it
+  // first, as 1.4 does. They share the originals' prototypes, so
+  // `instanceof` holds either way and classes extended from them get it
+  // too; a class extended before the adapter loaded keeps the original
+  // constructor (set the options as properties there).
+  if (typeof ModelProto.preinitialize !== 'function') {
+    var OriginalModel = Backbone.Model;
+    Backbone.Model = callingPreinitialize(OriginalModel);
+    Backbone.Collection = callingPreinitialize(Backbone.Collection);
+    if (CollectionProto.model === OriginalModel) CollectionProto.model = Backbone.Model;
+  }
+
+  function callingPreinitialize(Base) {
+    var Constructor = function() {
+      this.preinitialize.apply(this, arguments);
+      return Base.apply(this, arguments);
+    };
+    Constructor.prototype = Base.prototype;
+    _.extend(Constructor, Base);
+    return Constructor;
   }
 
   var collectionPreinitialize = CollectionProto.preinitialize;
@@ -1079,7 +1428,7 @@
       var url = _.result(this, 'url');
       if (!url) throw new Error('A "url" property or function must be specified');
       var link = linkFor(socketFor(this, options));
-      this._realtimeChannel = link.channel(url);
+      this._realtimeChannel = link.channel(url, this._realtimeQuery);
       this._realtimeChannel.add(this);
       return this;
     },
@@ -1114,6 +1463,26 @@
     realtimeReset: function(data, options) {
       var attr = idAttributeOf(this);
       this.reset(_.map(data, function(attrs) { return fromWire(attrs, attr); }), _.extend({parse: true}, options));
+    },
+
+    // A live query's model that is no longer in its result.
+    realtimeLeave: function(change, options) {
+      var existing = this.get(change.id);
+      if (existing) this.remove(existing, options);
+    },
+
+    // A live query's result whole: models enter ('add'), leave ('remove'),
+    // take the server's state and its order, as a fetch would give them.
+    realtimeResult: function(data, options) {
+      var collection = this, attr = idAttributeOf(this);
+      var list = _.map(data, function(attrs) { return fromWire(attrs, attr); });
+      _.each(list, function(attrs) {
+        var existing = attrs && collection.get(attrs[attr]);
+        if (!existing) return;
+        var parsed = existing.parse(_.clone(attrs), options);
+        setAsServer(existing, parsed, 'update', options, function() { existing.set(parsed, options); });
+      });
+      this.set(list, _.extend({parse: true, merge: true, add: true, remove: true}, options));
     }
   });
 

@@ -11,3 +11,4 @@ export const socketSync = realtime.socketSync;
 export const ajaxSync = realtime.ajaxSync;
 export const connect = realtime.connect;
 export const version = realtime.version;
+export const pending = realtime.pending;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing Syncscope needs, and only what is missing:
-# Debian packages, npm packages, rustup components and cargo-nextest.
+# Debian packages, npm packages, rustup components, cargo-nextest and cargo-fuzz.
 # Idempotent; when everything is present it takes about a second.
 #
 # Assumes Debian bookworm (or a derivative) with Rust stable, Node 20 and npm.
@@ -100,6 +100,17 @@ fi
 if ! command -v tauri-driver >/dev/null 2>&1; then
   say "cargo install tauri-driver (about a minute)"
   cargo install tauri-driver --locked --version '^2' --quiet
+fi
+
+# cargo-fuzz and a nightly toolchain run the fuzz targets (fuzz/, scripts/fuzz.sh).
+if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  command -v rustup >/dev/null 2>&1 || die "the fuzz targets need a nightly toolchain and rustup is not there to add it"
+  say "rustup toolchain install nightly (for cargo-fuzz)"
+  rustup toolchain install nightly --profile minimal
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  say "cargo install cargo-fuzz (about two minutes)"
+  cargo install cargo-fuzz --locked --quiet
 fi
 
 # --- Cargo target dir (outside the clone, so CI builds incrementally) ------------

@@ -4,6 +4,7 @@
 // look at the server's state, and small waiting helpers.
 
 const fs = require('node:fs');
+const Module = require('node:module');
 const os = require('node:os');
 const path = require('node:path');
 const ioV4 = require('socket.io-client');
@@ -12,17 +13,42 @@ const { startServer } = require('../../tests/support/server');
 const ADAPTER = require.resolve('../backbone.realtime.js');
 const WAIT_MS = 5000;
 
+// SYNCSCOPE_TEST_BACKBONE=1.2 (or 1.3, 1.4, 1.5) runs the adapter's tests on that
+// Backbone, with the Underscore it shipped with (npm aliases in package.json); unset,
+// on the newest. backbone-versions.test.js covers every version on each run.
+const BACKBONES = {
+  '1.2': { backbone: 'backbone-1.2', underscore: 'underscore-1.8' },
+  '1.3': { backbone: 'backbone-1.3', underscore: 'underscore-1.8' },
+  '1.4': { backbone: 'backbone-1.4', underscore: 'underscore' },
+  '1.5': { backbone: 'backbone-1.5', underscore: 'underscore' },
+};
+const chosen = process.env.SYNCSCOPE_TEST_BACKBONE;
+if (chosen && !BACKBONES[chosen]) {
+  throw new Error(`SYNCSCOPE_TEST_BACKBONE=${chosen}: say one of ${Object.keys(BACKBONES).join(', ')}, or unset it for the newest`);
+}
+const BACKBONE = BACKBONES[chosen] || { backbone: 'backbone', underscore: 'underscore' };
+
 // A new Backbone and a new adapter, as a separate browser tab would have:
 // nothing (sockets, versions, subscriptions) is shared with other "tabs".
 function freshBackbone() {
+  const inPackage = (pkg) => `${path.sep}node_modules${path.sep}${pkg}${path.sep}`;
   for (const key of Object.keys(require.cache)) {
-    if (key === ADAPTER || key.includes(`${path.sep}node_modules${path.sep}backbone${path.sep}`)) {
+    if (key === ADAPTER || key.includes(inPackage(BACKBONE.backbone))) {
       delete require.cache[key];
     }
   }
-  const Backbone = require('backbone');
-  const realtime = require(ADAPTER);
-  return { Backbone, realtime };
+  // The adapter and that Backbone require 'backbone' and 'underscore' by name.
+  const resolve = Module._resolveFilename;
+  Module._resolveFilename = function (request, ...rest) {
+    return resolve.call(this, BACKBONE[request] || request, ...rest);
+  };
+  try {
+    const Backbone = require(BACKBONE.backbone);
+    const realtime = require(ADAPTER);
+    return { Backbone, realtime };
+  } finally {
+    Module._resolveFilename = resolve;
+  }
 }
 
 // A "tab": Backbone + adapter whose shared socket connects to `server`.

@@ -170,7 +170,7 @@ describe('CRUD over the socket', { timeout: 60000 }, () => {
     const events = record(model);
     await model.destroy({ wait: true });
     assert.equal(list.length, 0);
-    assert.deepEqual(events.names().filter((n) => n !== 'remove'), ['request', 'destroy', 'sync']);
+    assert.deepEqual(events.names().filter((n) => n !== 'remove'), ['request', 'destroy', 'sync', 'sent']);
     const gone = await peek.ask('read', { url: '/todos/1', data: { id: 1 } });
     assert.equal(gone.err.code, 'not_found');
   });

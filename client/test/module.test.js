@@ -85,8 +85,35 @@ describe('loading the adapter', () => {
     const model = new window.Backbone.Model({ id: 1 }, { realtime: true });
     model.urlRoot = '/todos';
     model.fetch();
-    // (objects of the vm's realm: compare as JSON)
-    assert.equal(JSON.stringify(io.calls[0]), JSON.stringify({ url: 'http://127.0.0.1:4000', opts: { transports: ['websocket'] } }));
+    // (objects of the vm's realm: compare as JSON; a loopback host gets the short
+    // reconnection back-off, under the app's own options)
+    const { url, opts } = JSON.parse(JSON.stringify(io.calls[0]));
+    assert.equal(url, 'http://127.0.0.1:4000');
+    assert.deepEqual(opts.transports, ['websocket']);
+    assert.equal(opts.reconnectionDelay, 100);
+    assert.equal(opts.reconnectionDelayMax, 1000);
+    // The tab's client id, for the server to tell this tab across reconnects: in
+    // the query and, with the page, in the auth the socket sends on each connect.
+    const id = window.Backbone.realtime.clientId();
+    assert.match(id, /^tab-/);
+    assert.deepEqual(opts.query, { client: id });
+    const auth = io.calls[0].opts.auth;
+    assert.equal(typeof auth, 'function');
+    let sent = null;
+    auth((value) => { sent = JSON.parse(JSON.stringify(value)); });
+    assert.deepEqual(sent, { page: { title: null, url: 'http://127.0.0.1:9999' }, client: id });
+  });
+
+  it("as a plain script, keeps the app's own auth function and adds the client id and the page to what it gives", () => {
+    const io = fakeIo();
+    const window = browserScope({ io });
+    window.Backbone.realtime.url = 'http://127.0.0.1:4000';
+    window.Backbone.realtime.socketOptions = { auth: (cb) => cb({ token: 't-1' }) };
+    new (window.Backbone.Collection.extend({ url: '/todos', realtime: true }))().fetch();
+    const id = window.Backbone.realtime.clientId();
+    let sent = null;
+    io.calls[0].opts.auth((value) => { sent = JSON.parse(JSON.stringify(value)); });
+    assert.deepEqual(sent, { page: { title: null, url: 'http://127.0.0.1:9999' }, client: id, token: 't-1' });
   });
 
   it('as a plain script loaded twice, keeps the first copy and its state', () => {
@@ -114,17 +141,18 @@ describe('loading the adapter', () => {
     // In a child process: an ES module graph of its own, as an app has.
     const mjs = path.join(path.dirname(ADAPTER), 'backbone.realtime.mjs');
     const code = `
-      import realtime, { sync, ajaxSync } from ${JSON.stringify(mjs)};
+      import realtime, { sync, ajaxSync, pending } from ${JSON.stringify(mjs)};
       import Backbone from 'backbone';
       console.log(JSON.stringify({
         isDefault: realtime === Backbone.realtime,
         sync: sync === Backbone.sync && sync === realtime.sync,
         ajaxSync: typeof ajaxSync === 'function' && ajaxSync !== sync,
+        pending: pending === realtime.pending && Array.isArray(pending()),
       }));`;
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', code], {
       cwd: path.join(path.dirname(ADAPTER), '..'), encoding: 'utf8',
     });
-    assert.deepEqual(JSON.parse(out), { isDefault: true, sync: true, ajaxSync: true });
+    assert.deepEqual(JSON.parse(out), { isDefault: true, sync: true, ajaxSync: true, pending: true });
   });
 
   it('with no socket.io client and no socket, says what to load on first use', () => {

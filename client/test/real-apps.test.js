@@ -191,6 +191,13 @@ describe('real apps', { timeout: 60000 }, () => {
     const Todos = (t) => t.Backbone.Collection.extend({ url: '/todos', realtime: true });
 
     it('refuses a 2 MB write with too_large without sending it; requests beside it succeed and the socket stays up', async () => {
+      // A --max-data above the transport's limit: the message limit is what refuses.
+      await server.stop();
+      server = await startServer({ args: ['--max-data', '4000000'] });
+      a.close();
+      peek.close();
+      a = tab(server);
+      peek = raw(server);
       const mine = new (Todos(a))();
       await mine.fetch();
       await connected(a.socket);
@@ -214,7 +221,7 @@ describe('real apps', { timeout: 60000 }, () => {
       assert.deepEqual((await serverState()).map((m) => m.title), ['before', 'after']);
     });
 
-    it('learns the server\'s --max-data from its first too_large, and refuses the next locally', async () => {
+    it('knows the server\'s --max-data from the subscribe answer, and refuses the first too-large write locally', async () => {
       await server.stop();
       server = await startServer({ args: ['--max-data', '1000'] });
       a.close();
@@ -228,13 +235,30 @@ describe('real apps', { timeout: 60000 }, () => {
       const first = await outcome((o) => mine.create({ blob: 'x'.repeat(2000) }, { ...o, wait: true }));
       assert.equal(first.error.code, 'too_large');
       assert.equal(first.error.limit, 1000);
-      assert.deepEqual(sent, ['create']);
-      const second = await outcome((o) => mine.create({ blob: 'y'.repeat(2000) }, { ...o, wait: true }));
-      assert.equal(second.error.code, 'too_large');
-      assert.equal(second.error.limit, 1000);
-      assert.deepEqual(sent, ['create'], 'the second was refused locally');
+      assert.deepEqual(sent, [], 'refused before sending');
       const small = await outcome((o) => mine.create({ title: 'small' }, { ...o, wait: true }));
       assert.equal(small.ok, true);
+    });
+
+    it('learns --max-data from a too_large when nothing subscribed yet, and refuses the next locally', async () => {
+      await server.stop();
+      server = await startServer({ args: ['--max-data', '1000'] });
+      a.close();
+      peek.close();
+      a = tab(server);
+      peek = raw(server);
+      // A lone model, saved before anything subscribed: no subscribe answer yet.
+      const Todo = a.Backbone.Model.extend({ urlRoot: '/todos', realtime: true });
+      await connected(a.socket);
+      const sent = [];
+      a.socket.onAnyOutgoing((event) => sent.push(event));
+      const first = await outcome((o) => new Todo().save({ blob: 'x'.repeat(2000) }, o));
+      assert.equal(first.error.code, 'too_large');
+      assert.equal(first.error.limit, 1000);
+      assert.deepEqual(sent, ['create']);
+      const second = await outcome((o) => new Todo().save({ blob: 'y'.repeat(2000) }, o));
+      assert.equal(second.error.code, 'too_large');
+      assert.deepEqual(sent, ['create'], 'the second was refused locally');
     });
   });
 });

@@ -97,8 +97,13 @@ fn main() {
             std::process::exit(1);
         }
     }
-    let dest = Path::new(&env::var("OUT_DIR").unwrap()).join("assets.rs");
-    fs::write(dest, out).unwrap();
+    // Written beside and renamed over, never rewritten in place: a target dir copied
+    // with hard links (several checkouts sharing one warm build) would otherwise see
+    // one checkout's asset paths appear in another's build.
+    let out_dir = Path::new(&env::var("OUT_DIR").unwrap()).to_path_buf();
+    let staged = out_dir.join("assets.rs.new");
+    fs::write(&staged, out).unwrap();
+    fs::rename(&staged, out_dir.join("assets.rs")).unwrap();
 }
 
 /// Watches a repository path, or its nearest existing parent while it is missing: Cargo

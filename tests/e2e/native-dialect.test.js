@@ -100,11 +100,14 @@ for (const flavour of FLAVOURS) {
 
       const changes = await subscriberChanges.waitFor(4);
       assert.deepEqual(changes, [
-        { url: '/todos', op: 'create', id, data: created.data, version: 1, seq: created.seq },
-        { url: '/todos', op: 'update', id, data: updated.data, version: 2, seq: updated.seq },
-        { url: '/todos', op: 'patch', id, data: patched.data, version: 3, seq: patched.seq },
-        { url: '/todos', op: 'delete', id, data: deleted.data, version: 4, seq: deleted.seq },
+        { url: '/todos', op: 'create', id, data: created.data, version: 1, seq: created.seq, prev: sub.last },
+        { url: '/todos', op: 'update', id, data: updated.data, version: 2, seq: updated.seq, prev: created.seq },
+        { url: '/todos', op: 'patch', id, data: patched.data, version: 3, seq: patched.seq, prev: updated.seq },
+        { url: '/todos', op: 'delete', id, data: deleted.data, version: 4, seq: deleted.seq, prev: patched.seq },
       ]);
+      // Each push names the channel's change before it, as the writer's acks do.
+      assert.deepEqual([created.prev, updated.prev, patched.prev, deleted.prev],
+        [sub.last, created.seq, updated.seq, patched.seq]);
 
       // The writer's acks carry the same information: it is not sent its own changes.
       assertSuccess(await ack(writer, 'read', { url: '/todos' }), 'read after the writes');
@@ -177,6 +180,7 @@ describe('native dialect across client versions', () => {
       const [change] = await changes.waitFor(1);
       assert.deepEqual(change, {
         url: '/mixed', op: 'create', id: created.data.id, data: created.data, version: 1, seq: created.seq,
+        prev: created.prev,
       });
       writer.close();
       subscriber.close();

@@ -172,13 +172,15 @@ describe('the inspector answers the debugging question (issue 18)', { timeout: 1
     await listed(tabB, 'seen by tab B');
     await go(ui, 'log');
     await ui.selectOption('[data-testid=filter-socket]', b);
+    // Tab B by its name (the option reads `name · page · id…`).
+    const nameB = (await ui.locator(`[data-testid=filter-socket] option[value="${b}"]`).innerText()).split(' · ')[0];
     const row = ui.locator('[data-testid=log-row][data-kind=push_out]', { hasText: 'seen by tab B' });
     await row.waitFor();
-    assert.equal(await row.locator('[data-testid=received]').innerText(), `→ ${b}`, 'shown as received by tab B');
-    assert.match(await row.locator('.c-sum').innerText(), /^“seen by tab B” to \/todos → /, 'the model first, then whom it reached');
+    assert.equal(await row.locator('[data-testid=received]').innerText(), `→ ${nameB}`, 'shown as received by tab B');
+    assert.match(await row.locator('.c-sum').innerText(), /^\S+ “seen by tab B” ← #\d+ to \/todos → /, 'the model first, its request, then whom it reached');
     await row.click();
     const recipients = ui.locator('[data-testid=detail-recipients]');
-    assert.match(await recipients.innerText(), new RegExp(`Received by 1 socket\\s+${b}`, "i"));
+    assert.match(await recipients.innerText(), new RegExp(`Received by 1 socket\\s+${nameB} .*${b}`, "i"));
     assert.ok(!(await recipients.innerText()).includes(a), 'the writer is not sent its own change');
     await shot(ui, 'log-received');
   });

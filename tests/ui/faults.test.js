@@ -177,12 +177,12 @@ describe('fault injection from the inspector UI', { timeout: 180000 }, () => {
     assert.ok(fast.ms < 700, `switched off, the ack came after ${fast.ms} ms`);
   });
 
-  it('takes a socket offline so its requests go unanswered, and bringing it back online restores answers', async () => {
+  it('stalls a socket (formerly "offline") so its requests go unanswered, and Resume restores answers', async () => {
     await go(page, 'faults');
-    const row = page.locator(`[data-testid=offline-row][data-socket="${bob.id}"]`);
+    const row = page.locator(`[data-testid=stall-row][data-socket="${bob.id}"]`);
     await row.waitFor();
-    assert.match(await page.locator('[data-testid=fault-offline]').innerText(), /unanswered/);
-    await row.locator('[data-testid=offline-toggle]').click();
+    assert.match(await page.locator('[data-testid=fault-clients]').innerText(), /unanswered/);
+    await row.locator('[data-testid=stall-toggle]').click();
     await row.locator('.tag-offline').waitFor();
 
     const unanswered = await callWithin(bob, 1000, 'read', { url: '/todos' });
@@ -191,7 +191,7 @@ describe('fault injection from the inspector UI', { timeout: 180000 }, () => {
     const others = await callWithin(alice, 1000, 'read', { url: '/todos' });
     assert.equal(others.err, null, 'other sockets are answered');
 
-    await row.locator('[data-testid=offline-toggle]').click();
+    await row.locator('[data-testid=stall-toggle]').click();
     await row.locator('.tag-online').waitFor();
     const answered = await callWithin(bob, 2000, 'read', { url: '/todos' });
     assert.equal(answered.timedOut, undefined, 'answered again');
@@ -217,8 +217,8 @@ describe('fault injection from the inspector UI', { timeout: 180000 }, () => {
     assert.notEqual(colours.fault, colours.error, 'a fault is not painted as a real error');
     assert.notEqual(colours.fault, colours.plain);
     assert.match(await faultRow.innerText(), /fault/);
-    // The request the offline rule swallowed says so instead of waiting forever.
-    await page.locator('[data-testid=log-row][data-kind=event_in] [data-testid=ack-result]', { hasText: /dropped by fault #\d+/ }).first().waitFor();
+    // The request the stall rule held says so: answered late, held by the rule.
+    await page.locator('[data-testid=log-row][data-kind=event_in] [data-testid=ack-result]', { hasText: /held by fault #\d+/ }).first().waitFor();
 
     await page.selectOption('[data-testid=filter-kind]', 'fault');
     await eventually(async () => {
@@ -229,7 +229,7 @@ describe('fault injection from the inspector UI', { timeout: 180000 }, () => {
     const summaries = await page.$$eval('[data-testid=log-row] .c-sum', (els) => els.map((e) => e.textContent).join('\n'));
     assert.match(summaries, /fail with not_found/);
     assert.match(summaries, /delay 700 ms/);
-    assert.match(summaries, /drop/);
+    assert.match(summaries, /stall/);
     await shot(page, 'log-faults');
     await page.selectOption('[data-testid=filter-kind]', '');
   });
@@ -265,8 +265,8 @@ describe('fault injection from the inspector UI', { timeout: 180000 }, () => {
     // Opened afresh: no message left from the test before.
     await go(page, 'sockets');
     await go(page, 'faults');
-    await page.locator(`[data-testid=offline-row][data-socket="${bob.id}"] [data-testid=offline-toggle]`).click();
-    await page.locator(`[data-testid=offline-row][data-socket="${bob.id}"] .tag-offline`).waitFor();
+    await page.locator(`[data-testid=stall-row][data-socket="${bob.id}"] [data-testid=stall-toggle]`).click();
+    await page.locator(`[data-testid=stall-row][data-socket="${bob.id}"] .tag-offline`).waitFor();
     await page.check('[data-testid=fault-action-delay]');
     await page.fill('[data-testid=fault-latency]', '1200');
     await page.fill('[data-testid=fault-event]', 'update');
@@ -278,6 +278,59 @@ describe('fault injection from the inspector UI', { timeout: 180000 }, () => {
     await page.evaluate(() => document.activeElement?.blur());
     await shot(page, 'faults');
     assert.ok(fs.statSync(path.join(ARTIFACTS, 'ui-faults.png')).size > 10000);
+    await command({ command: 'fault_clear' });
+  });
+
+  it('edits a rule in place in the editor: same id and place, the new action applies (screenshot for docs/FAULTS.md)', async () => {
+    await command({ command: 'fault_clear' });
+    const first = await command({ command: 'fault_add', rule: { when: { event: 'read', url: '/todos' }, action: 'fail', code: 'not_found', message: 'no such model', times: 1 } });
+    const second = await command({ command: 'fault_add', rule: { when: { event: 'create' }, action: 'delay', ms: 300 } });
+    await go(page, 'faults');
+    await ruleRow(first.value.id).locator('[data-testid=fault-edit]').click();
+    assert.equal(await page.locator('[data-testid=fault-form-title]').innerText(), `Edit rule #${first.value.id}`);
+    assert.equal(await page.inputValue('[data-testid=fault-event]'), 'read', 'the form starts from the rule');
+    await page.selectOption('[data-testid=fault-code]', 'internal');
+    await page.fill('[data-testid=fault-message]', 'edited in place');
+    await page.check('[data-testid=fault-times-always]');
+    await page.fill('[data-testid=fault-toxicity-input]', '100');
+    await page.fill('[data-testid=fault-client]', '');
+    await page.evaluate(() => document.activeElement?.blur());
+    await shot(page, 'faults-editor');
+    fs.mkdirSync(path.join(__dirname, '..', '..', 'docs', 'screenshots'), { recursive: true });
+    fs.copyFileSync(path.join(ARTIFACTS, 'ui-faults-editor.png'), path.join(__dirname, '..', '..', 'docs', 'screenshots', 'faults-editor.png'));
+    await page.click('[data-testid=fault-add]');
+    await page.locator('[data-testid=fault-form-title]', { hasText: 'Add a rule' }).waitFor();
+    const after = await rules();
+    assert.deepEqual(after.map((r) => r.id), [first.value.id, second.value.id], 'same ids, same order');
+    assert.equal(after[0].code, 'internal');
+    assert.equal(after[0].times, undefined);
+    const failed = await alice.call('read', { url: '/todos' });
+    assert.equal(failed.err?.message, 'edited in place');
+    await ruleRow(first.value.id).locator('[data-testid=fault-fired]', { hasText: '1' }).waitFor();
+    await command({ command: 'fault_clear' });
+  });
+
+  it('cuts a real client\'s connection on its next request with a cut rule set in the Faults panel: a transport close, not a kick', async () => {
+    await command({ command: 'fault_clear' });
+    const carol = await connectClient(env, { userAgent: 'Carol/3.0 (todo app)' });
+    await go(page, 'faults');
+    await page.check('[data-testid=fault-action-cut]');
+    await page.locator('[data-testid=fault-form] .hint', { hasText: 'reconnects by itself' }).waitFor();
+    assert.equal(await page.isChecked('[data-testid=fault-times-once]'), true, 'a cut fires once unless told otherwise');
+    await page.fill('[data-testid=fault-event]', 'read');
+    await page.click('[data-testid=fault-add]');
+    const [rule] = await eventually(async () => {
+      const list = await rules();
+      assert.equal(list.length, 1);
+      return list;
+    });
+    assert.deepEqual({ when: rule.when, action: rule.action, times: rule.times }, { when: { event: 'read' }, action: 'cut', times: 1 });
+    assert.match(await ruleRow(rule.id).innerText(), /cut the connection/);
+    const gone = new Promise((resolve) => carol.once('disconnect', resolve));
+    carol.emit('read', { url: '/todos' }, () => {});
+    const reason = await gone;
+    assert.ok(['transport close', 'transport error'].includes(reason), `a lost connection, not io server disconnect: got "${reason}"`);
+    await ruleRow(rule.id).locator('[data-testid=fault-fired]', { hasText: '1' }).waitFor();
     await command({ command: 'fault_clear' });
   });
 

@@ -138,7 +138,7 @@ describe('the event log under 5,000 records a second', { timeout: 240000 }, () =
 
   it('charts the load in the Stats panel', async () => {
     await go(page, 'stats');
-    const peak = await page.locator('.card', { hasText: 'peak events/s' }).locator('b').innerText();
+    const peak = await page.locator('.card', { hasText: 'peak records/s' }).locator('b').innerText();
     assert.ok(Number(peak.replace(/\D/g, '')) > 1000, `peak ${peak}`);
     await shot(page, 'stats-under-load');
   });

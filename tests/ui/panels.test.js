@@ -104,7 +104,7 @@ describe('the inspector UI against a server with two live clients', { timeout: 1
     await page.click('[data-testid=socket-show-log]');
     await page.waitForSelector('[data-testid=panel-log] [data-testid=log-row]');
     assert.equal(await page.$eval('[data-testid=filter-socket]', (s) => s.value), alice.id);
-    const sockets = await page.$$eval('[data-testid=log-row] .c-sock', (els) => els.map((e) => e.textContent));
+    const sockets = await page.$$eval('[data-testid=log-row] .c-sock', (els) => els.map((e) => e.dataset.socket));
     assert.ok(sockets.length >= 4, `rows: ${sockets.length}`);
     assert.deepEqual([...new Set(sockets)], [alice.id]);
     await page.click('[data-testid=log-filters] button.link');

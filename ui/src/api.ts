@@ -90,6 +90,8 @@ export function filterQuery(f: Filter): Record<string, string | boolean | undefi
     errors_only: f.errors_only || undefined,
     injected: f.injected,
     text: f.text,
+    from_us: f.from_us != null ? String(f.from_us) : undefined,
+    to_us: f.to_us != null ? String(f.to_us) : undefined,
   };
 }
 

@@ -1,4 +1,4 @@
-// Small shared components: a virtualized list, a JSON tree, a diff, a chart.
+// Small shared components: a virtualized list, a JSON tree, a diff (the chart is chart.tsx).
 import { Fragment, type ComponentChildren, type JSX } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { JsonValue } from './bindings/serde_json/JsonValue';
@@ -131,65 +131,6 @@ export function Diff({ lines }: { lines: DiffLine[] }): JSX.Element {
         ))}
       </tbody>
     </table>
-  );
-}
-
-interface Series {
-  name: string;
-  color: string;
-  values: (number | null)[];
-}
-
-/** A line chart in plain SVG. */
-export function Chart(p: { title: string; series: Series[]; unit: (v: number) => string; testId?: string }): JSX.Element {
-  const W = 960;
-  const H = 200;
-  const pad = { l: 56, r: 12, t: 10, b: 22 };
-  // A fixed window of a minute at least, so the time axis does not stretch.
-  const n = Math.max(60, ...p.series.map((s) => s.values.length));
-  const all = p.series.flatMap((s) => s.values.filter((v): v is number => v !== null));
-  const max = Math.max(1, ...all) * 1.1;
-  const x = (i: number) => pad.l + (i / (n - 1)) * (W - pad.l - pad.r);
-  const y = (v: number) => H - pad.b - (v / max) * (H - pad.t - pad.b);
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => f * max);
-  return (
-    <figure class="chart" data-testid={p.testId}>
-      <figcaption>
-        {p.title}
-        {p.series.map((s) => {
-          const lastVal = [...s.values].reverse().find((v) => v !== null);
-          return (
-            <span key={s.name} class="legend">
-              <i style={{ background: s.color }} /> {s.name} <b>{lastVal == null ? '—' : p.unit(lastVal)}</b>
-            </span>
-          );
-        })}
-      </figcaption>
-      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={p.title}>
-        {ticks.map((t) => (
-          <g key={t}>
-            <line x1={pad.l} x2={W - pad.r} y1={y(t)} y2={y(t)} class="grid" />
-            <text x={pad.l - 6} y={y(t) + 4} class="tick">
-              {p.unit(t)}
-            </text>
-          </g>
-        ))}
-        <text x={pad.l} y={H - 6} class="tick start">
-          {n} s ago
-        </text>
-        <text x={W - pad.r} y={H - 6} class="tick">
-          now
-        </text>
-        {p.series.map((s) => {
-          let d = '';
-          s.values.forEach((v, i) => {
-            if (v === null) return;
-            d += `${d ? 'L' : 'M'}${x(i + n - s.values.length).toFixed(1)},${y(v).toFixed(1)}`;
-          });
-          return <path key={s.name} d={d} fill="none" stroke={s.color} stroke-width="1.8" />;
-        })}
-      </svg>
-    </figure>
   );
 }
 

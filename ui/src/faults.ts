@@ -36,6 +36,7 @@ export function parseEvents(text: string): Pick<FaultMatch, 'event' | 'events'> 
 /** The client's copy of the server's `FaultMatch::matches`. */
 export function whenMatches(w: FaultMatch, socket: string | null, event: string, url: string | null): boolean {
   if (w.socket && w.socket !== socket) return false;
+  // A client rule needs the socket's client, which the caller checks when it knows it.
   if (w.event && w.event !== event) return false;
   if (w.events && !w.events.includes(event)) return false;
   if (w.url) {
@@ -55,6 +56,7 @@ export function isWrite(event: string): boolean {
 export function whenText(w: FaultMatch): string {
   const parts = [w.event ? w.event : w.events?.length ? w.events.join(' or ') : 'any request'];
   if (w.url) parts.push(`on ${w.url}`);
+  if (w.client) parts.push(`from client ${w.client}`);
   if (w.socket) parts.push(`from ${w.socket}`);
   return parts.join(' ');
 }
@@ -67,14 +69,15 @@ export function timesText(times: number | undefined): string {
 
 /** The whole rule in words: "update on /todos → fail with conflict, next one only". */
 export function specText(spec: FaultSpec): string {
-  return `${whenText(spec.when)} → ${actionText(spec)}, ${timesText(spec.times)}`;
+  const toxicity = spec.toxicity != null ? `, ${Math.round(spec.toxicity * 1000) / 10}% of matches` : '';
+  return `${whenText(spec.when)} → ${actionText(spec)}, ${timesText(spec.times)}${toxicity}`;
 }
 
-/** The rule the offline button keeps for a socket: drop all it asks, every time. */
-export function offlineSpec(socket: string): FaultSpec {
-  return { when: { socket }, action: 'drop' };
+/** The rule the stall button keeps for a socket: hold all it asks while on (formerly "offline"). */
+export function stallSpec(socket: string): FaultSpec {
+  return { when: { socket }, action: 'stall' };
 }
 
-export function isOfflineRule(r: FaultRule, socket: string): boolean {
-  return r.action === 'drop' && r.when.socket === socket && !r.when.event && !r.when.url && r.times == null;
+export function isStallRule(r: FaultRule, socket: string): boolean {
+  return r.action === 'stall' && r.when.socket === socket && !r.when.event && !r.when.events && !r.when.url && r.times == null;
 }

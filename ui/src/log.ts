@@ -1,6 +1,7 @@
 // The rows of an event log: records that match a filter, each request paired with its
 // ack. Bounded: the oldest rows go when the log holds more than `max`.
 import type { Filter } from './bindings/Filter';
+import { remember } from './labels';
 import { matches, type Rec } from './records';
 
 export class LogModel {
@@ -14,6 +15,8 @@ export class LogModel {
   requests = new Map<number, Rec>();
   /** The fault that hit a request, by the request's seq. */
   faults = new Map<number, Rec>();
+  /** The pushes a request's write caused (their `cause`), by the request's seq. */
+  caused = new Map<number, Rec[]>();
   /**
    * Per socket, its requests not finished yet, oldest first. A socket's requests are
    * handled one at a time, in order, so a fault record is about the oldest of them
@@ -41,6 +44,7 @@ export class LogModel {
     this.acks.clear();
     this.requests.clear();
     this.faults.clear();
+    this.caused.clear();
     this.unfinished.clear();
     this.requestRows.clear();
     this.sockets.clear();
@@ -59,7 +63,15 @@ export class LogModel {
   }
 
   private index(r: Rec): void {
-    if (r.kind === 'connect' && r.socket) this.sockets.add(r.socket);
+    if (r.kind === 'connect' && r.socket) {
+      this.sockets.add(r.socket);
+      remember(r.socket, r.auth);
+    }
+    if (r.kind === 'push_out' && r.cause != null) {
+      const list = this.caused.get(r.cause) ?? [];
+      list.push(r);
+      this.caused.set(r.cause, list);
+    }
     if (r.kind === 'event_in') {
       this.requests.set(r.seq, r);
       if (r.socket) {
@@ -78,12 +90,15 @@ export class LogModel {
     } else if (r.kind === 'disconnect' && r.socket) {
       this.unfinished.delete(r.socket);
     } else if (r.kind === 'fault' && r.socket) {
+      // The server names the request (request_seq); older records are paired by order.
       const q = this.unfinished.get(r.socket);
-      const i = q ? q.findIndex((x) => x.kind === 'event_in' && x.event === r.event) : -1;
+      const paired = r.request_seq ?? null;
+      const i = q ? q.findIndex((x) => (paired !== null ? x.seq === paired : x.kind === 'event_in' && x.event === r.event)) : -1;
+      if (paired !== null) this.faults.set(paired, r);
       if (q && i >= 0) {
         this.faults.set(q[i].seq, r);
-        // A delayed request still gets its ack; a failed, dropped or cut one is done.
-        q.splice(0, r.action === 'delay' ? i : i + 1);
+        // A delayed or stalled request still gets its ack; a failed, dropped or cut one is done.
+        q.splice(0, r.action === 'delay' || r.action === 'stall' ? i : i + 1);
       }
     }
   }
@@ -112,6 +127,7 @@ export class LogModel {
         this.requests.delete(r.seq);
         this.requestRows.delete(r.seq);
         this.faults.delete(r.seq);
+        this.caused.delete(r.seq);
       } else if (r.kind === 'ack_out') this.acks.delete(r.request_seq);
     }
     let cut = 0;
@@ -123,6 +139,21 @@ export class LogModel {
   partner(r: Rec): Rec | undefined {
     if (r.kind === 'event_in') return this.acks.get(r.seq);
     if (r.kind === 'ack_out') return this.requests.get(r.request_seq);
+    return undefined;
+  }
+
+  /** The record of `seq`, when this log holds it. */
+  bySeq(seq: number): Rec | undefined {
+    // Records are in seq order: a binary search.
+    let lo = 0;
+    let hi = this.all.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const x = this.all[mid].seq;
+      if (x === seq) return this.all[mid];
+      if (x < seq) lo = mid + 1;
+      else hi = mid - 1;
+    }
     return undefined;
   }
 

@@ -3,6 +3,7 @@
 import type { Filter } from './bindings/Filter';
 import type { Record as Rec } from './bindings/Record';
 import type { JsonValue } from './bindings/serde_json/JsonValue';
+import { labelOf } from './labels';
 
 export type { Rec };
 
@@ -18,6 +19,10 @@ export const KINDS = [
   'protocol_error',
   'fault',
   'refused',
+  'fault_rules',
+  'offline',
+  'online',
+  'slow_consumer',
 ] as const;
 
 export function eventOf(r: Rec): string | null {
@@ -41,7 +46,7 @@ export function isInjected(r: Rec): boolean {
 }
 
 export function isError(r: Rec): boolean {
-  return (r.kind === 'ack_out' && r.error !== null) || r.kind === 'protocol_error' || r.kind === 'refused';
+  return (r.kind === 'ack_out' && r.error !== null) || r.kind === 'protocol_error' || r.kind === 'refused' || r.kind === 'slow_consumer';
 }
 
 export function onChannel(url: string | null, channel: string): boolean {
@@ -62,12 +67,14 @@ export function matches(f: Filter, r: Rec): boolean {
   if (f.origin && r.origin !== f.origin) return false;
   if (f.errors_only && !isError(r)) return false;
   if (f.injected !== undefined && f.injected !== null && isInjected(r) !== f.injected) return false;
+  if (f.from_us != null && r.at_us < f.from_us) return false;
+  if (f.to_us != null && r.at_us > f.to_us) return false;
   if (f.text && !JSON.stringify(r).includes(f.text)) return false;
   return true;
 }
 
 export function isEmptyFilter(f: Filter): boolean {
-  return !f.socket && !f.channel && !f.event && !f.kinds && !f.origin && !f.errors_only && f.injected == null && !f.text;
+  return !f.socket && !f.channel && !f.event && !f.kinds && !f.origin && !f.errors_only && f.injected == null && !f.text && f.from_us == null && f.to_us == null;
 }
 
 export function fmtLatency(us: number | null | undefined): string {
@@ -111,30 +118,80 @@ export function shortUrl(url: string, max = 17): string {
   return `${url.slice(0, head)}…${url.slice(url.length - (keep - head))}`;
 }
 
-/** The model a request or a change is about, named by its title-like attribute. */
-function modelName(r: Rec): string {
-  const arg = r.kind === 'event_in' ? r.args : r.kind === 'push_out' ? r.args[0] : null;
-  const data = isObj(arg) ? arg.data : null;
+export interface ModelRef {
+  /** The model's id, when the record names one. */
+  id: string | null;
+  /** Its title-like attribute (title, name, label…), when it has one. */
+  title: string | null;
+}
+
+/** The last segment of a model url, when `url` is one (more segments than its collection). */
+function idFromUrl(url: unknown): string | null {
+  if (typeof url !== 'string') return null;
+  const parts = url.split('?')[0].split('/').filter(Boolean);
+  return parts.length >= 2 ? decodeURIComponent(parts[parts.length - 1]) : null;
+}
+
+const idText = (v: unknown): string | null => (typeof v === 'string' || typeof v === 'number' ? String(v) : null);
+
+/**
+ * The model a request, its ack or a change is about: its id and title, so that a row
+ * says which todo it is before the payload does.
+ */
+export function modelOf(r: Rec): ModelRef | null {
+  let data: unknown = null;
+  let id: string | null = null;
+  if (r.kind === 'event_in' && isObj(r.args)) {
+    data = r.args.data;
+    id = (isObj(data) ? idText(data.id) : null) ?? idFromUrl(r.args.url);
+  } else if (r.kind === 'push_out' && isObj(r.args[0]) && 'op' in r.args[0]) {
+    const c = r.args[0];
+    data = c.data;
+    id = idText(c.id) ?? (isObj(data) ? idText(data.id) : null);
+  } else if (r.kind === 'push_out') {
+    // iobind: the model's attributes.
+    data = r.args[0];
+    id = isObj(data) ? idText(data.id) : null;
+  } else if (r.kind === 'ack_out' && !r.error && isObj(r.args[1])) {
+    const res = r.args[1];
+    data = isObj(res.data) ? res.data : res;
+    id = isObj(data) && !Array.isArray(res.data) ? idText(data.id) : null;
+  }
   const title = titleOf(data);
-  return title ? `“${title.length > 40 ? `${title.slice(0, 39)}…` : title}” ` : '';
+  return id || title ? { id, title } : null;
+}
+
+/** `id “title”`, shortened, for a row's lead. */
+export function modelText(m: ModelRef | null, max = 40): string {
+  if (!m) return '';
+  const t = m.title ? `“${m.title.length > max ? `${m.title.slice(0, max - 1)}…` : m.title}”` : '';
+  return [m.id ? shortId(m.id) : '', t].filter(Boolean).join(' ');
+}
+
+/** A long id shortened in the middle (both ends tell ids apart). */
+export function shortId(id: string, max = 14): string {
+  return id.length <= max ? id : `${id.slice(0, 6)}…${id.slice(-(max - 7))}`;
 }
 
 /** One line about what a record says, for the log's last column. */
 export function summary(r: Rec): string {
   switch (r.kind) {
-    case 'connect':
-      return `${r.transport} ${r.protocol} from ${r.remote_addr ?? '?'}${r.user_agent ? ` · ${r.user_agent}` : ''}`;
+    case 'connect': {
+      const page = r.socket ? labelOf(r.socket).page : null;
+      const where = page ? `${page.title ?? ''}${page.url ? ` ${page.url}` : ''}`.trim() : '';
+      return `${where ? `${where} · ` : ''}${r.transport} ${r.protocol} from ${r.remote_addr ?? '?'}${r.user_agent ? ` · ${r.user_agent}` : ''}`;
+    }
     case 'disconnect':
       return r.reason;
     case 'upgrade':
       return `${r.from} → ${r.to}`;
     case 'event_in':
-      return modelName(r) + shortJson(r.args);
+      return shortJson(r.args);
     case 'ack_out':
       if (r.error && r.fault != null) return `injected by fault #${r.fault}: ${shortJson(r.args)}`;
       return r.error ? `error ${r.error}: ${shortJson(r.args)}` : shortJson(r.args);
     case 'push_out':
-      return `${modelName(r)}to ${targetText(r.target)} → ${recipientsText(r)} ${shortJson(r.args)}`;
+      return `to ${targetText(r.target)} → ${recipientsText(r)} ${shortJson(r.args)}`;
     case 'subscribe':
     case 'unsubscribe':
       return r.channel;
@@ -145,10 +202,45 @@ export function summary(r: Rec): string {
     case 'refused':
       // The message names the flag that lets the request through.
       return `${r.transport ?? 'request'} from ${r.http_origin ?? 'no origin'} to ${r.host ?? 'no host'}: ${r.message}`;
+    case 'fault_rules':
+      return ruleChangeText(r);
+    case 'offline':
+      return `client ${r.client} offline for ${r.secs} s (${r.sockets.length} socket${r.sockets.length === 1 ? '' : 's'} cut); its reconnects are refused`;
+    case 'slow_consumer':
+      return `${r.queued_bytes} bytes waited to be sent (limit ${r.limit_bytes}): connection cut`;
+    case 'online':
+      return `client ${r.client} back online (${r.reason === 'time_up' ? 'its time was up' : 'by command'})`;
   }
 }
 
-type FaultActionPart = { action: 'fail'; code: string; message: string } | { action: 'delay'; ms: number } | { action: 'drop' } | { action: 'disconnect' };
+/** A change to the fault rules, in words. */
+export function ruleChangeText(r: Extract<Rec, { kind: 'fault_rules' }>): string {
+  const rule = r.rule ? `rule #${r.rule.id} (${actionText(r.rule)})` : '';
+  switch (r.change) {
+    case 'added':
+      return `added ${rule}`;
+    case 'edited':
+      return `edited ${rule}`;
+    case 'on':
+      return `switched on ${rule}`;
+    case 'off':
+      return `switched off ${rule}`;
+    case 'spent':
+      return `${rule} spent its times and switched itself off`;
+    case 'removed':
+      return `removed ${rule}`;
+    case 'cleared':
+      return 'removed every rule';
+    case 'imported':
+      return `imported rules: ${r.count} now`;
+    case 'seed':
+      return `fault seed set to ${r.seed}`;
+    case 'snapshot':
+      return `${r.count} rule${r.count === 1 ? '' : 's'} in effect, fault seed ${r.seed}`;
+  }
+}
+
+type FaultActionPart = { action: 'fail'; code: string; message: string } | { action: 'delay'; ms: number } | { action: 'drop' } | { action: 'disconnect' } | { action: 'stall' } | { action: 'cut' };
 
 /** What a fault action does, in a few words. */
 export function actionText(a: FaultActionPart): string {
@@ -161,6 +253,10 @@ export function actionText(a: FaultActionPart): string {
       return 'drop (no ack)';
     case 'disconnect':
       return 'disconnect the socket';
+    case 'stall':
+      return 'stall (held unanswered while on)';
+    case 'cut':
+      return 'cut the connection';
   }
 }
 
@@ -169,7 +265,7 @@ export function recipientsText(r: Extract<Rec, { kind: 'push_out' }>): string {
   if (r.recipients === 0) return 'nobody';
   if (r.to.length === 0 || r.to.length > 3) return `${r.recipients} sockets`;
   const more = r.recipients - r.to.length;
-  return r.to.map((id) => id.slice(0, 6)).join(', ') + (more > 0 ? ` +${more}` : '');
+  return r.to.map((id) => labelOf(id).name).join(', ') + (more > 0 ? ` +${more}` : '');
 }
 
 /** A title-like attribute of a model, to name it by more than its id. */
@@ -182,12 +278,27 @@ export function titleOf(data: unknown): string | null {
   return null;
 }
 
+/** A live query's parameters as one line: `done=true & _sort="title"`. */
+export function queryText(query: JsonValue | null | undefined): string {
+  if (!query || typeof query !== 'object' || Array.isArray(query)) return '';
+  return Object.entries(query)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(' & ');
+}
+
+/** The key of a channel: its url, and a live query's parameters after it. */
+export function channelKey(url: string, query: JsonValue | null | undefined): string {
+  return query ? `${url}?${JSON.stringify(query)}` : url;
+}
+
 export function targetText(t: Extract<Rec, { kind: 'push_out' }>['target']): string {
   switch (t.to) {
     case 'socket':
       return `socket ${t.id}`;
     case 'channel':
       return t.url;
+    case 'query':
+      return `${t.url} ? ${queryText(t.query)}`;
     case 'iobind':
       return `iobind:${t.ns}`;
     case 'all':

@@ -10,14 +10,18 @@ import type { EventsPage } from './bindings/EventsPage';
 import type { FaultRule } from './bindings/FaultRule';
 import type { SocketInfo } from './bindings/SocketInfo';
 import type { Stats } from './bindings/Stats';
+import { remember } from './labels';
 import { LogModel } from './log';
-import { percentile, type Rec } from './records';
+import { channelKey, percentile, type Rec } from './records';
 
 export interface Second {
   t: number;
   events: number;
   acks: number;
+  /** Error acks the server made (real errors). */
   errors: number;
+  /** Error acks a fault rule made up. */
+  injected: number;
   p50: number | null;
   p99: number | null;
 }
@@ -25,7 +29,8 @@ export interface Second {
 const RECENT_CHANGES = 20;
 /** How many records before this window opened the live log starts with. */
 const BACKFILL = 5000;
-const SERIES = 300;
+/** Seconds of per-second points kept: the Stats panel's longest window (1 h). */
+const SERIES = 3600;
 const MIN_RENDER_MS = 100;
 
 class Store {
@@ -47,8 +52,14 @@ class Store {
   /** Recent `change` pushes per channel url, newest last. */
   changes = new Map<string, Rec[]>();
   series: Second[] = [];
+  /**
+   * Every socket of the current session, gone ones too (id → when it connected): the
+   * socket filter offers them all, so a tab that left can still be looked at.
+   */
+  known = new Map<string, number>();
   private bucket: number[] = [];
   private bucketErrors = 0;
+  private bucketInjected = 0;
   private lastSeq: number | null = null;
   private backfilling = false;
   private held: Rec[] = [];
@@ -79,13 +90,16 @@ class Store {
           this.restarted = { at_us: msg.stats.launched_at_us, session: msg.stats.recording?.id ?? null };
           this.lastAck.clear();
           this.series = [];
+          this.known.clear();
         }
         this.launch = msg.stats.launched_at_us;
         this.stats = msg.stats;
         this.sockets = msg.sockets;
         this.channels = msg.channels;
         this.lastSeq = msg.stats.last_seq;
+        for (const x of msg.sockets) this.noteSocket(x.id, x.auth, x.connected_at_us);
         void this.backfill(msg.stats.last_seq);
+        void this.sessionSockets(msg.stats.last_seq);
         void this.refreshFaults();
       } else if (msg.type === 'batch') {
         this.stats = msg.stats;
@@ -125,31 +139,55 @@ class Store {
     for (const r of [...early, ...[...seen.values()].flat()]) this.noteChange(r);
     for (const r of early) {
       if (r.kind === 'ack_out' && r.socket) this.lastAck.set(r.socket, r.latency_us);
+      if (r.kind === 'connect' && r.socket) this.noteSocket(r.socket, r.auth, r.at_us);
     }
     this.log.add(early);
     this.log.add(later.filter((r) => r.seq > upTo));
+    if (this.series.length === 0) this.series = secondsOf(early, Date.now());
     this.notify();
   }
 
+  private noteSocket(id: string, auth: SocketInfo['auth'] | undefined, at: number): void {
+    remember(id, auth);
+    if (!this.known.has(id)) this.known.set(id, at);
+  }
+
+  /**
+   * The sockets of the current session from before this window opened (its latest
+   * 1,000 connect records), including those that left long ago.
+   */
+  private async sessionSockets(upTo: number): Promise<void> {
+    try {
+      const page = await get<EventsPage>('events', { kinds: 'connect', before: upTo + 1, limit: 1000 });
+      for (const r of page.records) if (r.kind === 'connect' && r.socket) this.noteSocket(r.socket, r.auth, r.at_us);
+      this.notify();
+    } catch {
+      /* nothing recorded: the live sockets and the log's connects still count */
+    }
+  }
+
   private noteChange(r: Rec): void {
-    if (r.kind !== 'push_out' || r.target.to !== 'channel') return;
-    const list = this.changes.get(r.target.url) ?? [];
+    if (r.kind !== 'push_out' || (r.target.to !== 'channel' && r.target.to !== 'query')) return;
+    const key = r.target.to === 'query' ? channelKey(r.target.url, r.target.query) : r.target.url;
+    const list = this.changes.get(key) ?? [];
     list.push(r);
     if (list.length > RECENT_CHANGES) list.shift();
-    this.changes.set(r.target.url, list);
+    this.changes.set(key, list);
   }
 
   private ingest(records: Rec[]): void {
     let refresh = false;
     for (const r of records) {
-      if (r.kind === 'fault') {
+      if (r.kind === 'connect' && r.socket) this.noteSocket(r.socket, r.auth, r.at_us);
+      if (r.kind === 'fault' || r.kind === 'fault_rules') {
         // A rule fired: its count (and, for a limited one, its switch) changed.
         this.refreshFaultsSoon();
       } else if (r.kind === 'ack_out') {
         this.bucket.push(r.latency_us);
-        if (r.error) this.bucketErrors++;
+        if (r.error && r.fault != null) this.bucketInjected++;
+        else if (r.error) this.bucketErrors++;
         if (r.socket) this.lastAck.set(r.socket, r.latency_us);
-      } else if (r.kind === 'push_out' && r.target.to === 'channel') {
+      } else if (r.kind === 'push_out' && (r.target.to === 'channel' || r.target.to === 'query')) {
         this.noteChange(r);
         refresh = true;
       } else if (r.kind !== 'event_in') {
@@ -216,6 +254,7 @@ class Store {
       ]);
       this.sockets = sockets;
       this.channels = channels;
+      for (const x of sockets) this.noteSocket(x.id, x.auth, x.connected_at_us);
       this.notify();
     } catch {
       /* the connection state tells */
@@ -244,12 +283,14 @@ class Store {
       events,
       acks: sorted.length,
       errors: this.bucketErrors,
+      injected: this.bucketInjected,
       p50: percentile(sorted, 0.5),
       p99: percentile(sorted, 0.99),
     });
     if (this.series.length > SERIES) this.series.shift();
     this.bucket = [];
     this.bucketErrors = 0;
+    this.bucketInjected = 0;
     this.notify();
   }
 
@@ -283,6 +324,40 @@ class Store {
     this.listeners.add(l);
     return () => this.listeners.delete(l);
   }
+}
+
+/**
+ * Per-second points made from records already recorded (the backfill), so that the
+ * Stats panel shows the minutes before this window opened, up to `now`.
+ */
+function secondsOf(records: Rec[], now: number): Second[] {
+  if (records.length === 0) return [];
+  const first = Math.floor(records[0].at_us / 1e6);
+  const last = Math.floor(now / 1000);
+  if (last - first > SERIES) return [];
+  const out: Second[] = [];
+  const lat: number[][] = [];
+  for (let sec = first; sec < last; sec++) {
+    out.push({ t: (sec + 1) * 1000, events: 0, acks: 0, errors: 0, injected: 0, p50: null, p99: null });
+    lat.push([]);
+  }
+  for (const r of records) {
+    const i = Math.floor(r.at_us / 1e6) - first;
+    if (i < 0 || i >= out.length) continue;
+    out[i].events++;
+    if (r.kind === 'ack_out') {
+      out[i].acks++;
+      lat[i].push(r.latency_us);
+      if (r.error && r.fault != null) out[i].injected++;
+      else if (r.error) out[i].errors++;
+    }
+  }
+  out.forEach((x, i) => {
+    const sorted = lat[i].sort((a, b) => a - b);
+    x.p50 = percentile(sorted, 0.5);
+    x.p99 = percentile(sorted, 0.99);
+  });
+  return out;
 }
 
 export const store = new Store();

@@ -7,8 +7,9 @@
 use serde_json::{json, Map, Value};
 
 use crate::error::SyncError;
+use crate::outcome::Outcome;
+use crate::query::Query;
 use crate::store::{Model, Write};
-use crate::sync::Outcome;
 use crate::url::Url;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +34,11 @@ pub enum Command {
     ReadEither {
         url: Url,
     },
+    /// A collection read narrowed by a live query (crate::query).
+    ReadQuery {
+        collection: Url,
+        query: Query,
+    },
     Write {
         collection: Url,
         write: Write,
@@ -40,9 +46,12 @@ pub enum Command {
     Subscribe {
         collection: Url,
         since: Option<i64>,
+        /// A live query: the subscription hears only what concerns its result.
+        query: Option<Query>,
     },
     Unsubscribe {
         collection: Url,
+        query: Option<Query>,
     },
 }
 
@@ -52,8 +61,9 @@ impl Command {
     pub fn url(&self) -> String {
         match self {
             Command::ReadCollection { collection }
+            | Command::ReadQuery { collection, .. }
             | Command::Subscribe { collection, .. }
-            | Command::Unsubscribe { collection } => collection.to_string(),
+            | Command::Unsubscribe { collection, .. } => collection.to_string(),
             Command::ReadModel { collection, id } => collection.model_url(id),
             Command::ReadEither { url } => url.to_string(),
             Command::Write { collection, write } => match write {
@@ -120,8 +130,12 @@ fn parse_native(method: &str, arg: Value, max_data: usize) -> Result<Command, Sy
                 data: data_object(arg.remove("data"), max_data)?,
             },
         },
-        "read" => match arg.remove("data") {
-            Some(Value::Object(data)) if data.get("id").is_some_and(|id| !id.is_null()) => {
+        "read" => match (Query::parse(arg.remove("query"))?, arg.remove("data")) {
+            (Some(query), _) => Command::ReadQuery {
+                collection: url,
+                query,
+            },
+            (None, Some(Value::Object(data))) if data.get("id").is_some_and(|id| !id.is_null()) => {
                 let (collection, id) = model(&url)?;
                 Command::ReadModel { collection, id }
             }
@@ -147,8 +161,12 @@ fn parse_native(method: &str, arg: Value, max_data: usize) -> Result<Command, Sy
         "subscribe" => Command::Subscribe {
             collection: url,
             since: non_negative(arg.remove("since"), "since")?,
+            query: Query::parse(arg.remove("query"))?,
         },
-        _ => Command::Unsubscribe { collection: url },
+        _ => Command::Unsubscribe {
+            collection: url,
+            query: Query::parse(arg.remove("query"))?,
+        },
     })
 }
 
@@ -266,17 +284,42 @@ fn kind(value: &Value) -> &'static str {
 /// The ack's arguments for a successful outcome, in the dialect of the request.
 pub fn render(dialect: &Dialect, outcome: Outcome) -> Value {
     match (dialect, outcome) {
-        (Dialect::Native, Outcome::Model(model, seq)) => {
+        (Dialect::Native, Outcome::Model { model, seq }) => {
             json!({ "data": model.data, "version": model.version, "seq": seq })
         }
-        (Dialect::Native, Outcome::Collection(models, seq)) => {
+        (Dialect::Native, Outcome::Collection { models, seq }) => {
             json!({ "data": datas(&models), "versions": versions(&models), "seq": seq })
         }
-        (Dialect::Native, Outcome::Written(change)) => {
-            json!({ "data": change.data, "version": change.version, "seq": change.seq })
+        (Dialect::Native, Outcome::Written { change, prev }) => {
+            json!({ "data": change.data, "version": change.version, "seq": change.seq, "prev": prev })
         }
-        (_, Outcome::Subscribed { url, seq, since }) => {
-            let mut result = json!({ "url": url, "seq": seq });
+        (
+            _,
+            Outcome::QuerySubscribed {
+                url,
+                query,
+                seq,
+                since,
+                max_data,
+            },
+        ) => {
+            let mut result = json!({ "url": url, "query": query, "seq": seq, "maxData": max_data });
+            if let Some(since) = since {
+                since.render(&mut result);
+            }
+            result
+        }
+        (
+            _,
+            Outcome::Subscribed {
+                url,
+                seq,
+                last,
+                since,
+                max_data,
+            },
+        ) => {
+            let mut result = json!({ "url": url, "seq": seq, "last": last, "maxData": max_data });
             match since {
                 None => {}
                 Some(crate::store::Since::Changes(changes)) => {
@@ -290,10 +333,17 @@ pub fn render(dialect: &Dialect, outcome: Outcome) -> Value {
             }
             result
         }
-        (_, Outcome::Unsubscribed { url }) => json!({ "url": url }),
-        (Dialect::Iobind { .. }, Outcome::Model(model, _)) => model.data,
-        (Dialect::Iobind { .. }, Outcome::Collection(models, _)) => datas(&models),
-        (Dialect::Iobind { .. }, Outcome::Written(change)) => change.data,
+        (_, Outcome::Unsubscribed { url, query: None }) => json!({ "url": url }),
+        (
+            _,
+            Outcome::Unsubscribed {
+                url,
+                query: Some(query),
+            },
+        ) => json!({ "url": url, "query": query }),
+        (Dialect::Iobind { .. }, Outcome::Model { model, .. }) => model.data,
+        (Dialect::Iobind { .. }, Outcome::Collection { models, .. }) => datas(&models),
+        (Dialect::Iobind { .. }, Outcome::Written { change, .. }) => change.data,
     }
 }
 

@@ -17,14 +17,22 @@ use socketioxide::socket::{DisconnectReason, Socket};
 use socketioxide::SocketIo;
 use tokio::sync::mpsc;
 
+use axum::extract::ConnectInfo;
+
 use crate::dialect::{self, Command};
 use crate::error::SyncError;
-use crate::faults::FaultAction;
+use crate::faults::{FaultAction, Subject};
+use crate::inspect::offline::{client_of, KeptOut};
+use crate::inspect::types::{Body, Origin, RuleChange};
 use crate::inspect::{Inspector, Request};
 use crate::sync::Sync;
+use crate::transport::Peer;
 
 /// How many events of one socket may wait before new ones are refused with `busy`.
 pub const QUEUE_DEPTH: usize = 1024;
+
+/// How often a stalled request looks whether its socket is still there.
+const STALL_CHECK: Duration = Duration::from_millis(500);
 
 /// How many packets may wait to be written to one socket (socketioxide's buffer).
 pub const SEND_BUFFER: usize = 16 * QUEUE_DEPTH;
@@ -44,7 +52,10 @@ struct Incoming {
 /// queue is made, and 32 unboxed events would cost every idle connection about 6 KB
 /// (issue 9: memory per idle websocket).
 #[derive(Clone)]
-struct Enqueue(mpsc::Sender<Box<Incoming>>, Arc<Inspector>);
+struct Enqueue {
+    queue: mpsc::Sender<Box<Incoming>>,
+    inspect: Arc<Inspector>,
+}
 
 impl MessageHandler<LocalAdapter, ()> for Enqueue {
     fn call(
@@ -62,7 +73,7 @@ impl MessageHandler<LocalAdapter, ()> for Enqueue {
         let Ok(ack) = AckSender::from_message_parts(&s, &mut v, &ack_id);
         let arg = arg.map_err(|e| e.to_string());
         // Timed here, on arrival: the ack's latency includes the wait in the queue.
-        let request = self.1.event_in(&s, &event, &arg, ack_id);
+        let request = self.inspect.event_in(&s, &event, &arg, ack_id);
         let incoming = Box::new(Incoming {
             socket: SocketRef::from(s),
             event,
@@ -73,12 +84,17 @@ impl MessageHandler<LocalAdapter, ()> for Enqueue {
         });
         if let Err(
             mpsc::error::TrySendError::Full(incoming) | mpsc::error::TrySendError::Closed(incoming),
-        ) = self.0.try_send(incoming)
+        ) = self.queue.try_send(incoming)
         {
             tracing::warn!(sid = %incoming.socket.id, event = %incoming.event, "queue full, refused with busy");
             let sid = incoming.socket.id.to_string();
             let has_ack = incoming.has_ack;
-            let refused = (&*self.1, sid.as_str(), &incoming.request, None);
+            let refused = Refused {
+                inspect: &self.inspect,
+                sid: &sid,
+                request: &incoming.request,
+                dialect: None,
+            };
             reply_err(incoming.ack, &SyncError::Busy, has_ack, refused);
         }
     }
@@ -93,19 +109,42 @@ pub fn attach(io: &SocketIo, sync: Arc<Sync>) {
         let sync = sync.clone();
         async move {
             let inspect = sync.inspect.clone();
-            inspect.connected(&socket, auth.unwrap_or(Value::Null));
+            let auth = auth.unwrap_or(Value::Null);
+            let client = client_of(&auth, socket.req_parts().uri.query());
+            // A client the inspector took offline is refused until its time is up: the
+            // client sees `connect_error` with this message.
+            if let Err(kept_out) = inspect.offline.check(client.as_deref()) {
+                refuse_offline(&inspect, &socket, &kept_out);
+                return Err(kept_out);
+            }
+            inspect.connected(&socket, auth);
+            let sid = socket.id.to_string();
+            // A WebSocket's handshake came on the connection that carries it; a polling
+            // socket's connections are learnt from its requests (crate::transport).
+            let via = (socket.transport_type() == socketioxide::TransportType::Websocket)
+                .then(|| socket.req_parts().extensions.get::<ConnectInfo<Peer>>())
+                .flatten()
+                .map(|ConnectInfo(peer)| peer.conn.clone());
+            sync.transport.connected(&sid, via.as_ref());
+            let transport = sync.transport.clone();
             let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-            socket.on_fallback(Enqueue(tx, inspect.clone()));
+            socket.on_fallback(Enqueue {
+                queue: tx,
+                inspect: inspect.clone(),
+            });
+            let queries = sync.clone();
             socket.on_disconnect(async move |socket: SocketRef, reason: DisconnectReason| {
                 tracing::info!(sid = %socket.id, ?reason, "socket disconnected");
                 let sid = socket.id.to_string();
+                queries.queries.disconnected(&sid);
                 if reason == DisconnectReason::PacketParsingError {
                     inspect.protocol_error(&sid, None, reason.to_string());
                 }
                 inspect.disconnected(&sid, reason.to_string());
+                transport.disconnected(&sid);
             });
-            tokio::spawn(drain(rx, sync));
-            Ok::<(), std::convert::Infallible>(())
+            tokio::spawn(drain(rx, sync, client));
+            Ok::<(), KeptOut>(())
         }
     };
     io.ns(
@@ -117,15 +156,46 @@ pub fn attach(io: &SocketIo, sync: Arc<Sync>) {
     );
 }
 
-async fn drain(mut rx: mpsc::Receiver<Box<Incoming>>, sync: Arc<Sync>) {
+/// Records the CONNECT of an offline client, refused.
+fn refuse_offline(inspect: &Inspector, socket: &SocketRef, kept_out: &KeptOut) {
+    let parts = socket.req_parts();
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    inspect.bus.publish(
+        None,
+        Origin::Inspector,
+        None,
+        Body::Refused {
+            reason: "offline".into(),
+            message: kept_out.to_string(),
+            http_origin: header("origin"),
+            host: header("host"),
+            transport: Some(
+                match socket.transport_type() {
+                    socketioxide::TransportType::Polling => "polling",
+                    socketioxide::TransportType::Websocket => "websocket",
+                }
+                .into(),
+            ),
+            remote_addr: None,
+        },
+    );
+}
+
+async fn drain(mut rx: mpsc::Receiver<Box<Incoming>>, sync: Arc<Sync>, client: Option<String>) {
     while let Some(incoming) = rx.recv().await {
         // Boxed: the state of a request in progress is large (every await of the store
         // and the pushes), and an idle socket's task would otherwise hold room for it.
-        Box::pin(handle(&sync, *incoming)).await;
+        Box::pin(handle(&sync, *incoming, client.as_deref())).await;
     }
 }
 
-async fn handle(sync: &Sync, incoming: Incoming) {
+async fn handle(sync: &Sync, incoming: Incoming, client: Option<&str>) {
     let Incoming {
         socket,
         event,
@@ -135,7 +205,12 @@ async fn handle(sync: &Sync, incoming: Incoming) {
         request,
     } = incoming;
     let sid = socket.id.to_string();
-    let record = (&*sync.inspect, sid.as_str(), &request);
+    let refused = |dialect| Refused {
+        inspect: &sync.inspect,
+        sid: &sid,
+        request: &request,
+        dialect,
+    };
     let parsed = arg
         .map_err(|e| SyncError::bad_request("arg", format!("the argument could not be read: {e}")))
         .and_then(|arg| dialect::parse(&event, arg, sync.max_data));
@@ -144,7 +219,7 @@ async fn handle(sync: &Sync, incoming: Incoming) {
         Err(err) => {
             tracing::warn!(sid = %socket.id, event = %truncate(&event), code = err.code(), "refused: {err}");
             if has_ack {
-                reply_err(ack, &err, has_ack, (record.0, record.1, record.2, None));
+                reply_err(ack, &err, has_ack, refused(None));
             } else {
                 sync.inspect
                     .protocol_error(&sid, Some(&event), err.to_string());
@@ -152,12 +227,23 @@ async fn handle(sync: &Sync, incoming: Incoming) {
             return;
         }
     };
-    let refused = (record.0, record.1, record.2, Some(&dialect));
-    let Some(ack) = apply_fault(sync, &socket, &event, &command, ack, has_ack, refused).await
+    let Some((ack, fault)) = apply_fault(
+        sync,
+        &socket,
+        client,
+        &event,
+        &command,
+        ack,
+        has_ack,
+        refused(Some(&dialect)),
+    )
+    .await
     else {
         return;
     };
     let dialect = &dialect;
+    // The pushes this request's write makes name it as their cause.
+    let _handling = sync.inspect.handling(&sid, &request);
     sync.run(Some(&socket), dialect, command, |outcome| match outcome {
         Ok(outcome) => {
             tracing::debug!(sid = %socket.id, event = %event, "ok");
@@ -167,48 +253,83 @@ async fn handle(sync: &Sync, incoming: Incoming) {
                 tracing::debug!(sid = %socket.id, "ack not sent: {e}");
             }
             if has_ack {
-                let (inspect, sid, request) = record;
+                let inspect = &sync.inspect;
                 match sent {
                     Ok(()) => {
                         let args = vec![Value::Null, result];
-                        inspect.ack_out(sid, request, Some(dialect), args, None, None);
+                        inspect.ack_out(&sid, &request, Some(dialect), args, None, fault);
                     }
-                    Err(e) => inspect.ack_not_sent(sid, request, e.to_string()),
+                    Err(e) => inspect.ack_not_sent(&sid, &request, e.to_string()),
                 }
             }
         }
         Err(err) => {
             tracing::warn!(sid = %socket.id, event = %event, code = err.code(), "failed: {err}");
-            let refused = (record.0, record.1, record.2, Some(dialect));
-            reply_err(ack, &err, has_ack, refused);
+            send_error(ack, &err, has_ack, refused(Some(dialect)), fault);
         }
     })
     .await;
 }
 
 /// Applies the first fault rule matching the request, if any. Gives the ack back when
-/// the request is to be carried out (no rule, or a delay that has passed); None when
-/// the fault consumed it (failed, dropped or the socket cut off).
+/// the request is to be carried out (no rule, or a delay or stall that has passed),
+/// with the rule that held it; None when the fault consumed it (failed, dropped or
+/// the socket cut off).
+#[allow(clippy::too_many_arguments)]
 async fn apply_fault(
     sync: &Sync,
     socket: &SocketRef,
+    client: Option<&str>,
     event: &str,
     command: &Command,
     ack: AckSender,
     has_ack: bool,
     refused: Refused<'_>,
-) -> Option<AckSender> {
-    let sid = refused.1;
-    let Some((rule, action)) = sync.faults.fire(sid, event, Some(&command.url())) else {
-        return Some(ack);
+) -> Option<(AckSender, Option<u64>)> {
+    let sid = refused.sid;
+    let url = command.url();
+    let subject = Subject {
+        socket: sid,
+        client,
+        event,
+        url: Some(&url),
     };
+    let Some(fired) = sync.faults.fire(subject) else {
+        return Some((ack, None));
+    };
+    let (rule, action) = (fired.rule, fired.action);
     tracing::info!(sid, event, rule, ?action, "fault injected");
-    sync.inspect
-        .fault(sid, event, Some(command.url()), rule, action.clone());
+    sync.inspect.fault(
+        sid,
+        event,
+        Some(url.clone()),
+        refused.request.seq,
+        rule,
+        action.clone(),
+    );
+    if fired.spent {
+        sync.inspect
+            .rules_changed(Origin::Fault, RuleChange::Spent, sync.faults.get(rule));
+        if let Err(e) = sync.faults.persist().await {
+            tracing::warn!("{e}");
+        }
+    }
     match action {
         FaultAction::Delay { ms } => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
-            return Some(ack);
+            return Some((ack, Some(rule)));
+        }
+        FaultAction::Stall => {
+            // Held until the rule is switched off or removed; a socket that goes away
+            // meanwhile takes its held requests with it.
+            let mut changes = sync.faults.changes();
+            while sync.faults.holds(rule) {
+                if !socket.connected() {
+                    return None;
+                }
+                let _ = tokio::time::timeout(STALL_CHECK, changes.changed()).await;
+            }
+            return Some((ack, Some(rule)));
         }
         FaultAction::Fail { code, message } => {
             // A conflict carries the stored model, as a real one does.
@@ -220,7 +341,7 @@ async fn apply_fault(
                         .await
                         .ok()
                         .flatten()
-                        .map(|m| (m.data, m.version)),
+                        .map(|m| Box::new((m.data, m.version))),
                     None => None,
                 },
                 _ => None,
@@ -236,18 +357,27 @@ async fn apply_fault(
         FaultAction::Disconnect => {
             let _ = socket.clone().disconnect();
         }
+        FaultAction::Cut => {
+            crate::outbound::cut(
+                sync,
+                socket,
+                Origin::Fault,
+                format!("cut by fault rule {rule}"),
+            );
+        }
     }
     None
 }
 
-/// What an error ack is recorded with: the inspector, the socket id, the request's
-/// record and the dialect when known.
-type Refused<'a> = (
-    &'a Inspector,
-    &'a str,
-    &'a Request,
-    Option<&'a dialect::Dialect>,
-);
+/// What an error ack is recorded with.
+struct Refused<'a> {
+    inspect: &'a Inspector,
+    sid: &'a str,
+    /// The bus record of the request the ack answers.
+    request: &'a Request,
+    /// The request's dialect, once it was parsed.
+    dialect: Option<&'a dialect::Dialect>,
+}
 
 /// Sends an error ack, then records it when the client asked for an ack.
 fn reply_err(ack: AckSender, err: &SyncError, has_ack: bool, refused: Refused<'_>) {
@@ -260,7 +390,12 @@ fn send_error(
     ack: AckSender,
     err: &SyncError,
     has_ack: bool,
-    (inspect, sid, request, dialect): Refused<'_>,
+    Refused {
+        inspect,
+        sid,
+        request,
+        dialect,
+    }: Refused<'_>,
     fault: Option<u64>,
 ) {
     let wire = err.to_wire();

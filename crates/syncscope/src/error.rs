@@ -10,6 +10,10 @@ pub enum SyncError {
         field: &'static str,
         message: String,
     },
+    /// A live query's parameter that is malformed or not supported (crate::query);
+    /// `param` names it.
+    #[error("{message}")]
+    BadQuery { param: String, message: String },
     #[error("no model at {url}")]
     NotFound { url: String },
     #[error("{message}")]
@@ -41,7 +45,9 @@ pub enum SyncError {
     Injected {
         code: String,
         message: String,
-        current: Option<(Value, i64)>,
+        /// Boxed: a JSON value keeping its keys' order (serde_json `preserve_order`)
+        /// is large, and every `Result<_, SyncError>` would carry its size.
+        current: Option<Box<(Value, i64)>>,
     },
 }
 
@@ -56,7 +62,7 @@ impl SyncError {
     pub fn code(&self) -> &str {
         match self {
             SyncError::Injected { code, .. } => code,
-            SyncError::BadRequest { .. } => "bad_request",
+            SyncError::BadRequest { .. } | SyncError::BadQuery { .. } => "bad_request",
             SyncError::NotFound { .. } => "not_found",
             SyncError::Conflict { .. } => "conflict",
             SyncError::TooLarge { .. } => "too_large",
@@ -74,6 +80,7 @@ impl SyncError {
         let mut wire = json!({ "code": self.code(), "message": self.to_string() });
         let extra = match self {
             SyncError::BadRequest { field, .. } => json!({ "field": field }),
+            SyncError::BadQuery { param, .. } => json!({ "field": "query", "param": param }),
             SyncError::NotFound { url } => json!({ "url": url }),
             SyncError::Conflict { data, version, .. } => {
                 json!({ "current": { "data": data, "version": version } })
@@ -81,9 +88,12 @@ impl SyncError {
             SyncError::TooLarge { limit, .. } => json!({ "limit": limit }),
             SyncError::UnknownEvent { event } => json!({ "event": event }),
             SyncError::Injected {
-                current: Some((data, version)),
+                current: Some(current),
                 ..
-            } => json!({ "current": { "data": data, "version": version } }),
+            } => {
+                let (data, version) = &**current;
+                json!({ "current": { "data": data, "version": version } })
+            }
             SyncError::Busy
             | SyncError::StorageFull { .. }
             | SyncError::StoreLocked { .. }

@@ -51,7 +51,7 @@ impl HandshakeGuard {
     }
 }
 
-fn is_engine_path(path: &str) -> bool {
+pub(crate) fn is_engine_path(path: &str) -> bool {
     path == ENGINE_PATH
         || path
             .strip_prefix(ENGINE_PATH)
@@ -65,6 +65,9 @@ pub async fn guard(State(guard): State<Arc<HandshakeGuard>>, req: Request, next:
     }
     let headers = RequestHeaders::of(req.headers(), req.uri().authority().map(|a| a.as_str()));
     let Err(refusal) = guard.access.check(&headers) else {
+        if let Some(refused) = offline_handshake(&guard, &req) {
+            return refused;
+        }
         return next.run(req).await;
     };
     let request = RefusedRequest {
@@ -92,6 +95,46 @@ pub async fn guard(State(guard): State<Arc<HandshakeGuard>>, req: Request, next:
         tracing::debug!("{refusal}");
     }
     (StatusCode::FORBIDDEN, Json(refusal.to_wire())).into_response()
+}
+
+/// Refuses the Engine.IO handshake of a client the inspector took offline (one that
+/// names itself with `client` in the query, as the adapter does): the client's engine
+/// fails to open, it sees `connect_error` and keeps retrying until it is let back, as
+/// after a real network loss. Requests of an open session (`sid=`) are not handshakes.
+fn offline_handshake(guard: &HandshakeGuard, req: &Request) -> Option<Response> {
+    let query = req.uri().query()?;
+    if query.split('&').any(|kv| kv.starts_with("sid=")) {
+        return None;
+    }
+    let client = crate::inspect::offline::client_of(&serde_json::Value::Null, Some(query));
+    let kept_out = guard.inspector.offline.check(client.as_deref()).err()?;
+    let message = kept_out.to_string();
+    guard.inspector.bus.publish(
+        None,
+        crate::inspect::types::Origin::Inspector,
+        None,
+        crate::inspect::types::Body::Refused {
+            reason: "offline".into(),
+            message: message.clone(),
+            http_origin: None,
+            host: None,
+            transport: query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("transport="))
+                .map(str::to_string),
+            remote_addr: req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.to_string()),
+        },
+    );
+    Some(
+        (
+            StatusCode::FORBIDDEN,
+            Json(serde_json::json!({ "code": "offline", "message": message })),
+        )
+            .into_response(),
+    )
 }
 
 /// CORS for polling from another origin (the app's own dev server): credentials and the

@@ -90,6 +90,7 @@ pub fn import(text: &str, name: Option<String>) -> Result<Imported, HarError> {
         stopped_at_us: records.last().map(|r| r.at_us as i64),
         records: records.len() as i64,
         lost: 0,
+        fault_seed: None,
     };
     Ok(Imported {
         header,
@@ -405,6 +406,7 @@ fn decode(conversation: &Conversation, client: usize) -> Vec<Draft> {
         http_origin: conversation.http_origin.clone(),
         auth: auth.clone(),
         query: conversation.query.clone(),
+        client: crate::inspect::offline::client_of(auth, conversation.query.as_deref()),
     };
     // Recorded when the client's WebSocket takes over, as the server records it, even
     // when the page sends nothing more (a page that only listens).
@@ -540,6 +542,7 @@ fn decode(conversation: &Conversation, client: usize) -> Vec<Draft> {
                     // The page's socket id is only known once the drafts are
                     // numbered; the target is as anonymous.
                     to: Vec::new(),
+                    cause: None,
                     args,
                 };
                 push(&mut drafts, frame.at_us, Origin::Server, url, body, None);

@@ -5,17 +5,28 @@
 
 pub mod access;
 pub mod assets;
+pub mod channel_seq;
 pub mod clean_tx;
+pub mod control;
 pub mod dialect;
 pub mod embed_check;
+pub mod emit_args;
 pub mod endpoint;
 pub mod error;
+pub mod fault_cli;
+pub mod fault_control;
+pub mod fault_store;
 pub mod faults;
 pub mod foreign_db;
 pub mod handshake_guard;
 pub mod har;
 pub mod inspect;
+pub mod live_replay;
+pub mod outbound;
+pub mod outcome;
+pub mod query;
 pub mod replay;
+pub mod rooms;
 pub mod server;
 pub mod session_file;
 pub mod sessions_db;
@@ -23,6 +34,8 @@ pub mod sio;
 pub mod store;
 pub mod sync;
 pub mod token_file;
+pub mod transport;
+pub mod untrusted_input;
 pub mod url;
 pub mod writer;
 

@@ -43,6 +43,14 @@ enum Command {
     /// (exit 0), or show where it does not (exit 1); exit 2 when a file or the server
     /// is unusable. `replay accept FILE…` (or --update) re-records the files instead.
     Replay(ReplayArgs),
+    /// Add, list, switch, edit and remove the fault rules of a running server, export
+    /// and import them as a file, take a client offline for a while (docs/FAULTS.md).
+    Fault {
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[command(subcommand)]
+        action: syncscope::fault_cli::FaultCommand,
+    },
     /// Start (`record start [NAME]`) or stop (`record stop`) a recording session.
     Record {
         #[command(flatten)]
@@ -223,6 +231,16 @@ struct ServeArgs {
     /// How many recent changes to keep for clients that reconnect with `since`.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(i64).range(1..))]
     retain_changes: i64,
+    /// The most bytes of pushes that may wait to be sent to one socket; a socket that
+    /// stops reading is cut beyond it (its client reconnects and catches up).
+    #[arg(long, default_value_t = syncscope::outbound::DEFAULT_MAX_QUEUED_BYTES,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_queued_bytes: u64,
+    /// Sync every commit to disk (SQLite synchronous=FULL), so that an OS crash or a power
+    /// loss cannot lose acked writes either; slower writes. Without it, acked writes
+    /// survive a crash of the server, not of the machine (docs/RELIABILITY.md).
+    #[arg(long)]
+    durable: bool,
     /// The control API's token [default: the one kept beside the database in DB.token
     /// (mode 0600), made on first use; with --db :memory:, a random one per launch].
     #[arg(long, env = "SYNCSCOPE_TOKEN", hide_env_values = true)]
@@ -251,6 +269,15 @@ struct ServeArgs {
         value_delimiter = ','
     )]
     allow_host: Vec<String>,
+    /// The seed of fault rules' toxicity draws, to repeat a run exactly [default: a new
+    /// one per launch, shown in the inspector and the log].
+    #[arg(
+        long,
+        env = "SYNCSCOPE_FAULT_SEED",
+        hide_env_values = true,
+        value_parser = clap::value_parser!(u64).range(..(1u64 << 53))
+    )]
+    fault_seed: Option<u64>,
 }
 
 #[tokio::main]
@@ -275,6 +302,9 @@ async fn main() -> ExitCode {
         Command::Events(args) => report(events(args).await),
         Command::Push(args) => report(push(args).await),
         Command::Record { conn, action, name } => report(record(conn, &action, name).await),
+        Command::Fault { conn, action } => {
+            report(syncscope::fault_cli::run(&conn.client(), action).await)
+        }
         Command::Replay(args) => replay(args).await,
         Command::Import { file, output } => import_har(&file, output),
     }
@@ -540,7 +570,7 @@ fn say(text: &str) {
 /// `replay FILE --live`: exit 0 when every push was sent, 130 on Ctrl-C, 2 when the file
 /// is unusable, 1 otherwise.
 async fn replay_live(args: ReplayArgs) -> ExitCode {
-    use syncscope::replay::live::MAX_SPEED;
+    use syncscope::live_replay::MAX_SPEED;
     use syncscope::replay::live_cli::{self, LiveEnd};
 
     let [file] = &args.files[..] else {
@@ -582,10 +612,17 @@ async fn serve(args: ServeArgs) -> ExitCode {
         db,
         max_data: args.max_data,
         retain_changes: args.retain_changes,
+        durability: if args.durable {
+            syncscope::store::Durability::Machine
+        } else {
+            syncscope::store::Durability::Process
+        },
         token: args.token,
         new_token: args.new_token,
         allow_origins: args.allow_origin,
         allow_hosts: args.allow_host,
+        fault_seed: args.fault_seed,
+        max_queued_bytes: args.max_queued_bytes,
         ..Config::default()
     };
     let running = match syncscope::start(config.clone()).await {
@@ -602,6 +639,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
     println!("Control token: {}", running.token());
     let _ = std::io::stdout().flush();
     tracing::info!("demo app at http://{addr}/demo/ ; stop with Ctrl-C");
+    tracing::info!(
+        "fault seed {} (repeat a run with --fault-seed)",
+        running.inspector().faults.seed()
+    );
     // The token travels in the fragment, which browsers never send to a server.
     tracing::info!(
         "inspector at http://{addr}/_syncscope/ui/#token={}",

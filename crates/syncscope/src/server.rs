@@ -14,13 +14,14 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::access::{Access, AllowError};
+use crate::control::{self, ControlState};
 use crate::handshake_guard::{self, HandshakeGuard};
-use crate::inspect::control::{self, ControlState};
 use crate::inspect::recorder::{self, Recorder};
 use crate::inspect::Inspector;
-use crate::replay::live::Player;
-use crate::store::{DbLocation, Store};
+use crate::live_replay::Player;
+use crate::store::{DbLocation, Durability, Store};
 use crate::sync::Sync;
+use crate::transport::{Peer, Transport};
 use crate::{assets, endpoint};
 
 /// Everything `syncscope serve` can be told.
@@ -33,6 +34,9 @@ pub struct Config {
     pub max_data: usize,
     /// How many recent changes the log keeps for `subscribe since`.
     pub retain_changes: i64,
+    /// What a commit survives: the server's crash (default) or also the machine's
+    /// (`--durable`, SQLite synchronous=FULL).
+    pub durability: Durability,
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
     /// The control API's token. When None: with a file database, the one kept beside it
@@ -50,6 +54,11 @@ pub struct Config {
     pub recorder_capacity: usize,
     /// How many bytes of records (approximately) may wait for the recorder.
     pub recorder_max_bytes: usize,
+    /// The seed of fault toxicity draws (`--fault-seed`); None: a new one per launch.
+    pub fault_seed: Option<u64>,
+    /// The most bytes of pushes that may wait to be sent to one socket before it is
+    /// cut as a slow consumer (crate::outbound).
+    pub max_queued_bytes: u64,
 }
 
 impl Default for Config {
@@ -60,6 +69,7 @@ impl Default for Config {
             db: DbLocation::Memory,
             max_data: 256 * 1024,
             retain_changes: 10_000,
+            durability: Durability::Process,
             ping_interval: Duration::from_millis(25_000),
             ping_timeout: Duration::from_millis(20_000),
             token: None,
@@ -68,6 +78,8 @@ impl Default for Config {
             allow_hosts: Vec::new(),
             recorder_capacity: recorder::DEFAULT_CAPACITY,
             recorder_max_bytes: recorder::DEFAULT_MAX_BYTES,
+            fault_seed: None,
+            max_queued_bytes: crate::outbound::DEFAULT_MAX_QUEUED_BYTES,
         }
     }
 }
@@ -162,8 +174,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
         Err(source) => return Err(StartError::Bind { addr, source }),
     };
+    let transport = Transport::new(config.max_queued_bytes);
+    let listener = transport.listener(listener);
     let store = Arc::new(
-        Store::open(config.db.clone(), config.retain_changes)
+        Store::open_with(config.db.clone(), config.retain_changes, config.durability)
             .await
             .map_err(StartError::Store)?,
     );
@@ -184,7 +198,20 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     )
     .await
     .map_err(StartError::Store)?;
-    let inspector = Arc::new(Inspector::new(recorder));
+    let fault_store = crate::fault_store::FaultStore::new(store.pool().clone());
+    let kept_rules = fault_store.load().await.map_err(|e| {
+        StartError::Store(format!(
+            "the fault rules kept in the database could not be read: {e}"
+        ))
+    })?;
+    let faults = Arc::new(
+        crate::faults::Faults::new(
+            config.fault_seed.unwrap_or_else(crate::faults::random_seed),
+            kept_rules,
+        )
+        .with_store(fault_store),
+    );
+    let inspector = Arc::new(Inspector::with_faults(recorder, faults.clone()));
     let replay = Arc::new(Player::new(
         io.clone(),
         store.pool().clone(),
@@ -195,15 +222,19 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         io: io.clone(),
         max_data: config.max_data,
         inspect: inspector.clone(),
-        faults: Default::default(),
+        faults,
         replay: replay.clone(),
+        queries: Default::default(),
+        transport: transport.clone(),
+        channel_seqs: Default::default(),
     });
     endpoint::attach(&io, sync.clone());
 
-    let local = listener.local_addr().map_err(|source| StartError::Bind {
-        addr: addr.clone(),
-        source,
-    })?;
+    let local =
+        axum::serve::Listener::local_addr(&listener).map_err(|source| StartError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
     let token = match (&config.token, &config.db) {
         (Some(token), _) => token.clone(),
         (None, DbLocation::File(path)) => {
@@ -234,11 +265,16 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         ))
         // Added after the guard and CORS layers: the control API has its own checks.
         .nest("/_syncscope", control)
-        .layer(axum::middleware::from_fn(assets::serve));
+        .layer(axum::middleware::from_fn(assets::serve))
+        // Outermost: every request learns its connection first (crate::transport).
+        .layer(axum::middleware::from_fn_with_state(
+            transport,
+            crate::transport::track,
+        ));
 
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
+        let app = app.into_make_service_with_connect_info::<Peer>();
         let serving = axum::serve(listener, app).with_graceful_shutdown(async {
             let _ = stopped.await;
         });

@@ -26,6 +26,25 @@ pub struct Header {
     pub records: i64,
     /// Records the recorder could not keep up with while recording.
     pub lost: i64,
+    /// The server-wide fault seed, when the session holds a `fault_rules` record (the
+    /// seed of its first one): start a server with `--fault-seed` to repeat the
+    /// session's toxicity draws (docs/FAULTS.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault_seed: Option<u64>,
+}
+
+/// The seed of the first `fault_rules` record among stored record bodies.
+fn fault_seed_of(bodies: &[String]) -> Option<u64> {
+    bodies
+        .iter()
+        .filter(|b| b.contains("\"fault_rules\""))
+        .find_map(|b| match serde_json::from_str::<Record>(b) {
+            Ok(Record {
+                body: crate::inspect::types::Body::FaultRules { seed, .. },
+                ..
+            }) => Some(seed),
+            _ => None,
+        })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +87,7 @@ pub async fn export(
         stopped_at_us: row.get(2),
         records: bodies.len() as i64,
         lost: row.get(4),
+        fault_seed: fault_seed_of(&bodies),
     };
     out.write_all(serde_json::to_string(&header).unwrap().as_bytes())
         .await?;

@@ -15,6 +15,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::store::Durability;
+
 /// The schema name the sessions file is attached as.
 pub const SCHEMA: &str = "recorder";
 
@@ -26,15 +28,22 @@ pub fn path_for(db: &Path) -> PathBuf {
 }
 
 /// The statements that attach the sessions file (None: a memory database) to a new
-/// pooled connection, in WAL with the models' durability, and make sure its tables
-/// exist. One batch, run with `sqlx::raw_sql` in the pool's `after_connect`.
-pub fn attach_sql(file: Option<&Path>) -> String {
+/// pooled connection, in WAL with the models' durability (`synchronous` FULL under
+/// `--durable`, else NORMAL), and make sure its tables exist. One batch, run in the
+/// pool's `after_connect`.
+pub fn attach_sql(file: Option<&Path>, durability: Durability) -> String {
+    let synchronous = match durability {
+        Durability::Process => "NORMAL",
+        Durability::Machine => "FULL",
+    };
     let (target, file_pragmas) = match file {
         // A path is a string literal here ('' escapes a quote): ATTACH in a batch of
         // statements takes no bound parameters.
         Some(path) => (
             path.to_string_lossy().replace('\'', "''"),
-            format!("PRAGMA {SCHEMA}.journal_mode = WAL; PRAGMA {SCHEMA}.synchronous = NORMAL;"),
+            format!(
+                "PRAGMA {SCHEMA}.journal_mode = WAL; PRAGMA {SCHEMA}.synchronous = {synchronous};"
+            ),
         ),
         None => (":memory:".to_string(), String::new()),
     };

@@ -156,6 +156,18 @@ pub enum Since {
     Reset(Vec<Model>),
 }
 
+/// What a commit survives (SQLite's `synchronous` in WAL mode, for a file database).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=NORMAL`: a crash of the server process (SIGKILL included); an OS crash
+    /// or a power loss may lose the last commits. The default: a development server.
+    #[default]
+    Process,
+    /// `synchronous=FULL` (`--durable`): also an OS crash or a power loss, at the cost of
+    /// an fsync per commit.
+    Machine,
+}
+
 /// Proof that the caller holds the write lock.
 pub struct WriteLock<'a>(#[allow(dead_code)] MutexGuard<'a, ()>);
 
@@ -167,8 +179,18 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database and applies the embedded migrations.
+    /// Opens (creating if needed) the database and applies the embedded migrations, with
+    /// commits that survive a crash of the process ([`Durability::Process`]).
     pub async fn open(location: DbLocation, retain_changes: i64) -> Result<Store, String> {
+        Store::open_with(location, retain_changes, Durability::Process).await
+    }
+
+    /// As [`Store::open`], with commits as durable as asked (`--durable`).
+    pub async fn open_with(
+        location: DbLocation,
+        retain_changes: i64,
+        durability: Durability,
+    ) -> Result<Store, String> {
         let sessions_file = match &location {
             DbLocation::Memory => None,
             DbLocation::File(path) => Some(crate::sessions_db::path_for(path)),
@@ -198,8 +220,12 @@ impl Store {
                         .create_if_missing(true)
                         .journal_mode(SqliteJournalMode::Wal)
                         // NORMAL in WAL: a commit survives a crash of the process; only an OS
-                        // crash or power loss can lose the last commits.
-                        .synchronous(SqliteSynchronous::Normal)
+                        // crash or power loss can lose the last commits. FULL (--durable)
+                        // syncs the WAL at every commit, which survives those too.
+                        .synchronous(match durability {
+                            Durability::Process => SqliteSynchronous::Normal,
+                            Durability::Machine => SqliteSynchronous::Full,
+                        })
                         .busy_timeout(Duration::from_secs(5)),
                     // Kept open for good once warmed up (Store::warm_up): a recycled
                     // connection would make some later write pay its set-up again.
@@ -219,8 +245,9 @@ impl Store {
         // connection does not (crate::sessions_db).
         // 'static, as the callback's future must be for any connection's lifetime: one
         // short string per opened store.
-        let attach: &'static str =
-            Box::leak(crate::sessions_db::attach_sql(sessions_file.as_deref()).into_boxed_str());
+        let attach: &'static str = Box::leak(
+            crate::sessions_db::attach_sql(sessions_file.as_deref(), durability).into_boxed_str(),
+        );
         let pool_options = pool_options.after_connect(move |conn, _| {
             Box::pin(async move {
                 // Executor's execute runs every statement of the batch.

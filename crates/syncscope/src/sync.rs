@@ -12,31 +12,18 @@ use crate::dialect::{Command, Dialect};
 use crate::error::SyncError;
 use crate::inspect::types::{Origin, Target};
 use crate::inspect::Inspector;
+use crate::outcome::Outcome;
+use crate::query::{Audience, Query, QuerySince, Rooms};
+use crate::rooms::{channel_room, iobind_room};
 use crate::store::{Change, Model, Op, Since, Store};
 use crate::url::Url;
 
-pub enum Outcome {
-    Model(Model, i64),
-    Collection(Vec<Model>, i64),
-    Written(Change),
-    Subscribed {
-        url: String,
-        seq: i64,
-        since: Option<Since>,
-    },
-    Unsubscribed {
-        url: String,
-    },
-}
-
-/// The room of a native channel (a collection url).
-pub fn channel_room(collection: &Url) -> String {
-    format!("channel:{collection}")
-}
-
-/// The room of the sockets that spoke the iobind dialect for a namespace.
-pub fn iobind_room(ns: &str) -> String {
-    format!("iobind:{ns}")
+/// A `change` push: the change and the seq of the channel's change before it.
+#[derive(serde::Serialize)]
+struct Push<'a> {
+    #[serde(flatten)]
+    change: &'a Change,
+    prev: i64,
 }
 
 pub struct Sync {
@@ -45,9 +32,15 @@ pub struct Sync {
     pub max_data: usize,
     pub inspect: Arc<Inspector>,
     /// Rules the inspector set; checked for every request before it runs.
-    pub faults: crate::faults::Faults,
+    pub faults: Arc<crate::faults::Faults>,
     /// The live replay of a stored session's pushes, driven from the control API.
-    pub replay: Arc<crate::replay::live::Player>,
+    pub replay: Arc<crate::live_replay::Player>,
+    /// The live queries sockets subscribed to, and what each one's result holds.
+    pub queries: Rooms,
+    /// The connections under the sockets: cuts, and bytes waiting to be sent.
+    pub transport: crate::transport::Transport,
+    /// Each channel's latest seq, for `prev` and the subscribe ack's `last`.
+    pub channel_seqs: crate::channel_seq::ChannelSeqs,
 }
 
 impl Sync {
@@ -74,24 +67,75 @@ impl Sync {
             Command::ReadEither { url } => {
                 reply(self.read_either(&url).await);
             }
+            Command::ReadQuery { collection, query } => {
+                reply(
+                    self.store
+                        .read_collection(&collection)
+                        .await
+                        .map(|(models, seq)| Outcome::Collection {
+                            models: query.run(models),
+                            seq,
+                        }),
+                );
+            }
             Command::Write { collection, write } => {
                 // Acked and pushed while `committed` is held: the writer hands the next
-                // write over only after (store::Committed), so pushes go out in seq order.
+                // write over only after (writer::Committed), so pushes go out in seq
+                // order and `prev` follows the channel's chain.
                 match self.store.commit(&collection, write).await {
                     Ok(committed) => match &committed.result {
                         Ok(change) => {
-                            reply(Ok(Outcome::Written(change.clone())));
-                            self.push(origin, &collection, change).await;
+                            let prev = self
+                                .channel_seqs
+                                .advance(&self.store, &collection, change.seq)
+                                .await;
+                            reply(Ok(Outcome::Written {
+                                change: change.clone(),
+                                prev,
+                            }));
+                            self.push(origin, &collection, change, prev).await;
+                            self.push_to_queries(origin, &collection, change).await;
                         }
                         Err(e) => reply(Err(e.clone())),
                     },
                     Err(e) => reply(Err(e)),
                 }
             }
-            Command::Subscribe { collection, since } => {
+            Command::Subscribe {
+                collection,
+                since,
+                query: Some(query),
+            } => {
+                let lock = self.store.lock().await;
+                match self
+                    .subscribe_query(&lock, &collection, since, &query)
+                    .await
+                {
+                    Ok((outcome, result)) => {
+                        if let Some(socket) = origin {
+                            let sid = socket.id.to_string();
+                            self.queries.join(&sid, &collection, &query, &result);
+                            socket.join(crate::query::room_name(&collection, &query));
+                            self.inspect
+                                .subscribed(&sid, collection.as_str(), Some(query.wire()));
+                        }
+                        reply(Ok(outcome));
+                    }
+                    Err(e) => reply(Err(e)),
+                }
+            }
+            Command::Subscribe {
+                collection,
+                since,
+                query: None,
+            } => {
                 let lock = self.store.lock().await;
                 let outcome = async {
                     let seq = self.store.last_seq().await?;
+                    let last = self
+                        .channel_seqs
+                        .last(&self.store, &collection, None)
+                        .await?;
                     let since = match since {
                         Some(since) => Some(self.store.since(&lock, &collection, since).await?),
                         None => None,
@@ -99,7 +143,9 @@ impl Sync {
                     Ok(Outcome::Subscribed {
                         url: collection.to_string(),
                         seq,
+                        last,
                         since,
+                        max_data: self.max_data,
                     })
                 }
                 .await;
@@ -107,21 +153,156 @@ impl Sync {
                     if let Some(socket) = origin {
                         socket.join(channel_room(&collection));
                         self.inspect
-                            .subscribed(&socket.id.to_string(), collection.as_str());
+                            .subscribed(&socket.id.to_string(), collection.as_str(), None);
                     }
                 }
                 reply(outcome);
             }
-            Command::Unsubscribe { collection } => {
+            Command::Unsubscribe { collection, query } => {
                 if let Some(socket) = origin {
-                    socket.leave(channel_room(&collection));
-                    self.inspect
-                        .unsubscribed(&socket.id.to_string(), collection.as_str());
+                    let sid = socket.id.to_string();
+                    match &query {
+                        Some(query) => {
+                            socket.leave(crate::query::room_name(&collection, query));
+                            self.queries.leave(&sid, &collection, query);
+                        }
+                        None => socket.leave(channel_room(&collection)),
+                    }
+                    self.inspect.unsubscribed(
+                        &sid,
+                        collection.as_str(),
+                        query.as_ref().map(|q| q.wire()),
+                    );
                 }
                 reply(Ok(Outcome::Unsubscribed {
                     url: collection.to_string(),
+                    query: query.map(|q| q.wire()),
                 }));
             }
+        }
+    }
+
+    /// A live query's subscribe, under the write lock: the room learns the query's
+    /// result now, and a `since` gets what the client missed, narrowed to the query.
+    /// Returns the outcome and the result it was computed from.
+    async fn subscribe_query(
+        &self,
+        lock: &crate::store::WriteLock<'_>,
+        collection: &Url,
+        since: Option<i64>,
+        query: &Query,
+    ) -> Result<(Outcome, Vec<Model>), SyncError> {
+        let (models, seq) = self.store.read_collection(collection).await?;
+        let result = query.run(models);
+        let since = match since {
+            None => None,
+            Some(_) if query.is_ordered() => Some(QuerySince::Result(result.clone())),
+            Some(since) => Some(match self.store.since(lock, collection, since).await? {
+                Since::Reset(_) => QuerySince::Result(result.clone()),
+                Since::Changes(changes) => {
+                    QuerySince::Changes(crate::query::catch_up(query, changes))
+                }
+            }),
+        };
+        Ok((
+            Outcome::QuerySubscribed {
+                url: collection.to_string(),
+                query: query.wire(),
+                seq,
+                since,
+                max_data: self.max_data,
+            },
+            result,
+        ))
+    }
+
+    /// Tells each live query of `collection` what a committed write means to its
+    /// result (crate::query). Unlike a channel's, these pushes reach the writer too:
+    /// only the server knows whether a write moved a model into or out of a query.
+    async fn push_to_queries(&self, origin: Option<&SocketRef>, collection: &Url, change: &Change) {
+        let rooms = self.queries.of(collection);
+        if rooms.is_empty() {
+            return;
+        }
+        let all = if rooms.iter().any(|r| r.query.is_ordered()) {
+            match self.store.read_collection(collection).await {
+                Ok((models, _)) => Some(models),
+                Err(e) => {
+                    tracing::warn!(url = %collection, seq = change.seq, "cannot read the collection for its ordered queries: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let writer = origin.map(|s| s.id.to_string());
+        let tag = if origin.is_some() {
+            Origin::Server
+        } else {
+            Origin::Inspector
+        };
+        for room in rooms {
+            let routed = self
+                .queries
+                .route(&room.room, change, all.as_deref(), writer.as_deref());
+            let Some((push, audience)) = routed else {
+                continue;
+            };
+            // No `prev`: a query hears only the changes that concern its result, so
+            // the channel's chain would show a gap at every other write to the url
+            // (docs/PROTOCOL.md, *Queries and gaps*).
+            let payload = push.payload(collection, &room.query);
+            // Charged to each recipient like a channel's push (crate::outbound).
+            let bytes = crate::outbound::packet_bytes("change", &payload);
+            let (sent, target, to) = match (audience, origin) {
+                (Audience::Writer, Some(socket)) => {
+                    let to = crate::outbound::admit(self, vec![socket.clone()], bytes);
+                    let sent = match to.first() {
+                        Some(socket) => socket.emit("change", &payload).map_err(|e| e.to_string()),
+                        None => Ok(()),
+                    };
+                    (
+                        sent,
+                        Target::Socket {
+                            id: socket.id.to_string(),
+                        },
+                        to,
+                    )
+                }
+                _ => {
+                    let sockets = self.io.to(room.room.clone()).sockets();
+                    let to = crate::outbound::admit(self, sockets, bytes);
+                    let sent = if to.is_empty() {
+                        Ok(())
+                    } else {
+                        self.io
+                            .to(room.room.clone())
+                            .emit("change", &payload)
+                            .await
+                            .map_err(|e| e.to_string())
+                    };
+                    (
+                        sent,
+                        Target::Query {
+                            url: collection.to_string(),
+                            query: room.query.wire(),
+                        },
+                        to,
+                    )
+                }
+            };
+            if let Err(e) = sent {
+                tracing::warn!(url = %collection, seq = change.seq, "push to a live query failed: {e}");
+            }
+            // Recorded from no socket: the writer is among the recipients.
+            self.inspect.pushed_exact(
+                None,
+                tag,
+                target,
+                "change",
+                vec![payload],
+                crate::outbound::ids(&to),
+            );
         }
     }
 
@@ -134,7 +315,7 @@ impl Sync {
             return self.read_collection(url).await;
         };
         if let Some((model, seq)) = self.store.read_model_with_seq(&collection, &id).await? {
-            return Ok(Outcome::Model(model, seq));
+            return Ok(Outcome::Model { model, seq });
         }
         let (models, seq) = self.store.read_collection(url).await?;
         if models.is_empty() && self.store.names_model_of_known(&collection, &id).await? {
@@ -142,17 +323,17 @@ impl Sync {
                 url: url.to_string(),
             });
         }
-        Ok(Outcome::Collection(models, seq))
+        Ok(Outcome::Collection { models, seq })
     }
 
     async fn read_collection(&self, collection: &Url) -> Result<Outcome, SyncError> {
         let (models, seq) = self.store.read_collection(collection).await?;
-        Ok(Outcome::Collection(models, seq))
+        Ok(Outcome::Collection { models, seq })
     }
 
     async fn read_model(&self, collection: &Url, id: &str) -> Result<Outcome, SyncError> {
         match self.store.read_model_with_seq(collection, id).await? {
-            Some((model, seq)) => Ok(Outcome::Model(model, seq)),
+            Some((model, seq)) => Ok(Outcome::Model { model, seq }),
             None => Err(SyncError::NotFound {
                 url: collection.model_url(id),
             }),
@@ -167,15 +348,21 @@ impl Sync {
         }
     }
 
-    async fn push(&self, origin: Option<&SocketRef>, collection: &Url, change: &Change) {
+    async fn push(&self, origin: Option<&SocketRef>, collection: &Url, change: &Change, prev: i64) {
         let writer = origin.map(|s| s.id.to_string());
         let tag = if origin.is_some() {
             Origin::Server
         } else {
             Origin::Inspector
         };
-        let change_json = serde_json::to_value(change).unwrap_or_default();
-        self.inspect.pushed(
+        let push = Push { change, prev };
+        let change_json = serde_json::to_value(&push).unwrap_or_default();
+        // Charged to each recipient; one over the bound is cut, not sent to, and not
+        // counted (crate::outbound).
+        let room = channel_room(collection);
+        let bytes = crate::outbound::packet_bytes("change", &push);
+        let to = crate::outbound::admit(self, self.to(origin, room.clone()).sockets(), bytes);
+        self.inspect.pushed_exact(
             writer.as_deref(),
             tag,
             Target::Channel {
@@ -183,13 +370,13 @@ impl Sync {
             },
             "change",
             vec![change_json],
+            crate::outbound::ids(&to),
         );
-        let sent = self
-            .to(origin, channel_room(collection))
-            .emit("change", change)
-            .await;
-        if let Err(e) = sent {
-            tracing::warn!(url = %collection, seq = change.seq, "push of change failed: {e}");
+        if !to.is_empty() {
+            let sent = self.to(origin, room).emit("change", &push).await;
+            if let Err(e) = sent {
+                tracing::warn!(url = %collection, seq = change.seq, "push of change failed: {e}");
+            }
         }
         if !collection.is_single_segment() {
             return;

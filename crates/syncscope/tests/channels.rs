@@ -30,7 +30,7 @@ async fn a_write_is_pushed_to_other_subscribers_but_not_to_the_writer() {
     assert_eq!(name, "change");
     assert_eq!(
         args[0],
-        json!({"url": "/todos", "op": "create", "id": "1", "data": {"id": 1, "t": "a"}, "version": 1, "seq": ok(&created)["seq"]})
+        json!({"url": "/todos", "op": "create", "id": "1", "data": {"id": 1, "t": "a"}, "version": 1, "seq": ok(&created)["seq"], "prev": 0})
     );
     ok(&writer
         .request("patch", json!({"url": "/todos/1", "data": {"done": true}}))

@@ -318,6 +318,10 @@ async fn run(dialects: Dialects) {
         report.conflicts_checked > 0,
         "no write was refused; the run tested no conflicts"
     );
+    assert!(
+        report.prevs_checked > report.writes,
+        "too few prev links checked to test the chains"
+    );
     server.shutdown().await;
 }
 

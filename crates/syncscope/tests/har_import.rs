@@ -13,7 +13,7 @@ use std::process::{Command, Output};
 use inspect_support::Control;
 use serde_json::Value;
 use syncscope::inspect::types::{Body, Record, Target};
-use syncscope::session_file::Header;
+use syncscope::session_file::{self, Header};
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/replay/demo.har")
@@ -45,11 +45,11 @@ fn import_fixture(dir: &Path) -> String {
     std::fs::read_to_string(out).unwrap()
 }
 
+/// The session file's header and records, read by the server's own reader, so an
+/// import that writes a file the server would refuse fails here.
 fn parse(text: &str) -> (Header, Vec<Record>) {
-    let mut lines = text.lines();
-    let header = serde_json::from_str(lines.next().unwrap()).unwrap();
-    let records = lines.map(|l| serde_json::from_str(l).unwrap()).collect();
-    (header, records)
+    let file = session_file::parse(text).unwrap_or_else(|e| panic!("not a session file: {e}"));
+    (file.header, file.records)
 }
 
 fn sockets(records: &[Record]) -> Vec<String> {

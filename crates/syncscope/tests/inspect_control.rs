@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use inspect_support::*;
 use serde_json::json;
-use syncscope::inspect::control::BATCH_INTERVAL;
+use syncscope::control::BATCH_INTERVAL;
 use syncscope::inspect::types::{Body, ServerMessage};
 use syncscope::Config;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -80,6 +80,7 @@ async fn each_record_kind_appears_with_its_fields_in_the_order_things_happened()
             http_origin,
             auth,
             query,
+            ..
         } => {
             assert_eq!(transport, "websocket");
             assert_eq!(protocol, "EIO4");
@@ -130,9 +131,15 @@ async fn each_record_kind_appears_with_its_fields_in_the_order_things_happened()
             target,
             recipients,
             to,
+            cause,
             args,
         } => {
             assert_eq!(event, "change");
+            assert_eq!(
+                *cause,
+                Some(mine[1].seq),
+                "the push names the request whose write it carries"
+            );
             assert_eq!(
                 target,
                 &Target::Channel {
@@ -332,6 +339,33 @@ async fn recorded_events_can_be_filtered_paged_and_measured() {
 
     let text = control.get("/events?text=findme&kinds=event_in").await;
     assert_eq!(text["records"].as_array().unwrap().len(), 5);
+
+    // A time range (a range dragged across a Stats chart): from the third request's
+    // time to the fifth's, both ends included.
+    let times: Vec<u64> = text["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["at_us"].as_u64().unwrap())
+        .collect();
+    let range = control
+        .get(&format!(
+            "/events?kinds=event_in&from_us={}&to_us={}",
+            times[2], times[4]
+        ))
+        .await;
+    let in_range: Vec<u64> = range["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["at_us"].as_u64().unwrap())
+        .collect();
+    assert!(
+        in_range.len() >= 3 && in_range.iter().all(|t| (times[2]..=times[4]).contains(t)),
+        "{in_range:?} within {}..={}",
+        times[2],
+        times[4]
+    );
 
     let mut after = 0;
     let mut seen = vec![];

@@ -55,7 +55,10 @@ async fn a_polling_client_connects_and_gets_its_acks_over_plain_http() {
     assert!(connected.starts_with("40{\"sid\":"), "{connected}");
     client.send_raw(r#"427["create",{"url":"/todos","data":{"id":1}}]"#);
     let ack = frame_starting(&mut client, "43").await;
-    assert_eq!(ack, r#"437[null,{"data":{"id":1},"seq":1,"version":1}]"#);
+    assert_eq!(
+        ack,
+        r#"437[null,{"data":{"id":1},"version":1,"seq":1,"prev":0}]"#
+    );
 }
 
 #[tokio::test]

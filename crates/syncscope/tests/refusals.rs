@@ -33,7 +33,10 @@ async fn a_socket_with_a_full_queue_gets_busy_and_the_queued_requests_still_run(
         &format!("http://{}", server.local_addr()),
         Some(server.token().to_string()),
     )
-    .command(&syncscope::inspect::types::Command::FaultAdd { rule: spec })
+    .command(&syncscope::inspect::types::Command::FaultAdd {
+        rule: spec,
+        enabled: None,
+    })
     .await
     .unwrap();
     assert_eq!(rule["fired"], 0);

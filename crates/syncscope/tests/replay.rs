@@ -223,6 +223,7 @@ async fn a_fault_rule_on_a_running_server_is_a_divergence() {
                 "action": "fail", "code": "unavailable", "message": "down for a test",
             }))
             .unwrap(),
+            enabled: None,
         })
         .await
         .unwrap();

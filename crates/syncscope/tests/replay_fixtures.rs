@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use inspect_support::Control;
 use serde_json::Value;
 use syncscope::inspect::types::{Body, Origin, Record, Target};
-use syncscope::session_file::Header;
+use syncscope::session_file::{self, Header};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -22,17 +22,11 @@ fn fixture(name: &str) -> PathBuf {
 
 const ALL: [&str; 4] = ["demo-two-tabs", "conflict", "fault-error", "iobind-v2"];
 
+/// A fixture read by the server's own session-file reader.
 fn read(name: &str) -> (Header, Vec<Record>) {
     let text = std::fs::read_to_string(fixture(name)).unwrap();
-    let mut lines = text.lines();
-    let header: Header = serde_json::from_str(lines.next().unwrap()).unwrap();
-    let records: Vec<Record> = lines
-        .enumerate()
-        .map(|(i, l)| {
-            serde_json::from_str(l).unwrap_or_else(|e| panic!("{name} line {}: {e}", i + 2))
-        })
-        .collect();
-    (header, records)
+    let file = session_file::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    (file.header, file.records)
 }
 
 /// (protocol, transport) of each client, in connect order.

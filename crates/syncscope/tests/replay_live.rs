@@ -177,12 +177,17 @@ async fn a_played_session_reaches_todays_subscribers_in_order_tagged_replay() {
             target,
             recipients,
             to,
+            cause,
             args,
         } = &record.body
         else {
             unreachable!()
         };
         assert_eq!(event, "change");
+        assert_eq!(
+            *cause, None,
+            "a replayed push was caused by no request of now"
+        );
         assert_eq!(
             target,
             &Target::Channel {

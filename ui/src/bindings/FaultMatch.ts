@@ -9,6 +9,11 @@ export type FaultMatch = {
  */
 socket?: string, 
 /**
+ * Only the sockets of this client: the `client` of the Socket.IO handshake's
+ * `auth` (the adapter sends one per browser tab), across its reconnects.
+ */
+client?: string, 
+/**
  * Only this event: a native method (`update`) or an iobind event (`todos:update`).
  */
 event?: string, 

@@ -6,10 +6,24 @@ import type { FaultMatch } from "./FaultMatch";
  */
 export type FaultRule = { id: number, enabled: boolean, 
 /**
- * How many times it fired.
+ * How many requests it affected.
  */
-fired: number, when: FaultMatch, 
+fired: number, 
 /**
- * Fire this many times, then switch off; absent: every time.
+ * How many requests it matched while on (those `toxicity` spared included).
  */
-times?: number, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" });
+matched: number, when: FaultMatch, 
+/**
+ * Fire this many times, then switch off; absent: every time. Only requests the
+ * rule actually affected count (not those `toxicity` spared).
+ */
+times?: number, 
+/**
+ * The probability (0 to 1) that a matching request is affected; absent: 1.
+ */
+toxicity?: number, 
+/**
+ * The seed of this rule's draws; absent: derived from the server's seed and the
+ * rule's id, so that the same seed and the same rules give the same draws.
+ */
+seed?: number, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" } | { "action": "stall" } | { "action": "cut" });

@@ -6,6 +6,16 @@ import type { FaultMatch } from "./FaultMatch";
  */
 export type FaultSpec = { when: FaultMatch, 
 /**
- * Fire this many times, then switch off; absent: every time.
+ * Fire this many times, then switch off; absent: every time. Only requests the
+ * rule actually affected count (not those `toxicity` spared).
  */
-times?: number, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" });
+times?: number, 
+/**
+ * The probability (0 to 1) that a matching request is affected; absent: 1.
+ */
+toxicity?: number, 
+/**
+ * The seed of this rule's draws; absent: derived from the server's seed and the
+ * rule's id, so that the same seed and the same rules give the same draws.
+ */
+seed?: number, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" } | { "action": "stall" } | { "action": "cut" });

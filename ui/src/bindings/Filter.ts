@@ -29,4 +29,12 @@ injected?: boolean,
 /**
  * Text that must appear in the record's JSON.
  */
-text?: string, };
+text?: string, 
+/**
+ * Only records at or after this time (Unix µs): a range picked on a chart.
+ */
+from_us?: number, 
+/**
+ * Only records at or before this time (Unix µs).
+ */
+to_us?: number, };

@@ -4,7 +4,16 @@ import type { JsonValue } from "./serde_json/JsonValue";
 /**
  * A live socket, as the registry knows it.
  */
-export type SocketInfo = { id: string, transport: string, protocol: string, remote_addr: string | null, user_agent: string | null, http_origin: string | null, auth: JsonValue, connected_at_us: number, 
+export type SocketInfo = { id: string, 
+/**
+ * The client it belongs to across reconnects (`auth.client`), when it named one.
+ */
+client: string | null, 
+/**
+ * How many sockets of the same client connected before this one since launch:
+ * its reconnects.
+ */
+reconnects: number, transport: string, protocol: string, remote_addr: string | null, user_agent: string | null, http_origin: string | null, auth: JsonValue, connected_at_us: number, 
 /**
  * Dialects it has spoken so far (`native`, `iobind:<ns>`).
  */

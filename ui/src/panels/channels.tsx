@@ -1,15 +1,18 @@
 import type { JSX } from 'preact';
+import type { JsonValue } from '../bindings/serde_json/JsonValue';
 import { useState } from 'preact/hooks';
 import { Empty } from '../components';
 import { injectTo, showInLog } from '../nav';
-import { fmtAgo, fmtTime, shortJson } from '../records';
+import { labelOf, pageText } from '../labels';
+import { channelKey, fmtAgo, fmtTime, modelOf, modelText, queryText, shortJson, shortUrl } from '../records';
 import { useStore } from '../store';
 
 export function ChannelsPanel(): JSX.Element {
   const s = useStore();
   const [selected, setSelected] = useState<string | null>(null);
-  const sel = s.channels.find((c) => c.url === selected) ?? s.channels[0] ?? null;
-  const changes = sel ? (s.changes.get(sel.url) ?? []) : [];
+  const key = (c: { url: string; query: JsonValue | null }) => channelKey(c.url, c.query);
+  const sel = s.channels.find((c) => key(c) === selected) ?? s.channels[0] ?? null;
+  const changes = sel ? (s.changes.get(key(sel)) ?? []) : [];
   return (
     <div class="split-h">
       <div class="pane">
@@ -29,13 +32,21 @@ export function ChannelsPanel(): JSX.Element {
             </div>
             {s.channels.map((c) => (
               <div
-                key={c.url}
-                class={`row chan-row ${sel?.url === c.url ? 'selected' : ''}`}
-                onClick={() => setSelected(c.url)}
+                key={key(c)}
+                class={`row chan-row ${sel && key(sel) === key(c) ? 'selected' : ''}`}
+                onClick={() => setSelected(key(c))}
                 data-testid="channel-row"
-                data-channel={c.url}
+                data-channel={key(c)}
               >
-                <span class="mono">{c.url}</span>
+                <span class="mono">
+                  {c.url}
+                  {c.query && (
+                    <span class="muted" data-testid="channel-query" title="live query: this channel hears only what concerns its result">
+                      {' ? '}
+                      {queryText(c.query)}
+                    </span>
+                  )}
+                </span>
                 <span>{c.members.length}</span>
                 <span>{c.changes}</span>
                 <span class="muted">{fmtAgo(c.last_change_at_us)}</span>
@@ -47,9 +58,13 @@ export function ChannelsPanel(): JSX.Element {
       {sel && (
         <section class="pane detail" data-testid="channel-detail">
           <div class="toolbar">
-            <h3 class="mono">{sel.url}</h3>
+            <h3 class="mono">
+              {sel.url}
+              {sel.query && <span class="muted"> ? {queryText(sel.query)}</span>}
+            </h3>
             <button onClick={() => showInLog({ channel: sel.url })}>Show in log</button>
-            <button onClick={() => injectTo({ to: 'channel', url: sel.url })}>Push to channel…</button>
+            {/* Inject addresses plain channels; a query's pushes are the server's to compute. */}
+            {!sel.query && <button onClick={() => injectTo({ to: 'channel', url: sel.url })}>Push to channel…</button>}
           </div>
           <h4>Subscribers ({sel.members.length})</h4>
           <ul class="plain mono" data-testid="channel-members">
@@ -62,8 +77,11 @@ export function ChannelsPanel(): JSX.Element {
                     showInLog({ socket: m });
                   }}
                 >
-                  {m}
-                </a>
+                  <b>{labelOf(m).name}</b>
+                </a>{' '}
+                <span class="muted">
+                  {pageText(labelOf(m).page)} {m}
+                </span>
               </li>
             ))}
             {sel.members.length === 0 && <li class="muted">none</li>}
@@ -78,7 +96,9 @@ export function ChannelsPanel(): JSX.Element {
                 <div key={r.seq} class="row change-row">
                   <span class="muted mono">{fmtTime(r.at_us)}</span>
                   <span class={`tag tag-${op}`}>{op}</span>
-                  <span class="mono">{r.url}</span>
+                  <span class="mono" title={r.url ?? ''}>
+                    <b data-testid="change-model">{modelText(modelOf(r)) || shortUrl(r.url ?? '', 24)}</b>
+                  </span>
                   <span class="mono ellipsis">{shortJson(c && typeof c === 'object' && !Array.isArray(c) ? c.data : c, 200)}</span>
                 </div>
               );

@@ -5,7 +5,7 @@ import type { ModelInfo } from '../bindings/ModelInfo';
 import type { JsonValue } from '../bindings/serde_json/JsonValue';
 import type { StoreSnapshot } from '../bindings/StoreSnapshot';
 import { Empty, useFlash } from '../components';
-import { shortJson } from '../records';
+import { shortId, shortJson, titleOf } from '../records';
 import { store } from '../store';
 
 export function DataPanel(): JSX.Element {
@@ -101,6 +101,7 @@ export function DataPanel(): JSX.Element {
         <div class="models table" data-testid="data-models">
           <div class="row head model-row">
             <span>id</span>
+            <span>title</span>
             <span>v</span>
             <span>data</span>
           </div>
@@ -116,7 +117,12 @@ export function DataPanel(): JSX.Element {
               data-testid="data-model"
               data-id={m.id}
             >
-              <span class="mono">{m.id}</span>
+              <span class="mono" title={m.id}>
+                {shortId(m.id, 18)}
+              </span>
+              <span class="ellipsis" data-testid="data-model-title">
+                {titleOf(m.data) ?? ''}
+              </span>
               <span>{m.version}</span>
               <span class="mono ellipsis">{shortJson(m.data, 200)}</span>
             </div>

@@ -1,23 +1,27 @@
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { FaultRule } from '../bindings/FaultRule';
+import type { FaultFile } from '../bindings/FaultFile';
 import type { FaultSpec } from '../bindings/FaultSpec';
 import { Empty, useFlash } from '../components';
-import { CODES, DEFAULT_MESSAGE, EVENTS, isOfflineRule, offlineSpec, specText, timesText, whenText } from '../faults';
+import { request } from '../api';
+import { CODES, DEFAULT_MESSAGE, EVENTS, isStallRule, parseEvents, stallSpec, specText, timesText, whenText } from '../faults';
 import { actionText } from '../records';
 import { store, useStore } from '../store';
 
 type Action = FaultSpec['action'];
 type Times = 'once' | 'always' | 'n';
 
-function RuleRow({ r, say }: { r: FaultRule; say: (kind: 'ok' | 'error', text: string) => void }): JSX.Element {
+type Say = (kind: 'ok' | 'error', text: string) => void;
+
+function RuleRow({ r, say, onEdit, editing }: { r: FaultRule; say: Say; onEdit: () => void; editing: boolean }): JSX.Element {
   const run = async (cmd: Parameters<typeof store.faultCommand>[0]) => {
     const res = await store.faultCommand(cmd);
     if (res.result === 'error') say('error', `${res.code}: ${res.message}`);
   };
   const spent = r.times != null && r.fired >= r.times;
   return (
-    <tr class={`rule ${r.enabled ? 'on' : 'off'} act-${r.action}`} data-testid="fault-rule" data-rule={r.id}>
+    <tr class={`rule ${r.enabled ? 'on' : 'off'} act-${r.action}${editing ? ' selected' : ''}`} data-testid="fault-rule" data-rule={r.id}>
       <td>
         <input
           type="checkbox"
@@ -37,11 +41,20 @@ function RuleRow({ r, say }: { r: FaultRule; say: (kind: 'ok' | 'error', text: s
       <td>
         {timesText(r.times)}
         {spent && <span class="muted"> · spent</span>}
+        {r.toxicity != null && (
+          <span class="muted" data-testid="fault-toxicity">
+            {' '}
+            · {Math.round(r.toxicity * 1000) / 10}% of matches{r.seed != null ? `, seed ${r.seed}` : ''}
+          </span>
+        )}
       </td>
-      <td class="num" data-testid="fault-fired">
+      <td class="num" data-testid="fault-fired" title={`${r.matched ?? r.fired} matching request(s) while on`}>
         {r.fired}
       </td>
       <td>
+        <button class="small-btn" onClick={onEdit} title="Change this rule in place" data-testid="fault-edit">
+          Edit
+        </button>{' '}
         <button class="danger small-btn" onClick={() => void run({ command: 'fault_remove', id: r.id })} title="Delete this rule" data-testid="fault-delete">
           Delete
         </button>
@@ -50,24 +63,31 @@ function RuleRow({ r, say }: { r: FaultRule; say: (kind: 'ok' | 'error', text: s
   );
 }
 
-function AddRule({ say }: { say: (kind: 'ok' | 'error', text: string) => void }): JSX.Element {
+/** The add form, or with `editing` the editor of one rule (saved in place). */
+function RuleForm({ say, editing, onDone }: { say: Say; editing: FaultRule | null; onDone: () => void }): JSX.Element {
   const s = useStore();
-  const [action, setAction] = useState<Action>('fail');
-  const [code, setCode] = useState<string>('conflict');
-  const [otherCode, setOtherCode] = useState('');
-  const [message, setMessage] = useState(DEFAULT_MESSAGE.conflict);
-  const [ms, setMs] = useState(800);
-  const [socket, setSocket] = useState('');
-  const [event, setEvent] = useState('');
-  const [url, setUrl] = useState('');
-  const [times, setTimes] = useState<Times>('once');
-  const [timesTouched, setTimesTouched] = useState(false);
-  const [n, setN] = useState(3);
+  const e0 = editing;
+  const [action, setAction] = useState<Action>(e0?.action ?? 'fail');
+  const c0 = e0?.action === 'fail' ? e0.code : 'conflict';
+  const [code, setCode] = useState<string>((CODES as readonly string[]).includes(c0) ? c0 : 'other');
+  const [otherCode, setOtherCode] = useState((CODES as readonly string[]).includes(c0) ? '' : c0);
+  const [message, setMessage] = useState(e0?.action === 'fail' ? e0.message : DEFAULT_MESSAGE.conflict);
+  const [ms, setMs] = useState(e0?.action === 'delay' ? e0.ms : 800);
+  const [socket, setSocket] = useState(e0?.when.socket ?? '');
+  const [client, setClient] = useState(e0?.when.client ?? '');
+  const [event, setEvent] = useState(e0?.when.event ?? e0?.when.events?.join(' or ') ?? '');
+  const [url, setUrl] = useState(e0?.when.url ?? '');
+  const [times, setTimes] = useState<Times>(e0 ? (e0.times == null ? 'always' : e0.times === 1 ? 'once' : 'n') : 'once');
+  const [timesTouched, setTimesTouched] = useState(e0 !== null);
+  const [n, setN] = useState(e0?.times != null && e0.times > 1 ? e0.times : 3);
+  const [toxicity, setToxicity] = useState(e0?.toxicity != null ? Math.round(e0.toxicity * 1000) / 10 : 100);
+  const [seed, setSeed] = useState(e0?.seed != null ? String(e0.seed) : '');
 
   const pickAction = (a: Action) => {
     setAction(a);
-    // Latency and a cut-off network are usually meant to last; a failure, once.
-    if (!timesTouched) setTimes(a === 'fail' ? 'once' : 'always');
+    // Latency and a held socket are usually meant to last; a failure or a cut, once
+    // (a cut on every request would cut each reconnect as soon as it asks something).
+    if (!timesTouched) setTimes(a === 'fail' || a === 'cut' ? 'once' : 'always');
   };
   const pickTimes = (t: Times) => {
     setTimes(t);
@@ -80,13 +100,17 @@ function AddRule({ say }: { say: (kind: 'ok' | 'error', text: string) => void })
   };
 
   const theCode = code === 'other' ? otherCode.trim() : code;
+  const seedValue = seed.trim() && /^\d+$/.test(seed.trim()) ? Number(seed.trim()) : null;
   const base = {
     when: {
       ...(socket ? { socket } : {}),
-      ...(event.trim() ? { event: event.trim() } : {}),
+      ...(client.trim() ? { client: client.trim() } : {}),
+      ...parseEvents(event),
       ...(url.trim() ? { url: url.trim() } : {}),
     },
     ...(times === 'once' ? { times: 1 } : times === 'n' ? { times: Math.max(1, Math.floor(n)) } : {}),
+    ...(toxicity < 100 ? { toxicity: Math.max(0, Math.min(100, toxicity)) / 100 } : {}),
+    ...(seedValue !== null ? { seed: seedValue } : {}),
   };
   const spec: FaultSpec | null =
     action === 'fail' ? (theCode ? { ...base, action, code: theCode, message } : null)
@@ -96,21 +120,29 @@ function AddRule({ say }: { say: (kind: 'ok' | 'error', text: string) => void })
   const add = async (e: Event) => {
     e.preventDefault();
     if (!spec) return;
+    if (editing) {
+      const r = await store.faultCommand({ command: 'fault_edit', id: editing.id, rule: spec, enabled: editing.enabled || editing.times != null });
+      if (r.result === 'ok') {
+        say('ok', `Rule #${editing.id} changed: ${specText(spec)}.`);
+        onDone();
+      } else say('error', `${r.code}: ${r.message}`);
+      return;
+    }
     const r = await store.faultCommand({ command: 'fault_add', rule: spec });
     if (r.result === 'ok') say('ok', `Rule #${(r.value as { id?: number })?.id ?? '?'} set: ${specText(spec)}.`);
     else say('error', `${r.code}: ${r.message}`);
   };
 
   return (
-    <form class="form fault-form" onSubmit={add} data-testid="fault-form">
-      <h3>Add a rule</h3>
+    <form class={`form fault-form${editing ? ' editing' : ''}`} onSubmit={add} data-testid="fault-form">
+      <h3 data-testid="fault-form-title">{editing ? `Edit rule #${editing.id}` : 'Add a rule'}</h3>
       <fieldset>
         <legend>Action</legend>
         <div class="radios">
-          {(['fail', 'delay', 'drop', 'disconnect'] as const).map((a) => (
+          {(['fail', 'delay', 'drop', 'disconnect', 'cut', 'stall'] as const).map((a) => (
             <label key={a} class="check">
               <input type="radio" name="fault-action" checked={action === a} onChange={() => pickAction(a)} data-testid={`fault-action-${a}`} />
-              {{ fail: 'fail', delay: 'delay (latency)', drop: 'drop (no answer)', disconnect: 'disconnect' }[a]}
+              {{ fail: 'fail', delay: 'delay (latency)', drop: 'drop (no answer)', disconnect: 'disconnect', cut: 'cut (lost network)', stall: 'stall (hold)' }[a]}
             </label>
           ))}
         </div>
@@ -159,7 +191,13 @@ function AddRule({ say }: { say: (kind: 'ok' | 'error', text: string) => void })
           </div>
         )}
         {action === 'drop' && <span class="hint">No ack at all: the client's ack timeout fires, if it set one. Nothing is written.</span>}
-        {action === 'disconnect' && <span class="hint">The server closes the socket, as a dropped network would; the client may reconnect.</span>}
+        {action === 'disconnect' && <span class="hint">The server closes the socket (io server disconnect); the client does not reconnect by itself.</span>}
+        {action === 'cut' && (
+          <span class="hint">The socket's connection ends as a lost network's would (transport close); the client reconnects by itself. The request is not handled.</span>
+        )}
+        {action === 'stall' && (
+          <span class="hint">The request, and every later one of that socket, waits unanswered on the open connection while the rule is on; switched off, they are answered in order.</span>
+        )}
       </fieldset>
       <fieldset>
         <legend>Which requests (empty: any)</legend>
@@ -171,6 +209,10 @@ function AddRule({ say }: { say: (kind: 'ok' | 'error', text: string) => void })
           <label>
             Url prefix
             <input list="fault-urls" value={url} onInput={(e) => setUrl(e.currentTarget.value)} placeholder="any, e.g. /todos" data-testid="fault-url" />
+          </label>
+          <label>
+            Client
+            <input list="fault-clients" value={client} onInput={(e) => setClient(e.currentTarget.value)} placeholder="any (auth.client)" data-testid="fault-client" />
           </label>
           <label>
             Socket
@@ -188,6 +230,11 @@ function AddRule({ say }: { say: (kind: 'ok' | 'error', text: string) => void })
         <datalist id="fault-events">
           {EVENTS.map((e) => (
             <option key={e} value={e} />
+          ))}
+        </datalist>
+        <datalist id="fault-clients">
+          {[...new Set(s.sockets.map((x) => x.client).filter((c): c is string => !!c))].map((c) => (
+            <option key={c} value={c} />
           ))}
         </datalist>
         <datalist id="fault-urls">
@@ -214,10 +261,28 @@ function AddRule({ say }: { say: (kind: 'ok' | 'error', text: string) => void })
           </label>
         </div>
       </fieldset>
+      <fieldset>
+        <legend>Toxicity</legend>
+        <div class="latency">
+          <label class="check">
+            <input type="number" min={0} max={100} step={1} value={toxicity} onInput={(e) => setToxicity(Number(e.currentTarget.value))} class="ms" data-testid="fault-toxicity-input" />% of matching requests
+          </label>
+          <label class="check">
+            seed
+            <input value={seed} onInput={(e) => setSeed(e.currentTarget.value)} placeholder={`server's (${s.stats?.fault_seed ?? '…'})`} class="seed" data-testid="fault-seed-input" />
+          </label>
+          <span class="hint">Drawn per matching request from a seeded generator: the same seed and requests give the same faults. Only affected requests count toward the times.</span>
+        </div>
+      </fieldset>
       <div class="actions">
         <button type="submit" class="primary" disabled={!spec} data-testid="fault-add">
-          Add rule
+          {editing ? `Save rule #${editing.id}` : 'Add rule'}
         </button>
+        {editing && (
+          <button type="button" onClick={onDone} data-testid="fault-edit-cancel">
+            Cancel
+          </button>
+        )}
         <span class="muted" data-testid="fault-preview">
           {spec ? specText(spec) : 'Give the error a code.'}
         </span>
@@ -226,55 +291,131 @@ function AddRule({ say }: { say: (kind: 'ok' | 'error', text: string) => void })
   );
 }
 
-function Offline({ say }: { say: (kind: 'ok' | 'error', text: string) => void }): JSX.Element {
+/** The countdown of an offline client: the server's seconds left, ticking down here. */
+function useTick(): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const t = window.setInterval(() => setNow(Date.now()), 1000);
+    return () => window.clearInterval(t);
+  }, []);
+  return now;
+}
+
+function Clients({ say }: { say: Say }): JSX.Element {
   const s = useStore();
   const [text, setText] = useState('');
+  const [secs, setSecs] = useState(30);
+  const now = useTick();
   const rules = s.faults ?? [];
+  // Seconds left per offline client, counted down from when the stats said so.
+  const [seen, setSeen] = useState<{ at: number; offline: { client: string; secs_left: number }[] }>({ at: Date.now(), offline: [] });
+  useEffect(() => setSeen({ at: Date.now(), offline: s.stats?.offline ?? [] }), [s.stats]);
+  const left = (client: string): number => {
+    const o = seen.offline.find((x) => x.client === client);
+    return o ? Math.max(0, o.secs_left - Math.floor((now - seen.at) / 1000)) : 0;
+  };
   const shown = (text ? s.sockets.filter((x) => JSON.stringify(x).toLowerCase().includes(text.toLowerCase())) : s.sockets).slice(0, 100);
-  const toggle = async (id: string, offline: boolean) => {
-    const mine = rules.filter((r) => isOfflineRule(r, id));
+  const groups = new Map<string, typeof shown>();
+  for (const x of shown) {
+    const key = x.client ?? `socket:${x.id}`;
+    groups.set(key, [...(groups.get(key) ?? []), x]);
+  }
+  const offlineOnly = seen.offline.filter((o) => !groups.has(o.client));
+  const stall = async (id: string, on: boolean) => {
+    const mine = rules.filter((r) => isStallRule(r, id));
     let r;
-    if (offline) {
+    if (on) {
       const off = mine.find((x) => !x.enabled);
-      r = off
-        ? await store.faultCommand({ command: 'fault_set', id: off.id, enabled: true })
-        : await store.faultCommand({ command: 'fault_add', rule: offlineSpec(id) });
+      r = off ? await store.faultCommand({ command: 'fault_set', id: off.id, enabled: true }) : await store.faultCommand({ command: 'fault_add', rule: stallSpec(id) });
     } else {
       for (const x of mine.filter((m) => m.enabled)) r = await store.faultCommand({ command: 'fault_set', id: x.id, enabled: false });
     }
     if (r?.result === 'error') say('error', `${r.code}: ${r.message}`);
   };
+  const offline = async (client: string, back: boolean) => {
+    const r = back ? await store.control.command({ command: 'online', client }) : await store.control.command({ command: 'offline', client, secs: Math.max(1, Math.floor(secs)) });
+    if (r.result === 'error') say('error', `${r.code}: ${r.message}`);
+    else {
+      say('ok', back ? `Client ${client} is back online.` : `Client ${client} is offline for ${secs} s: its sockets were cut and its reconnects are refused.`);
+      await store.refresh();
+    }
+  };
+  const offlineButton = (client: string) => {
+    const l = left(client);
+    return l > 0 ? (
+      <button class="primary small-btn" onClick={() => void offline(client, true)} data-testid="offline-toggle">
+        Back online <span data-testid="offline-countdown">({l} s)</span>
+      </button>
+    ) : (
+      <button class="small-btn" onClick={() => void offline(client, false)} data-testid="offline-toggle">
+        Offline {secs} s
+      </button>
+    );
+  };
   return (
-    <section class="offline" data-testid="fault-offline">
+    <section class="offline" data-testid="fault-clients">
       <div class="toolbar">
-        <h3>Take a socket offline</h3>
+        <h3>Clients: offline for a while, or stall</h3>
+        <label class="check small">
+          <input type="number" min={1} max={86400} value={secs} onInput={(e) => setSecs(Number(e.currentTarget.value))} class="ms" data-testid="offline-secs" /> s
+        </label>
         <input type="search" placeholder="Filter sockets" value={text} onInput={(e) => setText(e.currentTarget.value)} />
       </div>
       <p class="hint pad-x">
-        Offline: every request from the socket goes unanswered (no ack; the client's ack timeout fires, if it set one). The
-        connection stays open and pushes still reach it. To cut the connection itself, use Disconnect in Sockets.
+        <b>Offline</b>: the client's sockets are cut and its reconnects refused (<code>connect_error</code>) for that long, then it is let back; needs a
+        client id (the adapter sends one per tab). <b>Stall</b>: one socket's requests wait unanswered on the open connection until you resume it
+        (formerly called offline).
       </p>
-      {s.sockets.length === 0 ? (
+      {s.sockets.length === 0 && offlineOnly.length === 0 ? (
         <Empty>No socket is connected.</Empty>
       ) : (
         <table class="grid-table">
           <tbody>
-            {shown.map((x) => {
-              const offline = rules.some((r) => r.enabled && isOfflineRule(r, x.id));
-              return (
-                <tr key={x.id} class={offline ? 'is-offline' : ''} data-testid="offline-row" data-socket={x.id}>
-                  <td class="mono">{x.id}</td>
-                  <td class="muted ellipsis ua" title={x.user_agent ?? ''}>
-                    {x.user_agent ?? '—'}
-                  </td>
-                  <td>{offline ? <span class="tag tag-offline">offline</span> : <span class="tag tag-online">online</span>}</td>
-                  <td>
-                    <button class={offline ? 'primary small-btn' : 'small-btn'} onClick={() => void toggle(x.id, !offline)} data-testid="offline-toggle">
-                      {offline ? 'Back online' : 'Go offline'}
-                    </button>
-                  </td>
-                </tr>
-              );
+            {offlineOnly.map((o) => (
+              <tr key={o.client} class="is-offline client-row" data-testid="client-row" data-client={o.client}>
+                <td class="mono" colSpan={2}>
+                  client {o.client} <span class="muted">(no socket: refused)</span>
+                </td>
+                <td>
+                  <span class="tag tag-offline">offline</span>
+                </td>
+                <td>{offlineButton(o.client)}</td>
+              </tr>
+            ))}
+            {[...groups.entries()].map(([key, socks]) => {
+              const client = socks[0].client;
+              return [
+                client ? (
+                  <tr key={key} class={`client-row${left(client) > 0 ? ' is-offline' : ''}`} data-testid="client-row" data-client={client}>
+                    <td class="mono" colSpan={2}>
+                      client {client}{' '}
+                      <span class="muted" data-testid="client-reconnects">
+                        · {socks.length} socket{socks.length === 1 ? '' : 's'} · {Math.max(...socks.map((x) => x.reconnects))} reconnect
+                        {Math.max(...socks.map((x) => x.reconnects)) === 1 ? '' : 's'}
+                      </span>
+                    </td>
+                    <td>{left(client) > 0 ? <span class="tag tag-offline">offline</span> : <span class="tag tag-online">online</span>}</td>
+                    <td>{offlineButton(client)}</td>
+                  </tr>
+                ) : null,
+                ...socks.map((x) => {
+                  const stalled = rules.some((r) => r.enabled && isStallRule(r, x.id));
+                  return (
+                    <tr key={x.id} class={stalled ? 'is-offline' : ''} data-testid="stall-row" data-socket={x.id}>
+                      <td class="mono">{client ? '↳ ' : ''}{x.id}</td>
+                      <td class="muted ellipsis ua" title={x.user_agent ?? ''}>
+                        {x.user_agent ?? '—'}
+                      </td>
+                      <td>{stalled ? <span class="tag tag-offline">stalled</span> : <span class="tag tag-online">answering</span>}</td>
+                      <td>
+                        <button class={stalled ? 'primary small-btn' : 'small-btn'} onClick={() => void stall(x.id, !stalled)} data-testid="stall-toggle">
+                          {stalled ? 'Resume' : 'Stall'}
+                        </button>
+                      </td>
+                    </tr>
+                  );
+                }),
+              ];
             })}
           </tbody>
         </table>
@@ -284,15 +425,46 @@ function Offline({ say }: { say: (kind: 'ok' | 'error', text: string) => void })
   );
 }
 
+/** Saves the rules as a JSON file (GET /faults/export). */
+async function exportRules(say: Say): Promise<void> {
+  const res = await request('faults/export');
+  if (!res.ok) {
+    say('error', `export failed: ${res.status}`);
+    return;
+  }
+  const blob = await res.blob();
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = 'syncscope-faults.json';
+  a.click();
+  URL.revokeObjectURL(a.href);
+}
+
+async function importRules(file: File, replace: boolean, say: Say): Promise<void> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await file.text());
+  } catch (e) {
+    say('error', `${file.name} is not JSON: ${String(e)}`);
+    return;
+  }
+  const r = await store.faultCommand({ command: 'fault_import', file: parsed as FaultFile, replace });
+  if (r.result === 'ok') say('ok', `Imported ${file.name}: ${(r.value as unknown[]).length} rule(s) now.`);
+  else say('error', `${r.code}: ${r.message}`);
+}
+
 export function FaultsPanel(): JSX.Element {
   const s = useStore();
   const [flash, say] = useFlash();
+  const [editing, setEditing] = useState<number | null>(null);
+  const [replace, setReplace] = useState(false);
   useEffect(() => {
     // Fresh on opening (the store reads them on connecting, too).
     if (store.conn === 'open') void store.refreshFaults();
   }, []);
   const rules = s.faults;
   const on = rules?.filter((r) => r.enabled).length ?? 0;
+  const edited = rules?.find((r) => r.id === editing) ?? null;
   const clear = async () => {
     const r = await store.faultCommand({ command: 'fault_clear' });
     if (r.result === 'ok') say('ok', 'Every rule removed: requests are handled normally.');
@@ -305,15 +477,38 @@ export function FaultsPanel(): JSX.Element {
         <span class="muted" data-testid="fault-count">
           {rules === null ? 'reading the rules…' : `${rules.length} rule${rules.length === 1 ? '' : 's'}, ${on} on`}
         </span>
-        <span class="muted small">Tried in order; the first rule on that matches a request fires.</span>
-        <button class="danger push-right" onClick={() => void clear()} disabled={!rules?.length} data-testid="fault-clear">
+        <span class="muted small" data-testid="fault-seed" title="The seed of toxicity draws; start the server with --fault-seed N to repeat a run">
+          seed {s.stats?.fault_seed ?? '…'}
+        </span>
+        <span class="muted small">Tried in order; the first rule on that matches a request fires. Kept in the database.</span>
+        <button class="push-right" onClick={() => void exportRules(say)} disabled={!rules?.length} data-testid="fault-export">
+          Export
+        </button>
+        <label class="button" title="Add the rules of a file made by Export">
+          Import
+          <input
+            type="file"
+            accept="application/json,.json"
+            hidden
+            data-testid="fault-import"
+            onChange={(e) => {
+              const f = e.currentTarget.files?.[0];
+              if (f) void importRules(f, replace, say);
+              e.currentTarget.value = '';
+            }}
+          />
+        </label>
+        <label class="check small">
+          <input type="checkbox" checked={replace} onChange={(e) => setReplace(e.currentTarget.checked)} /> replace
+        </label>
+        <button class="danger" onClick={() => void clear()} disabled={!rules?.length} data-testid="fault-clear">
           Clear all
         </button>
       </div>
       {flash}
       <section class="rules">
         {!rules?.length ? (
-          <Empty>No rule: every request is handled normally. Add one below, or take a socket offline.</Empty>
+          <Empty>No rule: every request is handled normally. Add one below, or stall a socket.</Empty>
         ) : (
           <table class="grid-table" data-testid="fault-rules">
             <thead>
@@ -329,15 +524,15 @@ export function FaultsPanel(): JSX.Element {
             </thead>
             <tbody>
               {rules.map((r) => (
-                <RuleRow key={r.id} r={r} say={say} />
+                <RuleRow key={r.id} r={r} say={say} editing={r.id === editing} onEdit={() => setEditing(r.id)} />
               ))}
             </tbody>
           </table>
         )}
       </section>
       <div class="faults-grid">
-        <AddRule say={say} />
-        <Offline say={say} />
+        <RuleForm key={edited ? `edit-${edited.id}` : 'new'} say={say} editing={edited} onDone={() => setEditing(null)} />
+        <Clients say={say} />
       </div>
     </div>
   );

@@ -9,7 +9,8 @@ import { useFlash } from '../components';
 import { CODES, DEFAULT_MESSAGE, EVENTS, isWrite, parseEvents, specText, whenMatches } from '../faults';
 import { checkChange, createTemplate, fromPush, modelTemplate } from '../inject';
 import { go, handoff } from '../nav';
-import { titleOf, type Rec } from '../records';
+import { socketLine } from '../labels';
+import { shortId, titleOf, type Rec } from '../records';
 import { store, useStore } from '../store';
 
 type To = Target['to'];
@@ -137,10 +138,10 @@ export function InjectPanel(): JSX.Element {
             </div>
             {to === 'socket' && (
               <select value={socket} onChange={(e) => setSocket(e.currentTarget.value)} data-testid="inject-socket">
-                {!s.sockets.some((x) => x.id === socket) && socket && <option value={socket}>{socket} (gone)</option>}
+                {!s.sockets.some((x) => x.id === socket) && socket && <option value={socket}>{socketLine(socket)} (gone)</option>}
                 {s.sockets.map((x) => (
                   <option key={x.id} value={x.id}>
-                    {x.id} — {x.remote_addr ?? ''} {x.user_agent?.slice(0, 40) ?? ''}
+                    {socketLine(x.id)} — {x.remote_addr ?? ''}
                   </option>
                 ))}
               </select>
@@ -174,7 +175,7 @@ export function InjectPanel(): JSX.Element {
                 <option value="">model…</option>
                 {snap?.models?.map((m) => (
                   <option key={m.id} value={m.id}>
-                    {m.id} v{m.version} {titleOf(m.data) ?? JSON.stringify(m.data).slice(0, 40)}
+                    {shortId(m.id, 18)} {titleOf(m.data) ? `“${titleOf(m.data)}”` : JSON.stringify(m.data).slice(0, 40)} v{m.version}
                   </option>
                 ))}
               </select>

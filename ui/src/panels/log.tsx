@@ -6,7 +6,8 @@ import type { Filter } from '../bindings/Filter';
 import type { SessionInfo } from '../bindings/SessionInfo';
 import { Diff, Empty, JsonTree, VirtualList } from '../components';
 import { LogModel } from '../log';
-import { diff, fmtLatency, fmtTime, isError, KINDS, receivedBy, shortUrl, snapshotOf, summary, type Rec } from '../records';
+import { labelOf, pageText, remember, socketLine } from '../labels';
+import { diff, fmtLatency, fmtTime, isError, KINDS, modelOf, modelText, receivedBy, shortUrl, snapshotOf, summary, type Rec } from '../records';
 import { store, useStore } from '../store';
 
 const ROW = 24;
@@ -17,6 +18,7 @@ const KIND_LABEL: Record<string, string> = {
   protocol_error: 'protocol error',
   fault: 'fault',
   refused: 'refused',
+  fault_rules: 'rules',
 };
 
 function Row({ r, log, selected, onSelect }: { r: Rec; log: LogModel; selected: boolean; onSelect: () => void }): JSX.Element {
@@ -26,12 +28,21 @@ function Row({ r, log, selected, onSelect }: { r: Rec; log: LogModel; selected: 
   // Filtered to one socket, a push it received (caused by another) shows as its own.
   const only = log.filter.socket;
   const received = only && r.socket !== only && receivedBy(r, only) ? only : null;
+  const model = r.kind === 'event_in' || r.kind === 'push_out' || r.kind === 'ack_out' ? modelOf(r) : null;
+  const caused = r.kind === 'event_in' ? log.caused.get(r.seq) : undefined;
   const cls = ['row', 'log-row', `k-${r.kind}`, `o-${r.origin}`, err ? 'error' : '', selected ? 'selected' : '']
     .filter(Boolean)
     .join(' ');
   let result: JSX.Element | null = null;
   if (r.kind === 'event_in') {
-    if (ack?.kind === 'ack_out' && ack.fault != null) {
+    if (ack?.kind === 'ack_out' && ack.fault != null && ack.error === null) {
+      // Delayed or stalled by a rule, then answered by the server.
+      result = (
+        <span class="res ok" data-testid="ack-result" title={`answered late: held by fault rule #${ack.fault}`}>
+          ok · {fmtLatency(ack.latency_us)} <span class="res fault">· held by fault #{ack.fault}</span>
+        </span>
+      );
+    } else if (ack?.kind === 'ack_out' && ack.fault != null) {
       // Made up by a rule: say so first, short enough to fit the column.
       result = (
         <span class="res fault" data-testid="ack-result" title={`error ${ack.error ?? ''} injected by fault rule #${ack.fault}`}>
@@ -44,10 +55,16 @@ function Row({ r, log, selected, onSelect }: { r: Rec; log: LogModel; selected: 
           {ack.error ?? 'ok'} · {fmtLatency(ack.latency_us)}
         </span>
       );
-    } else if (fault?.kind === 'fault' && (fault.action === 'drop' || fault.action === 'disconnect')) {
+    } else if (fault?.kind === 'fault' && (fault.action === 'drop' || fault.action === 'disconnect' || fault.action === 'cut')) {
       result = (
         <span class="res fault" data-testid="ack-result">
           {fault.action === 'drop' ? 'dropped' : 'cut off'} by fault #{fault.rule}
+        </span>
+      );
+    } else if (fault?.kind === 'fault' && fault.action === 'stall') {
+      result = (
+        <span class="res fault" data-testid="ack-result">
+          stalled by fault #{fault.rule}
         </span>
       );
     } else if (r.ack_id !== null) {
@@ -77,12 +94,12 @@ function Row({ r, log, selected, onSelect }: { r: Rec; log: LogModel; selected: 
       <span class="c-seq mono">{r.seq}</span>
       <span class="c-time mono">{fmtTime(r.at_us)}</span>
       {received ? (
-        <span class="c-sock mono received" title={`received by ${received}; sent because of ${r.socket ?? 'the inspector'}`} data-testid="received">
-          → {received}
+        <span class="c-sock received" data-socket={received} title={`received by ${socketLine(received)}; sent because of ${r.socket ? socketLine(r.socket) : 'the inspector'}`} data-testid="received">
+          → {labelOf(received).name}
         </span>
       ) : (
-        <span class="c-sock mono" title={r.socket ?? ''}>
-          {r.socket ?? '—'}
+        <span class="c-sock" title={r.socket ? socketLine(r.socket) : ''} data-testid="row-socket" data-socket={r.socket ?? undefined}>
+          {r.socket ? labelOf(r.socket).name : '—'}
         </span>
       )}
       <span class={`c-kind tag kind-${r.kind}`}>{KIND_LABEL[r.kind] ?? r.kind}</span>
@@ -100,7 +117,30 @@ function Row({ r, log, selected, onSelect }: { r: Rec; log: LogModel; selected: 
         {r.url ? shortUrl(r.url) : ''}
       </span>
       <span class="c-res">{result}</span>
-      <span class="c-sum mono">{summary(r)}</span>
+      <span class="c-sum mono">
+        {model && (
+          <>
+            <b class="model" data-testid="row-model">
+              {modelText(model)}
+            </b>{' '}
+          </>
+        )}
+        {caused ? (
+          <>
+            <span class="link-tag" title={`caused push${caused.length === 1 ? '' : 'es'} ${caused.map((x) => `#${x.seq}`).join(', ')}`}>
+              → {caused.length} push{caused.length === 1 ? '' : 'es'}
+            </span>{' '}
+          </>
+        ) : null}
+        {r.kind === 'push_out' && r.cause != null ? (
+          <>
+            <span class="link-tag" title={`sent because of request #${r.cause}`}>
+              ← #{r.cause}
+            </span>{' '}
+          </>
+        ) : null}
+        {summary(r)}
+      </span>
     </div>
   );
 }
@@ -167,6 +207,42 @@ function Detail({ r, log, onJump }: { r: Rec; log: LogModel; onJump: (seq: numbe
         </div>
       )}
       {diffView}
+      {request && (log.caused.get(request.seq)?.length ?? 0) > 0 && (
+        <section data-testid="detail-caused">
+          <h4>Pushes its write caused</h4>
+          <ul class="plain links">
+            {(log.caused.get(request.seq) ?? []).map((p) => (
+              <li key={p.seq}>
+                <a href="#/log" onClick={(e) => { e.preventDefault(); onJump(p.seq); }} data-testid="detail-caused-push">
+                  #{p.seq} {p.kind === 'push_out' ? p.event : ''}
+                </a>{' '}
+                <span class="muted">{p.kind === 'push_out' ? `→ ${p.recipients ? p.to.map((id) => labelOf(id).name).join(', ') || `${p.recipients} sockets` : 'nobody'}` : ''}</span>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+      {r.kind === 'push_out' && r.cause != null && (
+        <section data-testid="detail-cause">
+          <h4>Caused by</h4>
+          <a href="#/log" onClick={(e) => { e.preventDefault(); if (r.cause != null) onJump(r.cause); }} data-testid="detail-cause-link">
+            request #{r.cause}
+          </a>{' '}
+          <span class="muted">
+            {(() => {
+              const q = log.bySeq(r.cause);
+              if (q?.kind !== 'event_in') return r.socket ? `from ${labelOf(r.socket).name}` : '';
+              return `${q.event}${q.url ? ` ${q.url}` : ''} from ${q.socket ? labelOf(q.socket).name : 'the inspector'}`;
+            })()}
+          </span>
+        </section>
+      )}
+      {r.kind === 'push_out' && r.cause == null && r.origin !== 'server' && (
+        <section>
+          <h4>Caused by</h4>
+          <span class="muted">{r.origin === 'inspector' ? 'the inspector (an emit or a write from the Data panel)' : r.origin === 'replay' ? 'a live replay' : 'no request recorded'}</span>
+        </section>
+      )}
       {r.kind === 'push_out' && (
         <section data-testid="detail-recipients">
           <h4>
@@ -175,7 +251,9 @@ function Detail({ r, log, onJump }: { r: Rec; log: LogModel; onJump: (seq: numbe
           {r.to.length ? (
             <ul class="recipients mono">
               {r.to.map((id) => (
-                <li key={id}>{id}</li>
+                <li key={id}>
+                  <b>{labelOf(id).name}</b> {pageText(labelOf(id).page)} <span class="muted">{id}</span>
+                </li>
               ))}
               {r.recipients > r.to.length && <li class="muted">… and {r.recipients - r.to.length} more</li>}
             </ul>
@@ -198,7 +276,7 @@ function Detail({ r, log, onJump }: { r: Rec; log: LogModel; onJump: (seq: numbe
   );
 }
 
-function FilterBar({ filter, onChange, known }: { filter: Filter; onChange: (f: Filter) => void; known?: Set<string> }): JSX.Element {
+function FilterBar({ filter, onChange, known }: { filter: Filter; onChange: (f: Filter) => void; known?: Iterable<string> }): JSX.Element {
   const s = useStore();
   const [text, setText] = useState(filter.text ?? '');
   const [event, setEvent] = useState(filter.event ?? '');
@@ -237,7 +315,7 @@ function FilterBar({ filter, onChange, known }: { filter: Filter; onChange: (f: 
         <option value="">all sockets</option>
         {[...sockets].map((id) => (
           <option key={id} value={id}>
-            {id}
+            {socketLine(id)}
             {live.has(id) ? '' : ' (gone)'}
           </option>
         ))}
@@ -303,6 +381,22 @@ function FilterBar({ filter, onChange, known }: { filter: Filter; onChange: (f: 
         <option value="true">injected only</option>
         <option value="false">real only</option>
       </select>
+      {(filter.from_us != null || filter.to_us != null) && (
+        <span class="chip" data-testid="filter-range" title="A range picked on a Stats chart">
+          {filter.from_us != null ? fmtTime(filter.from_us) : '…'} – {filter.to_us != null ? fmtTime(filter.to_us) : '…'}
+          <button
+            class="link"
+            aria-label="Clear the time range"
+            onClick={() => {
+              const f: Filter = { ...latest.current, from_us: undefined, to_us: undefined };
+              latest.current = f;
+              onChange(f);
+            }}
+          >
+            ×
+          </button>
+        </span>
+      )}
       <button
         class="link"
         onClick={() => {
@@ -409,7 +503,7 @@ function LiveLog(): JSX.Element {
       </div>
       <FilterBar
         filter={log.filter}
-        known={log.sockets}
+        known={[...s.known.keys(), ...log.sockets]}
         onChange={(f) => {
           log.setFilter(f);
           s.notify();
@@ -457,6 +551,22 @@ function SessionLog({ session }: { session: number }): JSX.Element {
   });
   const box = useRef<HTMLDivElement>(null);
   const [jump, setJump] = useState('');
+  // Every socket of the session (its connect records), for the socket filter.
+  const [sockets, setSockets] = useState<string[]>([]);
+  useEffect(() => {
+    get<EventsPage>('events', { session, kinds: 'connect', limit: 1000 }).then(
+      (page) => {
+        const ids: string[] = [];
+        for (const r of page.records) {
+          if (r.kind !== 'connect' || !r.socket) continue;
+          remember(r.socket, r.auth);
+          ids.push(r.socket);
+        }
+        setSockets(ids);
+      },
+      () => setSockets([]),
+    );
+  }, [session]);
   const list = () => box.current?.querySelector<HTMLDivElement>('.vlist') ?? null;
 
   /** The row at the top of the view and how far it is scrolled past. */
@@ -586,7 +696,7 @@ function SessionLog({ session }: { session: number }): JSX.Element {
           </button>
         )}
       </div>
-      <FilterBar filter={filter} onChange={setFilter} />
+      <FilterBar filter={filter} onChange={setFilter} known={sockets} />
       <div class="session-log" ref={box}>
         <LogView log={log} follow={false} onNearEnd={() => void extend(true)} onNearStart={() => void extend(false)} />
       </div>

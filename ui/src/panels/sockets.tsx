@@ -3,8 +3,21 @@ import { useState } from 'preact/hooks';
 import type { SocketInfo } from '../bindings/SocketInfo';
 import { Empty, JsonTree, useFlash, VirtualList } from '../components';
 import { injectTo, showInLog } from '../nav';
+import { labelOf, pagePath, pageText } from '../labels';
 import { fmtAgo, fmtLatency } from '../records';
 import { store, useStore } from '../store';
+
+/** The socket's two-word name and, when the client said, the page it shows. */
+function SocketName({ id }: { id: string }): JSX.Element {
+  const l = labelOf(id);
+  const page = pageText(l.page);
+  const path = pagePath(l.page);
+  return (
+    <span class="c-name ellipsis" title={[l.name, l.page?.title, l.page?.url, l.client ? `client ${l.client}` : ''].filter(Boolean).join('\n')} data-testid="socket-name">
+      <span class="sock-name">{l.name}</span> {page && <span class="sock-page">{page}{path && page !== path ? ` ${path}` : ''}</span>}
+    </span>
+  );
+}
 
 function SocketRow({ s, selected, onSelect }: { s: SocketInfo; selected: boolean; onSelect: () => void }): JSX.Element {
   return (
@@ -16,7 +29,14 @@ function SocketRow({ s, selected, onSelect }: { s: SocketInfo; selected: boolean
       role="row"
       aria-selected={selected}
     >
-      <span class="c-id mono" title={s.id}>
+      <SocketName id={s.id} />
+      <span class="c-id mono" title={s.client ? `${s.id}, client ${s.client}: ${s.reconnects} reconnect(s) before this socket` : s.id}>
+        {s.client && (
+          <span class="tag client-tag" data-testid="socket-client">
+            {s.client}
+            {s.reconnects > 0 ? ` ↻${s.reconnects}` : ''}
+          </span>
+        )}{' '}
         {s.id}
       </span>
       <span class="c-tr">
@@ -44,9 +64,18 @@ export function SocketsPanel(): JSX.Element {
   const [selected, setSelected] = useState<string | null>(null);
   const [text, setText] = useState('');
   const [flash, say] = useFlash();
-  const list = text
-    ? s.sockets.filter((x) => JSON.stringify(x).toLowerCase().includes(text.toLowerCase()))
+  const filtered = text
+    ? s.sockets.filter((x) => `${labelOf(x.id).name} ${JSON.stringify(x)}`.toLowerCase().includes(text.toLowerCase()))
     : s.sockets;
+  // A client's sockets (one tab across reconnects) together, in the order they came.
+  const first = new Map<string, number>();
+  filtered.forEach((x, i) => {
+    if (x.client && !first.has(x.client)) first.set(x.client, i);
+  });
+  const list = filtered
+    .map((x, i) => ({ x, key: x.client ? (first.get(x.client) ?? i) : i, i }))
+    .sort((a, b) => a.key - b.key || a.i - b.i)
+    .map((e) => e.x);
   const sel = s.sockets.find((x) => x.id === selected) ?? null;
 
   const disconnect = async (id: string) => {
@@ -63,7 +92,7 @@ export function SocketsPanel(): JSX.Element {
         <span class="muted">{s.sockets.length.toLocaleString()} connected</span>
         <input
           type="search"
-          placeholder="Filter: id, address, agent, channel…"
+          placeholder="Filter: name, page, id, address, agent, channel…"
           value={text}
           onInput={(e) => setText(e.currentTarget.value)}
           data-testid="socket-search"
@@ -71,6 +100,7 @@ export function SocketsPanel(): JSX.Element {
       </div>
       <div class="table">
         <div class="row head sock-row" role="row">
+          <span class="c-name" title="A name made from the tab's client id (or the socket id), and the page it showed">name · page</span>
           <span class="c-id">id</span>
           <span class="c-tr">transport</span>
           <span class="c-addr">address</span>
@@ -104,7 +134,9 @@ export function SocketsPanel(): JSX.Element {
       {sel && (
         <section class="detail" data-testid="socket-detail">
           <div class="toolbar">
-            <h3 class="mono">{sel.id}</h3>
+            <h3>
+              {labelOf(sel.id).name} <span class="mono muted">{sel.id}</span>
+            </h3>
             <button onClick={() => showInLog({ socket: sel.id })} data-testid="socket-show-log">
               Show in log
             </button>
@@ -116,12 +148,26 @@ export function SocketsPanel(): JSX.Element {
             </button>
           </div>
           <dl class="props">
+            <dt>page</dt>
+            <dd>
+              {labelOf(sel.id).page ? (
+                <>
+                  {labelOf(sel.id).page?.title ?? ''} <span class="mono">{labelOf(sel.id).page?.url ?? ''}</span>
+                </>
+              ) : (
+                <span class="muted">not sent (backbone.realtime sends auth.page with socket.io-client 3 and later)</span>
+              )}
+            </dd>
             <dt>connected</dt>
             <dd>{new Date(sel.connected_at_us / 1000).toLocaleString()}</dd>
             <dt>origin</dt>
             <dd>{sel.http_origin ?? '—'}</dd>
             <dt>user agent</dt>
             <dd>{sel.user_agent ?? '—'}</dd>
+            <dt>client</dt>
+            <dd data-testid="socket-detail-client">
+              {sel.client ? `${sel.client} (${sel.reconnects} reconnect${sel.reconnects === 1 ? '' : 's'} before this socket)` : 'none named (auth.client)'}
+            </dd>
             <dt>channels</dt>
             <dd>{sel.channels.join(', ') || 'none'}</dd>
             <dt>auth</dt>

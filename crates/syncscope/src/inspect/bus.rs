@@ -43,21 +43,13 @@ impl Bus {
         url: Option<String>,
         body: Body,
     ) -> u64 {
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let record = Arc::new(Record {
-            seq,
-            at_us: now_us(),
-            socket: socket.map(str::to_string),
-            origin,
-            url,
-            body,
-        });
+        let record = self.stamp(socket, origin, url, body);
         let size = record.approx_size();
         self.registry.apply(&record, size);
         self.recorder.offer(&record, size);
         // No watcher is not an error.
-        let _ = self.live.send(record);
-        seq
+        let _ = self.live.send(record.clone());
+        record.seq
     }
 
     /// Hands a record to the recorder alone: the state a new session starts from,
@@ -69,17 +61,28 @@ impl Bus {
         url: Option<String>,
         body: Body,
     ) -> u64 {
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let record = Arc::new(Record {
-            seq,
+        let record = self.stamp(socket, origin, url, body);
+        self.recorder.offer(&record, record.approx_size());
+        record.seq
+    }
+
+    /// Gives a record its place in the one order every consumer sees: the next seq
+    /// and the time it happened.
+    fn stamp(
+        &self,
+        socket: Option<&str>,
+        origin: Origin,
+        url: Option<String>,
+        body: Body,
+    ) -> Arc<Record> {
+        Arc::new(Record {
+            seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
             at_us: now_us(),
             socket: socket.map(str::to_string),
             origin,
             url,
             body,
-        });
-        self.recorder.offer(&record, record.approx_size());
-        seq
+        })
     }
 
     pub fn last_seq(&self) -> u64 {

@@ -326,6 +326,7 @@ pub fn line(record: &Record) -> String {
             let to = match target {
                 Target::Socket { id } => format!("socket {id}"),
                 Target::Channel { url } => format!("channel {url}"),
+                Target::Query { url, query } => format!("query {url} {query}"),
                 Target::Iobind { ns } => format!("iobind {ns}"),
                 Target::All => "everyone".into(),
             };
@@ -334,14 +335,45 @@ pub fn line(record: &Record) -> String {
                 args.first().map(short).unwrap_or_default()
             )
         }
-        Body::Subscribe { channel } | Body::Unsubscribe { channel } => channel.clone(),
+        Body::Subscribe { channel, query } | Body::Unsubscribe { channel, query } => {
+            crate::inspect::registry::channel_key(channel, query.as_ref())
+        }
         Body::ProtocolError { message, .. } => message.clone(),
         Body::Fault {
             rule,
             event,
+            request_seq,
             action,
-        } => format!("rule {rule} on {event}: {action:?}"),
+        } => format!(
+            "rule {rule} on {event}{}: {}",
+            request_seq.map(|s| format!(" #{s}")).unwrap_or_default(),
+            action.describe()
+        ),
         Body::Refused { message, .. } => message.clone(),
+        Body::FaultRules {
+            change, rule, seed, ..
+        } => match rule {
+            Some(rule) => format!(
+                "{change:?} rule {}: {} (seed {seed})",
+                rule.id,
+                rule.spec.describe()
+            ),
+            None => format!("{change:?} (seed {seed})"),
+        },
+        Body::Offline {
+            client,
+            secs,
+            sockets,
+        } => format!(
+            "client {client} offline for {secs} s ({} socket(s) cut)",
+            sockets.len()
+        ),
+        Body::Online { client, reason } => format!("client {client} back online ({reason})"),
+        Body::SlowConsumer {
+            queued_bytes,
+            limit_bytes,
+            ..
+        } => format!("{queued_bytes} bytes waited to be sent (limit {limit_bytes}): cut"),
     };
     format!(
         "{:>7} {h:02}:{m:02}:{s:02}.{ms:03} {:<14} {:<20} {url:<16} {detail}",

@@ -4,12 +4,13 @@
 //!   (instrumentation); each becomes one [`types::Record`] on the [`bus::Bus`].
 //! - The bus folds each record into the live [`registry::Registry`] (aggregator) and
 //!   hands it to the [`recorder::Recorder`] (SQLite sessions) and to the watchers of the
-//!   control API ([`control`]), without ever waiting.
+//!   control API (the `control` module, which sits above the sync logic), without ever
+//!   waiting.
 
 pub mod bindings;
 pub mod bus;
 pub mod client;
-pub mod control;
+pub mod offline;
 pub mod recorder;
 pub mod registry;
 pub mod types;
@@ -38,12 +39,44 @@ pub const SERVER_SHUTDOWN: &str = "server shutdown";
 pub struct Inspector {
     pub bus: Bus,
     /// Reasons given by the inspector for the disconnects it asked for.
-    reasons: Mutex<HashMap<String, String>>,
+    reasons: Mutex<HashMap<String, AskedDisconnect>>,
     /// The live replay's status, kept here by the player so that every batch's stats
     /// carries it.
     pub replay: Mutex<Option<types::ReplayStatus>>,
     /// When this launch started (Stats::launched_at_us).
     launched_at_us: u64,
+    /// The fault rules (shared with crate::sync), for their seed in the stats.
+    pub faults: Arc<crate::faults::Faults>,
+    /// Clients the inspector took offline for a while.
+    pub offline: offline::OfflineClients,
+    /// The request each socket's worker is carrying out now: socket id → the seq of
+    /// its `event_in` record. A socket's requests run one at a time (endpoint.rs), so
+    /// a push made on behalf of a socket is caused by the request it is handling;
+    /// its `push_out` record names it (`cause`).
+    handling: Mutex<HashMap<String, u64>>,
+}
+
+/// While alive, the pushes made on behalf of a socket name its request as their
+/// cause; dropping it ends the request.
+pub struct Handling<'a> {
+    inspector: &'a Inspector,
+    sid: String,
+}
+
+impl Drop for Handling<'_> {
+    fn drop(&mut self) {
+        self.inspector
+            .handling
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.sid);
+    }
+}
+
+/// Why a disconnect the server itself asked for happened, and who asked.
+struct AskedDisconnect {
+    origin: Origin,
+    reason: String,
 }
 
 /// A request refused at the door, as its `refused` record describes it.
@@ -66,11 +99,31 @@ pub struct Request {
 
 impl Inspector {
     pub fn new(recorder: Arc<Recorder>) -> Inspector {
+        Inspector::with_faults(recorder, Arc::default())
+    }
+
+    /// An inspector sharing the server's fault rules.
+    pub fn with_faults(recorder: Arc<Recorder>, faults: Arc<crate::faults::Faults>) -> Inspector {
         Inspector {
             bus: Bus::new(recorder),
             reasons: Mutex::default(),
             replay: Mutex::default(),
             launched_at_us: now_us(),
+            faults,
+            offline: offline::OfflineClients::default(),
+            handling: Mutex::default(),
+        }
+    }
+
+    /// Marks `request` as the one `sid`'s worker carries out until the guard drops.
+    pub fn handling(&self, sid: &str, request: &Request) -> Handling<'_> {
+        self.handling
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(sid.to_string(), request.seq);
+        Handling {
+            inspector: self,
+            sid: sid.to_string(),
         }
     }
 
@@ -85,6 +138,23 @@ impl Inspector {
     /// registry already know them.
     pub async fn start_session(&self, name: Option<String>) -> Result<types::SessionInfo, String> {
         let session = self.recorder().start_session(name).await?;
+        // The rules and the seed in effect, so that the session says how to repeat it.
+        // Without rules there is nothing to repeat; a rule added later is a record that
+        // carries the seed too.
+        let rules = self.faults.list().len() as u64;
+        if rules > 0 {
+            self.bus.record_only(
+                None,
+                Origin::Inspector,
+                None,
+                Body::FaultRules {
+                    change: types::RuleChange::Snapshot,
+                    rule: None,
+                    seed: self.faults.seed(),
+                    count: rules,
+                },
+            );
+        }
         for socket in self.bus.registry.sockets() {
             let sid = socket.id.as_str();
             self.bus.record_only(
@@ -99,16 +169,15 @@ impl Inspector {
                     http_origin: socket.http_origin.clone(),
                     auth: socket.auth.clone(),
                     query: None,
+                    client: socket.client.clone(),
                 },
             );
-            for channel in &socket.channels {
+            for (channel, query) in self.bus.registry.subscriptions(sid) {
                 self.bus.record_only(
                     Some(sid),
                     Origin::Client,
                     Some(channel.clone()),
-                    Body::Subscribe {
-                        channel: channel.clone(),
-                    },
+                    Body::Subscribe { channel, query },
                 );
             }
         }
@@ -133,6 +202,7 @@ impl Inspector {
                 .map(|ConnectInfo(addr)| addr.to_string()),
             user_agent: header("user-agent"),
             http_origin: header("origin"),
+            client: offline::client_of(&auth, parts.uri.query()),
             auth,
             query: parts.uri.query().map(str::to_string),
         };
@@ -142,8 +212,14 @@ impl Inspector {
 
     /// Remembers why the inspector is about to cut `sid` off, for its disconnect record.
     pub fn disconnect_reason(&self, sid: &str, reason: String) {
+        self.disconnect_reason_from(sid, Origin::Inspector, reason);
+    }
+
+    /// As `disconnect_reason`, for a disconnect the server (a slow consumer) or a fault
+    /// rule asked for: its record carries that origin.
+    pub fn disconnect_reason_from(&self, sid: &str, origin: Origin, reason: String) {
         let mut reasons = self.reasons.lock().unwrap_or_else(|e| e.into_inner());
-        reasons.insert(sid.to_string(), reason);
+        reasons.insert(sid.to_string(), AskedDisconnect { origin, reason });
     }
 
     /// Records that a clean stop is closing `sid` (reason `server shutdown`); the
@@ -152,7 +228,13 @@ impl Inspector {
         self.reasons
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(sid.to_string(), SERVER_SHUTDOWN.to_string());
+            .insert(
+                sid.to_string(),
+                AskedDisconnect {
+                    origin: Origin::Server,
+                    reason: SERVER_SHUTDOWN.to_string(),
+                },
+            );
         self.bus.publish(
             Some(sid),
             Origin::Server,
@@ -170,8 +252,8 @@ impl Inspector {
             .unwrap_or_else(|e| e.into_inner())
             .remove(sid);
         let (origin, reason) = match asked {
-            Some(asked) if asked == SERVER_SHUTDOWN => return,
-            Some(asked) => (Origin::Inspector, format!("{reason}: {asked}")),
+            Some(asked) if asked.reason == SERVER_SHUTDOWN => return,
+            Some(asked) => (asked.origin, format!("{reason}: {}", asked.reason)),
             None => (Origin::Client, reason),
         };
         self.bus
@@ -299,8 +381,9 @@ impl Inspector {
         want_ids: bool,
     ) -> Recipients {
         let recipients = self.bus.registry.recipients(&target, from);
+        let cause = self.cause_of(from);
         let url = match &target {
-            Target::Channel { url } => Some(url.clone()),
+            Target::Channel { url } | Target::Query { url, .. } => Some(url.clone()),
             Target::Iobind { ns } => Some(format!("/{ns}")),
             _ => None,
         };
@@ -321,30 +404,92 @@ impl Inspector {
                 target,
                 recipients: recipients.count,
                 to: recipients.ids,
+                cause,
                 args,
             },
         );
         answer
     }
 
-    pub fn subscribed(&self, sid: &str, channel: &str) {
+    /// Records a push of the server sent to exactly `to` (crate::outbound left out the
+    /// sockets it did not deliver to).
+    pub fn pushed_exact(
+        &self,
+        from: Option<&str>,
+        origin: Origin,
+        target: Target,
+        event: &str,
+        args: Vec<Value>,
+        mut to: Vec<String>,
+    ) {
+        let url = match &target {
+            Target::Channel { url } | Target::Query { url, .. } => Some(url.clone()),
+            Target::Iobind { ns } => Some(format!("/{ns}")),
+            _ => None,
+        };
+        let recipients = to.len() as u32;
+        to.truncate(types::MAX_RECIPIENT_IDS);
+        let cause = self.cause_of(from);
+        self.bus.publish(
+            from,
+            origin,
+            url,
+            Body::PushOut {
+                event: event.to_string(),
+                target,
+                recipients,
+                to,
+                cause,
+                args,
+            },
+        );
+    }
+
+    /// The request `from`'s worker is carrying out, whose write a push carries.
+    fn cause_of(&self, from: Option<&str>) -> Option<u64> {
+        let sid = from?;
+        self.handling
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(sid)
+            .copied()
+    }
+
+    /// A socket went over the bound of what may wait to be sent to it.
+    pub fn slow_consumer(&self, sid: &str, queued_bytes: u64, push_bytes: u64, limit_bytes: u64) {
+        self.bus.publish(
+            Some(sid),
+            Origin::Server,
+            None,
+            Body::SlowConsumer {
+                queued_bytes,
+                push_bytes,
+                limit_bytes,
+            },
+        );
+    }
+
+    /// A socket joined a channel; `query` for a live query's subscription.
+    pub fn subscribed(&self, sid: &str, channel: &str, query: Option<Value>) {
         self.bus.publish(
             Some(sid),
             Origin::Client,
             Some(channel.to_string()),
             Body::Subscribe {
                 channel: channel.to_string(),
+                query,
             },
         );
     }
 
-    pub fn unsubscribed(&self, sid: &str, channel: &str) {
+    pub fn unsubscribed(&self, sid: &str, channel: &str, query: Option<Value>) {
         self.bus.publish(
             Some(sid),
             Origin::Client,
             Some(channel.to_string()),
             Body::Unsubscribe {
                 channel: channel.to_string(),
+                query,
             },
         );
     }
@@ -367,6 +512,7 @@ impl Inspector {
         sid: &str,
         event: &str,
         url: Option<String>,
+        request_seq: u64,
         rule: u64,
         action: crate::faults::FaultAction,
     ) {
@@ -377,7 +523,28 @@ impl Inspector {
             Body::Fault {
                 rule,
                 event: event.to_string(),
+                request_seq: Some(request_seq),
                 action,
+            },
+        );
+    }
+
+    /// Records a change to the fault rules.
+    pub fn rules_changed(
+        &self,
+        origin: Origin,
+        change: types::RuleChange,
+        rule: Option<crate::faults::FaultRule>,
+    ) {
+        self.bus.publish(
+            None,
+            origin,
+            None,
+            Body::FaultRules {
+                change,
+                rule,
+                seed: self.faults.seed(),
+                count: self.faults.list().len() as u64,
             },
         );
     }
@@ -418,6 +585,13 @@ impl Inspector {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
+            fault_seed: self.faults.seed(),
+            offline: self
+                .offline
+                .list()
+                .into_iter()
+                .map(|(client, secs_left)| types::OfflineClient { client, secs_left })
+                .collect(),
         }
     }
 }

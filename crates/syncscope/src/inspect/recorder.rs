@@ -366,6 +366,12 @@ fn push_filter(q: &mut QueryBuilder<'_, sqlx::Sqlite>, filter: &Filter) {
         q.push(if injected { " AND " } else { " AND NOT " })
             .push(test);
     }
+    if let Some(from) = filter.from_us {
+        q.push(" AND at_us >= ").push_bind(from as i64);
+    }
+    if let Some(to) = filter.to_us {
+        q.push(" AND at_us <= ").push_bind(to as i64);
+    }
     if let Some(text) = &filter.text {
         q.push(" AND instr(body, ")
             .push_bind(text.clone())

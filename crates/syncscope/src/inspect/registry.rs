@@ -6,6 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
+use serde_json::Value;
+
 use super::types::{Body, ChannelInfo, Record, SocketInfo, Target, MAX_RECIPIENT_IDS};
 
 /// The sockets a push reaches.
@@ -25,7 +27,13 @@ pub struct Registry {
 struct Inner {
     sockets: HashMap<String, Entry>,
     channels: BTreeMap<String, Channel>,
+    /// How many sockets each client id opened since launch (its reconnects + 1).
+    clients: HashMap<String, u32>,
 }
+
+/// How many client ids the registry counts reconnects for; beyond (a load test with a
+/// new id per socket), new ids are not counted.
+const MAX_CLIENTS: usize = 100_000;
 
 struct Entry {
     info: SocketInfo,
@@ -33,11 +41,37 @@ struct Entry {
     channels: BTreeSet<String>,
 }
 
+/// The registry's name of a channel: its url, and for a live query the query's text
+/// after it (also what `SocketInfo::channels` lists).
+pub fn channel_key(url: &str, query: Option<&Value>) -> String {
+    match query {
+        Some(query) => format!("{url}?{query}"),
+        None => url.to_string(),
+    }
+}
+
 #[derive(Default)]
 struct Channel {
+    url: String,
+    query: Option<Value>,
     members: BTreeSet<String>,
     changes: u64,
     last_change_at_us: Option<u64>,
+}
+
+/// The channel of `url` (and `query`), made when first named.
+fn channel_of<'a>(
+    channels: &'a mut BTreeMap<String, Channel>,
+    url: &str,
+    query: Option<&Value>,
+) -> &'a mut Channel {
+    channels
+        .entry(channel_key(url, query))
+        .or_insert_with(|| Channel {
+            url: url.to_string(),
+            query: query.cloned(),
+            ..Channel::default()
+        })
 }
 
 impl Registry {
@@ -56,14 +90,32 @@ impl Registry {
                 user_agent,
                 http_origin,
                 auth,
+                client,
                 ..
             } => {
+                let reconnects = match client {
+                    Some(c) => match inner.clients.get_mut(c) {
+                        Some(n) => {
+                            *n += 1;
+                            *n - 1
+                        }
+                        None => {
+                            if inner.clients.len() < MAX_CLIENTS {
+                                inner.clients.insert(c.clone(), 1);
+                            }
+                            0
+                        }
+                    },
+                    None => 0,
+                };
                 if let Some(sid) = sid {
                     inner.sockets.insert(
                         sid.to_string(),
                         Entry {
                             info: SocketInfo {
                                 id: sid.to_string(),
+                                client: client.clone(),
+                                reconnects,
                                 transport: transport.clone(),
                                 protocol: protocol.clone(),
                                 remote_addr: remote_addr.clone(),
@@ -147,8 +199,12 @@ impl Registry {
                         }
                     }
                 }
-                Target::Channel { url } => {
-                    let channel = inner.channels.entry(url.clone()).or_default();
+                Target::Channel { url } | Target::Query { url, .. } => {
+                    let query = match target {
+                        Target::Query { query, .. } => Some(query),
+                        _ => None,
+                    };
+                    let channel = channel_of(&mut inner.channels, url, query);
                     if event == "change" {
                         channel.changes += 1;
                         channel.last_change_at_us = Some(record.at_us);
@@ -163,26 +219,32 @@ impl Registry {
                     }
                 }
             },
-            Body::Subscribe { channel } => {
+            Body::Subscribe { channel, query } => {
+                let key = channel_key(channel, query.as_ref());
                 if let Some(entry) = sid.and_then(|sid| inner.sockets.get_mut(sid)) {
-                    entry.channels.insert(channel.clone());
-                    inner
-                        .channels
-                        .entry(channel.clone())
-                        .or_default()
+                    entry.channels.insert(key);
+                    let id = entry.info.id.clone();
+                    channel_of(&mut inner.channels, channel, query.as_ref())
                         .members
-                        .insert(entry.info.id.clone());
+                        .insert(id);
                 }
             }
-            Body::Unsubscribe { channel } => {
+            Body::Unsubscribe { channel, query } => {
+                let key = channel_key(channel, query.as_ref());
                 if let Some(entry) = sid.and_then(|sid| inner.sockets.get_mut(sid)) {
-                    entry.channels.remove(channel);
+                    entry.channels.remove(&key);
                 }
-                if let (Some(sid), Some(ch)) = (sid, inner.channels.get_mut(channel)) {
+                if let (Some(sid), Some(ch)) = (sid, inner.channels.get_mut(&key)) {
                     ch.members.remove(sid);
                 }
             }
-            Body::ProtocolError { .. } | Body::Fault { .. } | Body::Refused { .. } => {}
+            Body::ProtocolError { .. }
+            | Body::Fault { .. }
+            | Body::Refused { .. }
+            | Body::FaultRules { .. }
+            | Body::Offline { .. }
+            | Body::Online { .. }
+            | Body::SlowConsumer { .. } => {}
         }
     }
 
@@ -249,8 +311,32 @@ impl Registry {
                     }
                 }
             }
+            Target::Query { url, query } => {
+                if let Some(channel) = inner.channels.get(&channel_key(url, Some(query))) {
+                    for member in &channel.members {
+                        add(member);
+                    }
+                }
+            }
         }
         found
+    }
+
+    /// The ids of the live sockets of `client`.
+    pub fn sockets_of_client(&self, client: &str) -> Vec<String> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner
+            .sockets
+            .values()
+            .filter(|e| e.info.client.as_deref() == Some(client))
+            .map(|e| e.info.id.clone())
+            .collect()
+    }
+
+    /// The client id of a live socket, when it named one.
+    pub fn client_of(&self, sid: &str) -> Option<String> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.sockets.get(sid).and_then(|e| e.info.client.clone())
     }
 
     pub fn transport_of(&self, sid: &str) -> Option<String> {
@@ -282,11 +368,32 @@ impl Registry {
         inner
             .channels
             .iter()
-            .map(|(url, c)| ChannelInfo {
-                url: url.clone(),
+            .map(|(key, c)| ChannelInfo {
+                url: if c.url.is_empty() {
+                    key.clone()
+                } else {
+                    c.url.clone()
+                },
+                query: c.query.clone(),
                 members: c.members.iter().cloned().collect(),
                 changes: c.changes,
                 last_change_at_us: c.last_change_at_us,
+            })
+            .collect()
+    }
+
+    /// The channels of socket `sid`: each one's url and, for a live query, its query.
+    pub fn subscriptions(&self, sid: &str) -> Vec<(String, Option<Value>)> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(entry) = inner.sockets.get(sid) else {
+            return Vec::new();
+        };
+        entry
+            .channels
+            .iter()
+            .map(|key| match inner.channels.get(key) {
+                Some(c) if !c.url.is_empty() => (c.url.clone(), c.query.clone()),
+                _ => (key.clone(), None),
             })
             .collect()
     }

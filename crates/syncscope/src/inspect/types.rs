@@ -55,6 +55,10 @@ pub enum Body {
         auth: Value,
         /// The handshake's query string.
         query: Option<String>,
+        /// The client the socket belongs to across reconnects: `auth.client` (the
+        /// adapter sends a per-tab id), else `client` in the query; null when neither.
+        #[serde(default)]
+        client: Option<String>,
     },
     Disconnect {
         /// Why, in words (socketioxide's reason, or the inspector's).
@@ -98,13 +102,26 @@ pub enum Body {
         /// the list). Empty in records made before it existed.
         #[serde(default)]
         to: Vec<String>,
+        /// The `seq` of the request (`event_in`) whose write this push carries to the
+        /// other subscribers: the log links the two both ways. Null for pushes nobody's
+        /// request caused (the inspector's writes and emits, a replay) and in records
+        /// made before it existed.
+        #[serde(default)]
+        cause: Option<u64>,
         args: Vec<Value>,
     },
     Subscribe {
         channel: String,
+        /// A live query's parameters; absent for the whole collection.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        query: Option<Value>,
     },
     Unsubscribe {
         channel: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        query: Option<Value>,
     },
     ProtocolError {
         message: String,
@@ -115,8 +132,48 @@ pub enum Body {
     Fault {
         rule: u64,
         event: String,
+        /// The `seq` of the `event_in` record of the request it acted on (null in
+        /// records made before it existed).
+        #[serde(default)]
+        request_seq: Option<u64>,
         #[serde(flatten)]
         action: crate::faults::FaultAction,
+    },
+    /// The fault rules changed (origin `inspector`, or `fault` when a rule spent its
+    /// `times`); also the first record of a session, with what is in effect.
+    FaultRules {
+        change: RuleChange,
+        /// The rule concerned, as it is after the change (before it, for `removed`).
+        rule: Option<crate::faults::FaultRule>,
+        /// The server-wide seed of toxicity draws.
+        seed: u64,
+        /// How many rules there are after the change.
+        count: u64,
+    },
+    /// A client was taken offline (origin `inspector`): its sockets cut, its
+    /// reconnects refused for `secs` seconds.
+    Offline {
+        client: String,
+        secs: u64,
+        /// The sockets it had, which were cut.
+        sockets: Vec<String>,
+    },
+    /// An offline client is let back (its time is up, or the `online` command).
+    Online {
+        client: String,
+        /// `time_up` or `command`.
+        reason: String,
+    },
+    /// A socket had more pushes waiting to be sent than `--max-queued-bytes` allows
+    /// (it stopped reading): its connection is cut (origin `server`), so that its client
+    /// reconnects and catches up; the push that went over the bound was not sent to it.
+    SlowConsumer {
+        /// Bytes that waited to be sent to it.
+        queued_bytes: u64,
+        /// The size of the push that went over the bound.
+        push_bytes: u64,
+        /// The bound, `--max-queued-bytes`.
+        limit_bytes: u64,
     },
     /// A request of the Socket.IO endpoint refused by its Origin and Host checks (403,
     /// crate::access); no socket was made, so the record has none.
@@ -180,6 +237,10 @@ impl Body {
             Body::ProtocolError { .. } => "protocol_error",
             Body::Fault { .. } => "fault",
             Body::Refused { .. } => "refused",
+            Body::FaultRules { .. } => "fault_rules",
+            Body::Offline { .. } => "offline",
+            Body::Online { .. } => "online",
+            Body::SlowConsumer { .. } => "slow_consumer",
         }
     }
 
@@ -206,9 +267,33 @@ impl Body {
     pub fn is_error(&self) -> bool {
         matches!(
             self,
-            Body::AckOut { error: Some(_), .. } | Body::ProtocolError { .. } | Body::Refused { .. }
+            Body::AckOut { error: Some(_), .. }
+                | Body::ProtocolError { .. }
+                | Body::Refused { .. }
+                | Body::SlowConsumer { .. }
         )
     }
+}
+
+/// What happened to the fault rules, in a `fault_rules` record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleChange {
+    Added,
+    /// Changed in place (same id and place in the order).
+    Edited,
+    On,
+    Off,
+    /// Reached its `times` and switched itself off.
+    Spent,
+    Removed,
+    Cleared,
+    /// Rules added from a rules file.
+    Imported,
+    /// The server-wide seed was set.
+    Seed,
+    /// What is in effect when a session starts.
+    Snapshot,
 }
 
 /// Whom an emit goes to.
@@ -220,6 +305,12 @@ pub enum Target {
     },
     Channel {
         url: String,
+    },
+    /// The sockets subscribed to a live query of the collection `url` (crate::query);
+    /// `query` is its parameters as the client sent them.
+    Query {
+        url: String,
+        query: Value,
     },
     /// The sockets that spoke the iobind dialect for namespace `ns`.
     Iobind {
@@ -255,6 +346,12 @@ pub struct Filter {
     /// Text that must appear in the record's JSON.
     #[ts(optional)]
     pub text: Option<String>,
+    /// Only records at or after this time (Unix µs): a range picked on a chart.
+    #[ts(optional)]
+    pub from_us: Option<u64>,
+    /// Only records at or before this time (Unix µs).
+    #[ts(optional)]
+    pub to_us: Option<u64>,
 }
 
 impl Filter {
@@ -299,6 +396,11 @@ impl Filter {
                 return false;
             }
         }
+        if self.from_us.is_some_and(|from| record.at_us < from)
+            || self.to_us.is_some_and(|to| record.at_us > to)
+        {
+            return false;
+        }
         if let Some(text) = &self.text {
             let json = serde_json::to_string(record).unwrap_or_default();
             if !json.contains(text.as_str()) {
@@ -313,6 +415,11 @@ impl Filter {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct SocketInfo {
     pub id: String,
+    /// The client it belongs to across reconnects (`auth.client`), when it named one.
+    pub client: Option<String>,
+    /// How many sockets of the same client connected before this one since launch:
+    /// its reconnects.
+    pub reconnects: u32,
     pub transport: String,
     pub protocol: String,
     pub remote_addr: Option<String>,
@@ -340,6 +447,9 @@ pub struct SocketInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ChannelInfo {
     pub url: String,
+    /// A live query's parameters (its filter, `_sort`, `_limit`…) when the channel is
+    /// a query subscription of `url`; null for the whole collection.
+    pub query: Option<Value>,
     pub members: Vec<String>,
     /// `change` pushes sent on it since launch.
     pub changes: u64,
@@ -381,6 +491,17 @@ pub struct Stats {
     pub channels: u64,
     /// The live replay loaded, if any (docs/REPLAY.md, Live replay).
     pub replay: Option<ReplayStatus>,
+    /// The server-wide seed of fault toxicity draws (`--fault-seed`, docs/FAULTS.md).
+    pub fault_seed: u64,
+    /// The clients taken offline now, with the seconds each has left.
+    pub offline: Vec<OfflineClient>,
+}
+
+/// A client kept offline by the inspector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct OfflineClient {
+    pub client: String,
+    pub secs_left: u64,
 }
 
 /// Where a live replay stands.
@@ -493,6 +614,9 @@ pub enum Command {
         #[ts(optional)]
         reason: Option<String>,
     },
+    /// End one socket's TCP connections without a goodbye, as a lost network would.
+    /// The client sees `transport close` (or `transport error`) and reconnects.
+    Cut { socket: String },
     /// Send any event with any arguments.
     Emit {
         target: Target,
@@ -521,13 +645,52 @@ pub enum Command {
     /// Stop recording.
     RecordStop,
     /// Add a fault rule; the result is the rule with its id.
-    FaultAdd { rule: crate::faults::FaultSpec },
+    FaultAdd {
+        rule: crate::faults::FaultSpec,
+        /// Add it switched off (default: on).
+        #[serde(default)]
+        #[ts(optional)]
+        enabled: Option<bool>,
+    },
+    /// Change what a rule does, in place: it keeps its id and place; its counts start
+    /// again; it is switched on unless `enabled` says otherwise.
+    FaultEdit {
+        id: u64,
+        rule: crate::faults::FaultSpec,
+        #[serde(default)]
+        #[ts(optional)]
+        enabled: Option<bool>,
+    },
     /// Switch a fault rule on or off.
     FaultSet { id: u64, enabled: bool },
     /// Delete a fault rule.
     FaultRemove { id: u64 },
     /// Delete every fault rule.
     FaultClear,
+    /// Add the rules of a rules file (`GET /_syncscope/faults/export`), after the
+    /// current ones, or instead of them with `replace`.
+    FaultImport {
+        file: crate::faults::FaultFile,
+        #[serde(default)]
+        #[ts(optional)]
+        replace: Option<bool>,
+    },
+    /// Set the server-wide seed of toxicity draws; every rule's draws start again.
+    FaultSeed { seed: u64 },
+    /// Take a client offline for `secs` seconds: its sockets are cut and its reconnects
+    /// refused (the client sees `connect_error`) until the time is up. `socket` names
+    /// the client of that socket, or the socket alone when it has no client id.
+    Offline {
+        #[serde(default)]
+        #[ts(optional)]
+        client: Option<String>,
+        #[serde(default)]
+        #[ts(optional)]
+        socket: Option<String>,
+        secs: u64,
+    },
+    /// Let an offline client back now.
+    Online { client: String },
     /// Load a stored session's pushes for a live replay (paused at the start).
     ReplayLoad {
         session: i64,

@@ -11,7 +11,6 @@
 //! what differed.
 
 pub mod compare;
-pub mod live;
 pub mod live_cli;
 pub mod play;
 pub mod report;

@@ -374,12 +374,18 @@ impl Player<'_> {
                 event: Some(event.to_string()),
                 url: url.map(str::to_string),
                 events: None,
+                client: None,
             },
             action: action.clone(),
             times: Some(1),
+            toxicity: None,
+            seed: None,
         };
         let added = control
-            .command(&Command::FaultAdd { rule })
+            .command(&Command::FaultAdd {
+                rule,
+                enabled: None,
+            })
             .await
             .map_err(PlayError::Control)?;
         if let Some(id) = added.get("id").and_then(Value::as_u64) {
@@ -507,7 +513,7 @@ impl Player<'_> {
                     return Meet::NotYet;
                 };
                 let subject = format!("the ack of {event}{}", on(url));
-                (subject, self.mapping.compare(args, &got))
+                (subject, self.mapping.compare(args, &got).map_err(|m| *m))
             }
             Expected::Push { event, args } => {
                 let Some((name, got)) = live.pushes.front().cloned() else {
@@ -526,7 +532,7 @@ impl Player<'_> {
                         note: Some("another event came in its place".into()),
                     })
                 } else {
-                    self.mapping.compare(args, &got)
+                    self.mapping.compare(args, &got).map_err(|m| *m)
                 };
                 // A push about a model created by a request whose ack is still on
                 // its way differs only by the id: wait for that ack, then look again.

@@ -12,6 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use serde_json::Value;
 
 use crate::faults::FaultAction;
+use crate::inspect::registry::channel_key;
 use crate::inspect::types::{Body, Origin, Record, Target};
 use crate::session_file::SessionFile;
 use crate::sio::{Eio, Transport};
@@ -297,6 +298,10 @@ pub fn build(file: &SessionFile) -> Script {
                 }
                 let mut to: BTreeSet<usize> = match target {
                     Target::Channel { url } => channels.get(url).cloned().unwrap_or_default(),
+                    Target::Query { url, query } => channels
+                        .get(&channel_key(url, Some(query)))
+                        .cloned()
+                        .unwrap_or_default(),
                     Target::Iobind { ns } => iobind.get(ns).cloned().unwrap_or_default(),
                     Target::Socket { id } => index.get(id).copied().into_iter().collect(),
                     Target::All => connected.clone(),
@@ -324,9 +329,10 @@ pub fn build(file: &SessionFile) -> Script {
                     });
                 }
             }
-            Body::Subscribe { channel } => {
+            Body::Subscribe { channel, query } => {
                 let Some(client) = client else { continue };
-                channels.entry(channel.clone()).or_default().insert(client);
+                let key = channel_key(channel, query.as_ref());
+                channels.entry(key).or_default().insert(client);
                 // A session opens with the subscriptions its sockets already had, as
                 // state without a request: replay subscribes for them.
                 let asked = last_request
@@ -338,22 +344,27 @@ pub fn build(file: &SessionFile) -> Script {
                     .and_then(|url| crate::url::Url::parse(url).ok())
                     .is_some_and(|url| url.as_str() == channel);
                 if !asked {
+                    let mut args = serde_json::json!({ "url": channel });
+                    if let Some(query) = query {
+                        args["query"] = query.clone();
+                    }
                     steps.push(Step::Request {
                         seq: record.seq,
                         at_us: record.at_us,
                         client,
                         event: "subscribe".into(),
                         url: Some(channel.clone()),
-                        args: serde_json::json!({ "url": channel }),
+                        args,
                         wants_ack: true,
                         check_ack: false,
                         fault: None,
                     });
                 }
             }
-            Body::Unsubscribe { channel } => {
+            Body::Unsubscribe { channel, query } => {
                 if let Some(client) = client {
-                    channels.entry(channel.clone()).or_default().remove(&client);
+                    let key = channel_key(channel, query.as_ref());
+                    channels.entry(key).or_default().remove(&client);
                 }
             }
             Body::Disconnect { reason } => {

@@ -8,7 +8,8 @@
 //! the size of this project). The checker reconstructs that order from the seqs, checks
 //! the order is real (unique, gap-free, every acked write in it once, nothing refused in
 //! it), replays it as the model, and then asks of every observation whether the model
-//! allows it at the point where the observing socket could have seen it.
+//! allows it at the point where the observing socket could have seen it; and that the
+//! `prev` of every push and write ack links it to its channel's previous change.
 #![allow(dead_code)]
 
 mod history;
@@ -31,6 +32,7 @@ pub fn check(histories: &[SocketHistory], log: &[Change]) -> Report {
         pushes_checked: 0,
         reads_checked: 0,
         conflicts_checked: 0,
+        prevs_checked: 0,
     };
     let model = model::replay(log, &mut report);
     let requests = writes::requests_of(histories);
@@ -42,6 +44,7 @@ pub fn check(histories: &[SocketHistory], log: &[Change]) -> Report {
         sockets::check_refusals_and_reads(&view, &model, &mut report);
         sockets::check_native_channels(&view, &model, &written, &mut report);
         sockets::check_iobind_pushes(&view, &model, &written, &mut report);
+        sockets::check_prev_chains(&view, &model, &mut report);
     }
     report
 }

@@ -10,6 +10,8 @@ pub struct Report {
     pub pushes_checked: usize,
     pub reads_checked: usize,
     pub conflicts_checked: usize,
+    /// Push and ack `prev`s and subscribe `last`s checked against the channel's order.
+    pub prevs_checked: usize,
 }
 
 impl Report {
@@ -19,11 +21,12 @@ impl Report {
 
     pub fn summary(&self) -> String {
         let mut out = format!(
-            "{} committed writes, {} pushes, {} reads, {} refusals checked; {} violations",
+            "{} committed writes, {} pushes, {} reads, {} refusals, {} prev links checked; {} violations",
             self.writes,
             self.pushes_checked,
             self.reads_checked,
             self.conflicts_checked,
+            self.prevs_checked,
             self.violations.len()
         );
         for v in self.violations.iter().take(25) {

@@ -517,3 +517,59 @@ pub fn check_iobind_pushes(
         ));
     }
 }
+
+/// `prev` (docs/PROTOCOL.md, *Gaps*): every `change` push and native write ack names
+/// the seq of its channel's change just before it, and every subscribe ack's `last` is
+/// the channel's latest change at the ack's seq; so each socket can follow one
+/// unbroken chain per channel, whatever the other writers do meanwhile.
+pub fn check_prev_chains(view: &SocketView, model: &Model, report: &mut Report) {
+    let socket = view.history.socket;
+    let before = |url: &str, seq: i64| {
+        model
+            .collection_seqs(url, 0, seq - 1)
+            .last()
+            .copied()
+            .unwrap_or(0)
+    };
+    for entry in &view.history.entries {
+        match entry {
+            Entry::Acked { req, args } => {
+                let r = view.request(*req);
+                if r.iobind || !args.first().is_some_and(Value::is_null) {
+                    continue;
+                }
+                let Some(result) = args.get(1) else { continue };
+                let Some(seq) = result["seq"].as_i64() else {
+                    continue;
+                };
+                let (field, got, want) = match r.method.as_str() {
+                    "subscribe" => ("last", result["last"].as_i64(), before(&r.url, seq + 1)),
+                    _ if r.is_write() => ("prev", result["prev"].as_i64(), before(&r.url, seq)),
+                    _ => continue,
+                };
+                report.prevs_checked += 1;
+                if got != Some(want) {
+                    report.fail(format!(
+                        "{} (ack seq {seq}) says {field} {got:?}; the channel's change before is {want}",
+                        r.describe()
+                    ));
+                }
+            }
+            Entry::Pushed { event, args } if event == "change" => {
+                let Some(change) = Change::from_json(&args[0]) else {
+                    continue;
+                };
+                let got = args[0]["prev"].as_i64();
+                let want = before(&change.url, change.seq);
+                report.prevs_checked += 1;
+                if got != Some(want) {
+                    report.fail(format!(
+                        "socket {socket} got change seq {} of {} with prev {got:?}; the channel's change before is {want}",
+                        change.seq, change.url
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -17,10 +17,10 @@ use sqlx::{Row, SqlitePool};
 use tokio::sync::{watch, Mutex};
 use tokio::time::Instant;
 
-use crate::inspect::control::Args;
+use crate::emit_args::EmitArgs;
 use crate::inspect::types::{Body, Origin, Record, ReplayState, ReplayStatus, Target};
 use crate::inspect::Inspector;
-use crate::sync::{channel_room, iobind_room};
+use crate::rooms::{channel_room, iobind_room};
 use crate::url::Url;
 
 /// The longest a single recorded gap is waited (before dividing by the speed): a
@@ -248,7 +248,16 @@ impl Shared {
                 Ok(url) => {
                     self.io
                         .to(channel_room(&url))
-                        .emit(&push.event, &Args(&push.args))
+                        .emit(&push.event, &EmitArgs(&push.args))
+                        .await
+                }
+                Err(_) => Ok(()),
+            },
+            Target::Query { url, query } => match crate::query::room_of(url, query) {
+                Ok(room) => {
+                    self.io
+                        .to(room)
+                        .emit(&push.event, &EmitArgs(&push.args))
                         .await
                 }
                 Err(_) => Ok(()),
@@ -256,10 +265,10 @@ impl Shared {
             Target::Iobind { ns } => {
                 self.io
                     .to(iobind_room(ns))
-                    .emit(&push.event, &Args(&push.args))
+                    .emit(&push.event, &EmitArgs(&push.args))
                     .await
             }
-            _ => self.io.emit(&push.event, &Args(&push.args)).await,
+            _ => self.io.emit(&push.event, &EmitArgs(&push.args)).await,
         };
         if let Err(e) = sent {
             tracing::warn!(seq = push.seq, event = %push.event, "replayed push failed: {e}");

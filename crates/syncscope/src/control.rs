@@ -19,21 +19,23 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use socketioxide::socket::Sid;
 use socketioxide::SocketIo;
 use sqlx::Row;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::types::{
+use crate::access::{self, RequestHeaders};
+use crate::dialect::{self, Dialect};
+use crate::emit_args::EmitArgs;
+use crate::error::SyncError;
+use crate::inspect::types::{
     ClientMessage, CollectionInfo, Command, CommandResult, Cursor, Filter, ModelInfo, ModelOp,
     Origin, ServerMessage, StoreSnapshot, Target,
 };
-use super::Inspector;
-use crate::access::{self, RequestHeaders};
-use crate::dialect::{self, Dialect};
-use crate::error::SyncError;
-use crate::sync::{channel_room, Sync};
+use crate::inspect::Inspector;
+use crate::rooms::{channel_room, iobind_room};
+use crate::sync::Sync;
 use crate::url::Url;
 
 /// The shortest time between two batches sent to one watcher.
@@ -59,6 +61,7 @@ pub fn router(state: Arc<ControlState>) -> Router {
         .route("/channels", get(channels))
         .route("/sessions", get(sessions))
         .route("/faults", get(faults))
+        .route("/faults/export", get(export_faults))
         .route("/sessions/{id}/export", get(export_session))
         .route(
             "/sessions/import",
@@ -187,6 +190,8 @@ pub struct EventsQuery {
     pub errors_only: Option<bool>,
     pub injected: Option<bool>,
     pub text: Option<String>,
+    pub from_us: Option<u64>,
+    pub to_us: Option<u64>,
 }
 
 impl EventsQuery {
@@ -203,6 +208,8 @@ impl EventsQuery {
             errors_only: self.errors_only,
             injected: self.injected,
             text: self.text.clone(),
+            from_us: self.from_us,
+            to_us: self.to_us,
         }
     }
 }
@@ -350,20 +357,6 @@ fn error(code: &str, message: impl Into<String>) -> CommandResult {
     }
 }
 
-/// Emits with each element of `args` as one argument (socketioxide spreads tuples).
-pub(crate) struct Args<'a>(pub &'a [Value]);
-
-impl Serialize for Args<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeTuple;
-        let mut t = s.serialize_tuple(self.0.len())?;
-        for arg in self.0 {
-            t.serialize_element(arg)?;
-        }
-        t.end()
-    }
-}
-
 /// Carries out one command of the control API.
 pub async fn run(state: &ControlState, command: Command) -> CommandResult {
     match command {
@@ -388,6 +381,28 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
                 Err(e) => error("not_found", format!("socket {socket} is already gone: {e}")),
             }
         }
+        Command::Cut { socket } => {
+            let socket_ref = Sid::from_str(&socket)
+                .ok()
+                .and_then(|sid| state.io.get_socket(sid));
+            let Some(socket_ref) = socket_ref else {
+                return error(
+                    "not_found",
+                    format!("no socket {socket} is connected; list them with `syncscope sockets`"),
+                );
+            };
+            match crate::outbound::cut(
+                &state.sync,
+                &socket_ref,
+                Origin::Inspector,
+                "cut by the inspector".into(),
+            ) {
+                Some(cut) => CommandResult::Ok {
+                    value: json!({ "cut": socket, "connections": cut.connections }),
+                },
+                None => error("not_found", format!("socket {socket} is already gone")),
+            }
+        }
         Command::Emit {
             target,
             event,
@@ -402,7 +417,7 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
                         .ok()
                         .and_then(|sid| state.io.get_socket(sid))
                     {
-                        Some(s) => s.emit(&event, &Args(&args)).map_err(|e| e.to_string()),
+                        Some(s) => s.emit(&event, &EmitArgs(&args)).map_err(|e| e.to_string()),
                         None => {
                             return error(
                                 "not_found",
@@ -417,20 +432,29 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
                     Ok(url) => state
                         .io
                         .to(channel_room(&url))
-                        .emit(&event, &Args(&args))
+                        .emit(&event, &EmitArgs(&args))
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => return error("bad_request", e.to_string()),
+                },
+                Target::Query { url, query } => match crate::query::room_of(url, query) {
+                    Ok(room) => state
+                        .io
+                        .to(room)
+                        .emit(&event, &EmitArgs(&args))
                         .await
                         .map_err(|e| e.to_string()),
                     Err(e) => return error("bad_request", e.to_string()),
                 },
                 Target::Iobind { ns } => state
                     .io
-                    .to(crate::sync::iobind_room(ns))
-                    .emit(&event, &Args(&args))
+                    .to(iobind_room(ns))
+                    .emit(&event, &EmitArgs(&args))
                     .await
                     .map_err(|e| e.to_string()),
                 Target::All => state
                     .io
-                    .emit(&event, &Args(&args))
+                    .emit(&event, &EmitArgs(&args))
                     .await
                     .map_err(|e| e.to_string()),
             };
@@ -498,17 +522,15 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
             },
             Err(e) => error("internal", e),
         },
-        Command::FaultAdd { rule } => CommandResult::Ok {
-            value: serde_json::to_value(state.sync.faults.add(rule)).unwrap_or_default(),
-        },
-        Command::FaultSet { id, enabled } => {
-            fault_result(state, id, state.sync.faults.set_enabled(id, enabled))
-        }
-        Command::FaultRemove { id } => fault_result(state, id, state.sync.faults.remove(id)),
-        Command::FaultClear => {
-            state.sync.faults.clear();
-            CommandResult::Ok { value: json!([]) }
-        }
+        c @ (Command::FaultAdd { .. }
+        | Command::FaultEdit { .. }
+        | Command::FaultSet { .. }
+        | Command::FaultRemove { .. }
+        | Command::FaultClear
+        | Command::FaultImport { .. }
+        | Command::FaultSeed { .. }
+        | Command::Offline { .. }
+        | Command::Online { .. }) => crate::fault_control::run(&state.sync, c).await,
         Command::ReplayLoad { session, speed } => {
             replay_result(state.sync.replay.load(session, speed).await)
         }
@@ -523,9 +545,9 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
 
 /// The replay's status after a replay command, or why the command could not be done.
 fn replay_result(
-    outcome: Result<crate::inspect::types::ReplayStatus, crate::replay::live::LiveError>,
+    outcome: Result<crate::inspect::types::ReplayStatus, crate::live_replay::LiveError>,
 ) -> CommandResult {
-    use crate::replay::live::LiveError as E;
+    use crate::live_replay::LiveError as E;
     match outcome {
         Ok(status) => CommandResult::Ok {
             value: serde_json::to_value(status).unwrap_or_default(),
@@ -537,23 +559,21 @@ fn replay_result(
     }
 }
 
-/// The rules after a change to rule `id`, or `not_found` when there was no such rule.
-fn fault_result(state: &ControlState, id: u64, found: bool) -> CommandResult {
-    if found {
-        CommandResult::Ok {
-            value: serde_json::to_value(state.sync.faults.list()).unwrap_or_default(),
-        }
-    } else {
-        error(
-            "not_found",
-            format!("there is no fault rule {id}; list them with GET /_syncscope/faults"),
-        )
-    }
-}
-
 /// `GET /faults`: the fault rules, in the order they are tried.
 async fn faults(State(state): State<Arc<ControlState>>) -> Json<Vec<crate::faults::FaultRule>> {
     Json(state.sync.faults.list())
+}
+
+/// `GET /faults/export`: the rules as a file for `fault_import`.
+async fn export_faults(State(state): State<Arc<ControlState>>) -> Response {
+    (
+        [(
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"syncscope-faults.json\"",
+        )],
+        Json(state.sync.faults.export()),
+    )
+        .into_response()
 }
 
 fn sync_error(e: &SyncError) -> CommandResult {
@@ -644,7 +664,7 @@ async fn watch(socket: WebSocket, state: Arc<ControlState>) {
             _ = tick.tick() => {
                 if !pending.is_empty() || missed > 0 {
                     let batch = ServerMessage::Batch {
-                        at_us: super::now_us(),
+                        at_us: crate::inspect::now_us(),
                         records: std::mem::take(&mut pending),
                         missed: std::mem::take(&mut missed),
                         stats: state.inspector.stats(),
