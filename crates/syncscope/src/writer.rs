@@ -9,13 +9,13 @@
 //! wait on SQLite: a write costs one hop to this thread and one back.
 //!
 //! What stays as it was:
-//! - An outcome is handed over after COMMIT returned; a failed COMMIT fails every write
-//!   of the batch (none of them acked, none of them kept).
+//! - An outcome is handed over after COMMIT returned. Nothing of a transaction SQLite
+//!   failed (disk full, I/O error, a failed COMMIT) is kept or acked: it is rolled back
+//!   and each of its writes is run again in a transaction of its own, so a write fails
+//!   only for its own reason (a batch-mate's disk-full write does not fail it).
 //! - Each write is checked against the state the writes before it left, so versions
 //!   and conflicts are exactly those of one write at a time. A refused write (conflict,
-//!   not found, bad id) is refused before it changes anything, so it needs no rollback;
-//!   a write that SQLite itself fails (disk full, locked) rolls the whole batch back and
-//!   every write of it gets that error.
+//!   not found, bad id) is refused before it changes anything, so it needs no rollback.
 //! - Order: the thread holds the store's write lock from before the batch until every
 //!   write of it was acked and pushed, and hands the outcomes over one at a time, in seq
 //!   order, each waiting until the previous holder dropped its [`Committed`]. So pushes
@@ -246,6 +246,7 @@ async fn with_pool_handle<T>(
 }
 
 /// One write of a batch: the collection and what to write there.
+#[derive(Clone)]
 struct Pending {
     collection: Url,
     write: Write,
@@ -322,22 +323,52 @@ impl State {
         })
     }
 
-    /// Runs `jobs` in one transaction; one outcome per job, in order.
+    /// Runs `writes` in one transaction; one outcome per write, in order. When SQLite
+    /// fails the transaction (disk full, an I/O error, a failed COMMIT), it is rolled
+    /// back and each write is run again in a transaction of its own, so a write fails
+    /// only for its own reason, never for a batch-mate's.
     fn run_batch(
         &mut self,
         db: &rusqlite::Connection,
         writes: Vec<Pending>,
     ) -> Vec<Result<Change, SyncError>> {
         let n = writes.len();
+        if n == 1 {
+            return self
+                .run_together(db, writes)
+                .unwrap_or_else(|e| vec![Err(e)]);
+        }
+        // Kept for the retry: applying a write consumes it.
+        let copies = writes.clone();
+        match self.run_together(db, writes) {
+            Ok(results) => results,
+            Err(e) => {
+                tracing::warn!("a batch of {n} writes failed ({e}); each is run on its own");
+                copies
+                    .into_iter()
+                    .map(|write| match self.run_together(db, vec![write]) {
+                        Ok(results) => results.into_iter().next().unwrap_or_else(|| {
+                            Err(SyncError::Internal("a write had no outcome".into()))
+                        }),
+                        Err(e) => Err(e),
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// Runs `writes` in one transaction: Ok with one outcome per write (refusals among
+    /// them) once it committed, or Err when SQLite failed it, rolled back, nothing kept.
+    fn run_together(
+        &mut self,
+        db: &rusqlite::Connection,
+        writes: Vec<Pending>,
+    ) -> Result<Vec<Result<Change, SyncError>>, SyncError> {
         // IMMEDIATE takes SQLite's write lock up front (waiting out the busy timeout
         // when the recorder or another program holds it).
-        if let Err(e) = db
-            .prepare_cached("BEGIN IMMEDIATE")
-            .and_then(|mut s| s.execute([]))
-        {
-            return vec![Err(SyncError::from(e)); n];
-        }
-        let mut results = Vec::with_capacity(n);
+        db.prepare_cached("BEGIN IMMEDIATE")
+            .and_then(|mut s| s.execute([]))?;
+        let mut results = Vec::with_capacity(writes.len());
         let mut last_seq = None;
         for Pending { collection, write } in writes {
             match apply(db, &collection, write) {
@@ -346,32 +377,27 @@ impl State {
                     results.push(Ok(change));
                 }
                 Err(Failure::Refused(e)) => results.push(Err(e)),
-                Err(Failure::Sqlite(e)) => return self.abort(db, n, e.into()),
+                Err(Failure::Sqlite(e)) => return Err(self.abort(db, e.into())),
             }
         }
         if let Some(seq) = last_seq {
             if let Err(e) = self.prune(db, seq) {
-                return self.abort(db, n, e.into());
+                return Err(self.abort(db, e.into()));
             }
         }
         if let Err(e) = db.prepare_cached("COMMIT").and_then(|mut s| s.execute([])) {
-            return self.abort(db, n, e.into());
+            return Err(self.abort(db, e.into()));
         }
-        results
+        Ok(results)
     }
 
-    /// Rolls the batch back: every write of it fails with `e`.
-    fn abort(
-        &mut self,
-        db: &rusqlite::Connection,
-        n: usize,
-        e: SyncError,
-    ) -> Vec<Result<Change, SyncError>> {
-        // After SQLITE_FULL SQLite has often rolled back already ("no transaction is
-        // active"): either way no transaction is left open.
-        if let Err(rollback) = db.execute_batch("ROLLBACK") {
-            if !rollback.to_string().contains("no transaction is active") {
-                tracing::warn!("ROLLBACK of a failed batch failed: {rollback}");
+    /// Rolls the transaction back after `e`, which it returns.
+    fn abort(&mut self, db: &rusqlite::Connection, e: SyncError) -> SyncError {
+        // After SQLITE_FULL SQLite has often rolled back already: either way no
+        // transaction is left open.
+        if !db.is_autocommit() {
+            if let Err(rollback) = db.execute_batch("ROLLBACK") {
+                tracing::warn!("ROLLBACK of a failed transaction failed: {rollback}");
             }
         }
         // What pruning noted in the rolled-back transaction is undone too.
@@ -382,22 +408,40 @@ impl State {
         ) {
             self.pruned_through = pruned;
         }
-        tracing::warn!("a batch of {n} writes failed: {e}");
-        vec![Err(e); n]
+        e
     }
 
-    /// Drops the changes older than the `retain` most recent, once a step is due.
+    /// Drops the changes older than the `retain` most recent, once a step is due. In a
+    /// savepoint: housekeeping that fails (while the transaction lives on) is undone and
+    /// left to a later batch instead of failing this one's writes.
     fn prune(&mut self, db: &rusqlite::Connection, seq: i64) -> rusqlite::Result<()> {
         let cutoff = seq - self.retain;
         if cutoff - self.pruned_through < self.step {
             return Ok(());
         }
-        db.prepare_cached("DELETE FROM changes WHERE seq <= ?1")?
-            .execute([cutoff])?;
-        db.prepare_cached("UPDATE meta SET value = MAX(value, ?1) WHERE key = 'pruned_through'")?
-            .execute([cutoff])?;
-        self.pruned_through = cutoff;
-        Ok(())
+        db.prepare_cached("SAVEPOINT prune")?.execute([])?;
+        let pruned = db
+            .prepare_cached("DELETE FROM changes WHERE seq <= ?1")
+            .and_then(|mut s| s.execute([cutoff]))
+            .and_then(|_| {
+                db.prepare_cached(
+                    "UPDATE meta SET value = MAX(value, ?1) WHERE key = 'pruned_through'",
+                )
+            })
+            .and_then(|mut s| s.execute([cutoff]));
+        match pruned {
+            Ok(_) => {
+                db.prepare_cached("RELEASE prune")?.execute([])?;
+                self.pruned_through = cutoff;
+                Ok(())
+            }
+            // The whole transaction is gone (SQLite rolled it back): the batch fails.
+            Err(e) if db.is_autocommit() => Err(e),
+            Err(e) => {
+                tracing::warn!("pruning the change log failed, left for later: {e}");
+                db.execute_batch("ROLLBACK TO prune; RELEASE prune")
+            }
+        }
     }
 }
 
@@ -487,5 +531,124 @@ fn write_id(write: &Write) -> Result<String, SyncError> {
         Write::Update { id, .. } | Write::Patch { id, .. } | Write::Delete { id, .. } => {
             Ok(id.clone())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The writer's batches against a real SQLite database with the store's schema. A
+    //! trigger stands in for SQLite failing one write: RAISE(ABORT) fails its statement
+    //! (as a constraint or a busy page would), RAISE(ROLLBACK) also rolls back the whole
+    //! transaction (as SQLite does on a full disk or an I/O error).
+
+    use super::*;
+    use serde_json::json;
+
+    fn database() -> rusqlite::Connection {
+        let db = rusqlite::Connection::open_in_memory().unwrap();
+        db.execute_batch(include_str!("../migrations/0001_models_and_changes.sql"))
+            .unwrap();
+        db.execute_batch(
+            "CREATE TRIGGER fail_statement BEFORE INSERT ON changes WHEN NEW.id = 'abort'
+                 BEGIN SELECT RAISE(ABORT, 'statement failed by the test'); END;
+             CREATE TRIGGER fail_transaction BEFORE INSERT ON changes WHEN NEW.id = 'rollback'
+                 BEGIN SELECT RAISE(ROLLBACK, 'transaction rolled back by the test'); END;",
+        )
+        .unwrap();
+        db
+    }
+
+    fn create(id: &str) -> Pending {
+        Pending {
+            collection: Url::parse("/todos").unwrap(),
+            write: Write::Create {
+                data: json!({"id": id, "title": id}).as_object().unwrap().clone(),
+            },
+        }
+    }
+
+    fn update(id: &str, version: i64) -> Pending {
+        Pending {
+            collection: Url::parse("/todos").unwrap(),
+            write: Write::Update {
+                id: id.into(),
+                data: json!({"title": "updated"}).as_object().unwrap().clone(),
+                version: Some(version),
+            },
+        }
+    }
+
+    fn stored(db: &rusqlite::Connection) -> Vec<(String, i64)> {
+        let mut statement = db
+            .prepare("SELECT id, version FROM models ORDER BY id")
+            .unwrap();
+        let rows = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap();
+        rows.map(Result::unwrap).collect()
+    }
+
+    #[test]
+    fn a_write_sqlite_fails_fails_alone_and_its_batch_mates_commit() {
+        let db = database();
+        let mut state = State::load(&db, 1000).unwrap();
+        let results = state.run_batch(
+            &db,
+            vec![
+                create("a"),
+                create("rollback"),
+                update("a", 1),
+                create("b"),
+                create("abort"),
+                update("b", 7),
+                create("c"),
+            ],
+        );
+        assert_eq!(results.len(), 7);
+        let seqs: Vec<i64> = [0, 2, 3, 6]
+            .iter()
+            .map(|&i| results[i].as_ref().expect("a batch-mate commits").seq)
+            .collect();
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "seqs in order: {seqs:?}"
+        );
+        assert_eq!(results[2].as_ref().unwrap().version, 2);
+        let failed = |i: usize| results[i].as_ref().unwrap_err().to_string();
+        assert!(
+            failed(1).contains("transaction rolled back by the test"),
+            "{}",
+            failed(1)
+        );
+        assert!(
+            failed(4).contains("statement failed by the test"),
+            "{}",
+            failed(4)
+        );
+        assert!(
+            matches!(results[5], Err(SyncError::Conflict { .. })),
+            "a refusal stays a refusal: {:?}",
+            results[5]
+        );
+        assert_eq!(
+            stored(&db),
+            vec![("a".into(), 2), ("b".into(), 1), ("c".into(), 1)],
+            "every acked write is kept, no failed one is"
+        );
+        let changes: i64 = db
+            .query_row("SELECT COUNT(*) FROM changes", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(changes, 4);
+        assert!(db.is_autocommit(), "no transaction left open");
+    }
+
+    #[test]
+    fn a_batch_without_failures_keeps_every_write_in_order() {
+        let db = database();
+        let mut state = State::load(&db, 1000).unwrap();
+        let results = state.run_batch(&db, vec![create("a"), update("a", 1), create("b")]);
+        let seqs: Vec<i64> = results.iter().map(|r| r.as_ref().unwrap().seq).collect();
+        assert_eq!(seqs, vec![1, 2, 3]);
+        assert_eq!(stored(&db), vec![("a".into(), 2), ("b".into(), 1)]);
     }
 }
