@@ -326,7 +326,11 @@ async fn crud_client(url: String, k: usize, speech: Speech, window: Window) -> L
         let steps = CrudSteps::new(speech, k, n);
         let started = Instant::now();
         let ack = client
-            .request(&steps.create.0, &[steps.create.1.clone()], ACK_WAIT)
+            .request(
+                &steps.create.0,
+                std::slice::from_ref(&steps.create.1),
+                ACK_WAIT,
+            )
             .await;
         sent += 1;
         record(&mut lat, started, window.measure_from, acked_ok(&ack));
@@ -804,7 +808,7 @@ fn number(v: f64) -> String {
     }
 }
 
-fn find<'a>(all: &'a [Measured], scenario: Scenario, target: Target) -> Option<&'a Measured> {
+fn find(all: &[Measured], scenario: Scenario, target: Target) -> Option<&Measured> {
     all.iter()
         .find(|m| m.scenario == scenario && m.target == target)
 }
