@@ -315,6 +315,13 @@ impl Store {
         self.pool.close().await;
     }
 
+    /// SQLite's `synchronous` on the connection the writes commit on: 1 NORMAL, 2 FULL
+    /// (`--durable`). The durability tests read it; the pool's connections say only
+    /// what reads and the recorder use.
+    pub fn writer_synchronous(&self) -> i64 {
+        self.writer.synchronous
+    }
+
     pub async fn lock(&self) -> WriteLock<'_> {
         WriteLock(self.lock.lock().await)
     }

@@ -72,6 +72,8 @@ pub enum Source {
 
 /// The handle the store keeps: where to send writes, and the thread to wait for.
 pub struct Writer {
+    /// SQLite's `synchronous` on the writer's connection: 1 NORMAL, 2 FULL (`--durable`).
+    pub synchronous: i64,
     jobs: std::sync::Mutex<Option<mpsc::UnboundedSender<Job>>>,
     thread: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
@@ -102,12 +104,13 @@ impl Writer {
             .name("syncscope-writer".into())
             .spawn(move || run(source, shared, rx, ready_tx))
             .map_err(|e| format!("cannot start the writer thread: {e}"))?;
-        match ready_rx.await {
-            Ok(Ok(())) => {}
+        let synchronous = match ready_rx.await {
+            Ok(Ok(synchronous)) => synchronous,
             Ok(Err(e)) => return Err(e),
             Err(_) => return Err("the writer thread stopped at start".into()),
-        }
+        };
         Ok(Writer {
+            synchronous,
             jobs: std::sync::Mutex::new(Some(tx)),
             thread: std::sync::Mutex::new(Some(thread)),
         })
@@ -157,7 +160,7 @@ fn run(
     source: Source,
     shared: Shared,
     mut rx: mpsc::UnboundedReceiver<Job>,
-    ready: oneshot::Sender<Result<(), String>>,
+    ready: oneshot::Sender<Result<i64, String>>,
 ) {
     match source {
         Source::Own(mut conn) => {
@@ -200,12 +203,12 @@ fn run(
         Source::Pool(pool) => {
             let prepared = shared.runtime.block_on(with_pool_handle(&pool, |db| {
                 let state = State::load(db, shared.retain)?;
-                warm_up(db)?;
-                Ok(state)
+                let synchronous = warm_up(db)?;
+                Ok((state, synchronous))
             }));
             let mut state = match prepared {
-                Ok(state) => {
-                    let _ = ready.send(Ok(()));
+                Ok((state, synchronous)) => {
+                    let _ = ready.send(Ok(synchronous));
                     state
                 }
                 Err(e) => {
@@ -289,8 +292,9 @@ fn hand_over(dones: Vec<oneshot::Sender<Committed>>, results: Vec<Result<Change,
     }
 }
 
-/// Prepares the write's statements: a write, rolled back.
-fn warm_up(db: &rusqlite::Connection) -> Result<(), SyncError> {
+/// Prepares the write's statements: a write, rolled back. Returns the connection's
+/// `synchronous` (what its commits survive).
+fn warm_up(db: &rusqlite::Connection) -> Result<i64, SyncError> {
     let collection = Url::parse("/_syncscope_warm_up")?;
     db.execute_batch("BEGIN IMMEDIATE")?;
     let write = Write::Create {
@@ -298,7 +302,8 @@ fn warm_up(db: &rusqlite::Connection) -> Result<(), SyncError> {
     };
     let applied = apply(db, &collection, write);
     db.execute_batch("ROLLBACK")?;
-    applied.map(|_| ()).map_err(SyncError::from)
+    applied.map_err(SyncError::from)?;
+    Ok(db.query_row("PRAGMA synchronous", [], |row| row.get(0))?)
 }
 
 /// What the writer remembers between batches.
