@@ -322,6 +322,11 @@ impl Store {
         self.writer.synchronous
     }
 
+    /// Writes queued for the writer and not yet taken into a batch.
+    pub fn writes_waiting(&self) -> usize {
+        self.writer.waiting()
+    }
+
     pub async fn lock(&self) -> WriteLock<'_> {
         WriteLock(self.lock.lock().await)
     }

@@ -29,6 +29,7 @@
 //! writer borrows that connection per batch. A file database gives the writer a
 //! connection of its own for good.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -74,6 +75,8 @@ pub enum Source {
 pub struct Writer {
     /// SQLite's `synchronous` on the writer's connection: 1 NORMAL, 2 FULL (`--durable`).
     pub synchronous: i64,
+    /// Writes queued and not yet taken into a batch.
+    waiting: Arc<AtomicUsize>,
     jobs: std::sync::Mutex<Option<mpsc::UnboundedSender<Job>>>,
     thread: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
@@ -81,6 +84,7 @@ pub struct Writer {
 /// What the thread needs besides its connection.
 struct Shared {
     lock: Arc<Mutex<()>>,
+    waiting: Arc<AtomicUsize>,
     retain: i64,
     runtime: Handle,
 }
@@ -95,8 +99,10 @@ impl Writer {
     ) -> Result<Writer, String> {
         let (tx, rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = oneshot::channel();
+        let waiting = Arc::new(AtomicUsize::new(0));
         let shared = Shared {
             lock,
+            waiting: waiting.clone(),
             retain,
             runtime: Handle::current(),
         };
@@ -111,6 +117,7 @@ impl Writer {
         };
         Ok(Writer {
             synchronous,
+            waiting,
             jobs: std::sync::Mutex::new(Some(tx)),
             thread: std::sync::Mutex::new(Some(thread)),
         })
@@ -124,14 +131,22 @@ impl Writer {
             write,
             done,
         };
+        self.waiting.fetch_add(1, Ordering::Relaxed);
         let sent = match &*self.jobs.lock().unwrap_or_else(|e| e.into_inner()) {
             Some(jobs) => jobs.send(job).is_ok(),
             None => false,
         };
         if !sent {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
             return Err(closed());
         }
         outcome.await.map_err(|_| closed())
+    }
+
+    /// How many writes are queued and not yet taken into a batch (the batch is taken
+    /// once the thread holds the write lock: a test holding the lock sees them pile up).
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
     }
 
     /// Lets the writes already queued finish, then ends the thread (and its connection).
@@ -193,7 +208,7 @@ fn run(
             let _ = ready.send(warm_up(&db).map_err(|e| e.to_string()));
             while let Some(first) = rx.blocking_recv() {
                 let guard = shared.lock.blocking_lock();
-                let (writes, dones) = gather(first, &mut rx);
+                let (writes, dones) = gather(first, &mut rx, &shared.waiting);
                 let results = state.run_batch(&db, writes);
                 hand_over(dones, results);
                 drop(guard);
@@ -218,7 +233,7 @@ fn run(
             };
             while let Some(first) = rx.blocking_recv() {
                 let guard = shared.lock.blocking_lock();
-                let (writes, dones) = gather(first, &mut rx);
+                let (writes, dones) = gather(first, &mut rx, &shared.waiting);
                 let n = writes.len();
                 let results = shared
                     .runtime
@@ -260,6 +275,7 @@ struct Pending {
 fn gather(
     first: Job,
     rx: &mut mpsc::UnboundedReceiver<Job>,
+    waiting: &AtomicUsize,
 ) -> (Vec<Pending>, Vec<oneshot::Sender<Committed>>) {
     let mut writes = Vec::new();
     let mut dones = Vec::new();
@@ -274,6 +290,7 @@ fn gather(
             next = rx.try_recv().ok();
         }
     }
+    waiting.fetch_sub(writes.len(), Ordering::Relaxed);
     (writes, dones)
 }
 
