@@ -125,7 +125,8 @@ pub fn attach(io: &SocketIo, sync: Arc<Sync>) {
                 .then(|| socket.req_parts().extensions.get::<ConnectInfo<Peer>>())
                 .flatten()
                 .map(|ConnectInfo(peer)| peer.conn.clone());
-            sync.transport.connected(&sid, via.as_ref());
+            sync.transport
+                .connected(&sid, client.as_deref(), via.as_ref());
             let transport = sync.transport.clone();
             let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
             socket.on_fallback(Enqueue {
@@ -289,6 +290,7 @@ async fn apply_fault(
     let sid = refused.sid;
     let url = command.url();
     let subject = Subject {
+        layer: crate::faults::Layer::Request,
         socket: sid,
         client,
         event,
@@ -358,13 +360,16 @@ async fn apply_fault(
             let _ = socket.clone().disconnect();
         }
         FaultAction::Cut => {
-            crate::outbound::cut(
-                sync,
-                socket,
-                Origin::Fault,
-                format!("cut by fault rule {rule}"),
-            );
+            sync.outbound()
+                .cut(socket, Origin::Fault, format!("cut by fault rule {rule}"));
         }
+        // Push and connection rules never fire on a request (Faults::fire).
+        FaultAction::Bandwidth { .. }
+        | FaultAction::Slice { .. }
+        | FaultAction::PushDrop
+        | FaultAction::PushDuplicate
+        | FaultAction::PushDelay { .. }
+        | FaultAction::PushReorder => return Some((ack, None)),
     }
     None
 }

@@ -212,6 +212,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .with_store(fault_store),
     );
     let inspector = Arc::new(Inspector::with_faults(recorder, faults.clone()));
+    transport.shape_by(inspector.clone());
     let replay = Arc::new(Player::new(
         io.clone(),
         store.pool().clone(),

@@ -256,7 +256,7 @@ impl Sync {
             let bytes = crate::outbound::packet_bytes("change", &payload);
             let (sent, target, to) = match (audience, origin) {
                 (Audience::Writer, Some(socket)) => {
-                    let to = crate::outbound::admit(self, vec![socket.clone()], bytes);
+                    let to = self.outbound().admit(vec![socket.clone()], bytes);
                     let sent = match to.first() {
                         Some(socket) => socket.emit("change", &payload).map_err(|e| e.to_string()),
                         None => Ok(()),
@@ -271,7 +271,7 @@ impl Sync {
                 }
                 _ => {
                     let sockets = self.io.to(room.room.clone()).sockets();
-                    let to = crate::outbound::admit(self, sockets, bytes);
+                    let to = self.outbound().admit(sockets, bytes);
                     let sent = if to.is_empty() {
                         Ok(())
                     } else {
@@ -340,6 +340,14 @@ impl Sync {
         }
     }
 
+    /// What sending to sockets needs (crate::outbound), without the rest of `Sync`.
+    pub fn outbound(&self) -> crate::outbound::Outbound<'_> {
+        crate::outbound::Outbound {
+            inspect: &self.inspect,
+            transport: &self.transport,
+        }
+    }
+
     /// Everyone listening to `collection` but the writer.
     fn to(&self, origin: Option<&SocketRef>, room: String) -> BroadcastOperators {
         match origin {
@@ -361,7 +369,15 @@ impl Sync {
         // counted (crate::outbound).
         let room = channel_room(collection);
         let bytes = crate::outbound::packet_bytes("change", &push);
-        let to = crate::outbound::admit(self, self.to(origin, room.clone()).sockets(), bytes);
+        let to = self
+            .outbound()
+            .admit(self.to(origin, room.clone()).sockets(), bytes);
+        // Push rules may drop, repeat, delay or hold it per recipient (crate::push_faults).
+        let tampered = crate::push_faults::plan(self, &to, collection);
+        let recipients = match &tampered {
+            Some(plan) => plan.recipients(),
+            None => crate::outbound::ids(&to),
+        };
         self.inspect.pushed_exact(
             writer.as_deref(),
             tag,
@@ -369,10 +385,12 @@ impl Sync {
                 url: collection.to_string(),
             },
             "change",
-            vec![change_json],
-            crate::outbound::ids(&to),
+            vec![change_json.clone()],
+            recipients,
         );
-        if !to.is_empty() {
+        if let Some(plan) = tampered {
+            crate::push_faults::carry_out(self, plan, collection, change.seq, &change_json).await;
+        } else if !to.is_empty() {
             let sent = self.to(origin, room).emit("change", &push).await;
             if let Err(e) = sent {
                 tracing::warn!(url = %collection, seq = change.seq, "push of change failed: {e}");
