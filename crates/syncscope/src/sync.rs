@@ -83,20 +83,25 @@ impl Sync {
                 );
             }
             Command::Write { collection, write } => {
-                let lock = self.store.lock().await;
-                match self.store.write(&lock, &collection, write).await {
-                    Ok(change) => {
-                        let prev = self
-                            .channel_seqs
-                            .advance(&self.store, &collection, change.seq)
-                            .await;
-                        reply(Ok(Outcome::Written {
-                            change: change.clone(),
-                            prev,
-                        }));
-                        self.push(origin, &collection, &change, prev).await;
-                        self.push_to_queries(origin, &collection, &change).await;
-                    }
+                // Acked and pushed while `committed` is held: the writer hands the next
+                // write over only after (writer::Committed), so pushes go out in seq
+                // order and `prev` follows the channel's chain.
+                match self.store.commit(&collection, write).await {
+                    Ok(committed) => match &committed.result {
+                        Ok(change) => {
+                            let prev = self
+                                .channel_seqs
+                                .advance(&self.store, &collection, change.seq)
+                                .await;
+                            reply(Ok(Outcome::Written {
+                                change: change.clone(),
+                                prev,
+                            }));
+                            self.push(origin, &collection, change, prev).await;
+                            self.push_to_queries(origin, &collection, change).await;
+                        }
+                        Err(e) => reply(Err(e.clone())),
+                    },
                     Err(e) => reply(Err(e)),
                 }
             }
