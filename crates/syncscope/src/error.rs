@@ -126,7 +126,7 @@ impl From<sqlx::Error> for SyncError {
     }
 }
 
-/// The writer's errors (crate::writer), the same codes through rusqlite.
+/// The writer's errors (crate::store::writer), the same codes through rusqlite.
 impl From<rusqlite::Error> for SyncError {
     fn from(e: rusqlite::Error) -> Self {
         let code = match &e {

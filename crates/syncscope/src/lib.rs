@@ -32,7 +32,6 @@ pub mod replay;
 pub mod rooms;
 pub mod server;
 pub mod session_file;
-pub mod sessions_db;
 pub mod sio;
 pub mod store;
 pub mod sync;
@@ -40,7 +39,6 @@ pub mod token_file;
 pub mod transport;
 pub mod untrusted_input;
 pub mod url;
-pub mod writer;
 
 pub use server::{start, Config, Running, StartError};
 pub use store::DbLocation;

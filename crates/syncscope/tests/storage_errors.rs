@@ -265,7 +265,7 @@ async fn a_lock_held_by_another_program_answers_busy_and_the_next_write_works_on
     server.shutdown().await;
 }
 
-/// Group commit (crate::writer) runs the writes waiting at one moment in one
+/// Group commit (crate::store::writer) runs the writes waiting at one moment in one
 /// transaction. When SQLite fails one of them and rolls the transaction back, as it does
 /// on a full disk, that write fails and its batch-mates are still kept and acked. A
 /// trigger stands in for the full disk here, so that exactly one write fails; holding

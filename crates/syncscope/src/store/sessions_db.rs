@@ -6,7 +6,7 @@
 //! file, every batch of the recorder held the lock the writes need, and a write that
 //! arrived meanwhile waited in SQLite's busy handler, which sleeps a millisecond or more
 //! at a time. In a file of its own the recorder writes beside the models, never in
-//! their way. The writer's own connection (crate::writer) does not attach it, so its
+//! their way. The writer's own connection (crate::store::writer) does not attach it, so its
 //! `BEGIN IMMEDIATE` locks the models' file only.
 //!
 //! The tables keep their names, so every query (recorder, session files, replay) reads
@@ -15,7 +15,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::store::Durability;
+use super::Durability;
 
 /// The schema name the sessions file is attached as.
 pub const SCHEMA: &str = "recorder";

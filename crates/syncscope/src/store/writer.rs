@@ -39,8 +39,8 @@ use sqlx::{SqliteConnection, SqlitePool};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
+use super::{plan_write, Change, Model, Write};
 use crate::error::SyncError;
-use crate::store::{plan_write, Change, Model, Write};
 use crate::url::Url;
 
 /// The most writes one transaction takes.
@@ -522,7 +522,7 @@ fn apply(db: &rusqlite::Connection, collection: &Url, write: Write) -> Result<Ch
                 planned.op.as_str(),
                 &text,
                 planned.version,
-                crate::store::now_ms(),
+                super::now_ms(),
             ),
             |row| row.get(0),
         )?;
@@ -549,7 +549,7 @@ fn apply(db: &rusqlite::Connection, collection: &Url, write: Write) -> Result<Ch
 /// The id a write targets: the url's, or for a create the client's or a new one.
 fn write_id(write: &Write) -> Result<String, SyncError> {
     match write {
-        Write::Create { data } => crate::store::create_id(data),
+        Write::Create { data } => super::create_id(data),
         Write::Update { id, .. } | Write::Patch { id, .. } | Write::Delete { id, .. } => {
             Ok(id.clone())
         }
@@ -568,7 +568,7 @@ mod tests {
 
     fn database() -> rusqlite::Connection {
         let db = rusqlite::Connection::open_in_memory().unwrap();
-        db.execute_batch(include_str!("../migrations/0001_models_and_changes.sql"))
+        db.execute_batch(include_str!("../../migrations/0001_models_and_changes.sql"))
             .unwrap();
         db.execute_batch(
             "CREATE TRIGGER fail_statement BEFORE INSERT ON changes WHEN NEW.id = 'abort'

@@ -1,12 +1,15 @@
 //! The store: models as JSON per (collection url, id) with a version, and a change log
 //! with one server-wide sequence number, in one SQLite file (WAL).
 //!
-//! Writes go through one writer thread (crate::writer: group commit on a connection of
+//! Writes go through one writer thread (crate::store::writer: group commit on a connection of
 //! its own), which holds the write lock across a batch's transaction *and* the acks and
 //! pushes that follow it, so subscribers see a collection's changes in seq order and a
 //! `subscribe since` snapshot (taken under the same lock) cannot interleave with a
 //! write. Reads never take it: WAL gives them a consistent snapshot while a write is in
 //! progress.
+
+pub mod sessions_db;
+pub mod writer;
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -22,7 +25,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use crate::clean_tx::CleanTx;
 use crate::error::SyncError;
 use crate::url::Url;
-use crate::writer::{Committed, Source, Writer};
+use writer::{Committed, Source, Writer};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -193,7 +196,7 @@ impl Store {
     ) -> Result<Store, String> {
         let sessions_file = match &location {
             DbLocation::Memory => None,
-            DbLocation::File(path) => Some(crate::sessions_db::path_for(path)),
+            DbLocation::File(path) => Some(sessions_db::path_for(path)),
         };
         let (options, pool_options, own_writer) = match &location {
             DbLocation::Memory => (
@@ -242,11 +245,11 @@ impl Store {
             }
         };
         // Every pooled connection sees the recorder's sessions file; the writer's own
-        // connection does not (crate::sessions_db).
+        // connection does not (crate::store::sessions_db).
         // 'static, as the callback's future must be for any connection's lifetime: one
         // short string per opened store.
         let attach: &'static str = Box::leak(
-            crate::sessions_db::attach_sql(sessions_file.as_deref(), durability).into_boxed_str(),
+            sessions_db::attach_sql(sessions_file.as_deref(), durability).into_boxed_str(),
         );
         let pool_options = pool_options.after_connect(move |conn, _| {
             Box::pin(async move {
@@ -298,7 +301,7 @@ impl Store {
     }
 
     /// The connection pool, shared with the inspector's recorder (its sessions file is
-    /// attached to every connection, see crate::sessions_db; with `:memory:` the pool's
+    /// attached to every connection, see crate::store::sessions_db; with `:memory:` the pool's
     /// one connection is the database).
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
