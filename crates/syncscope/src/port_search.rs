@@ -26,8 +26,11 @@ pub async fn start(config: Config, tries: u16) -> Result<Running, StartError> {
         })
         .await
         {
-            Err(e @ StartError::PortInUse { .. }) if candidate < last => {
-                tracing::info!("{e}; trying the next port");
+            // Not the error's own text: it tells the user to stop the other program or
+            // pass --port, which is advice for when the search gives up, not while it
+            // goes on. The caller says where it ended up.
+            Err(StartError::PortInUse { .. }) if candidate < last => {
+                tracing::debug!("port {candidate} is taken; trying {}", candidate + 1);
                 candidate += 1;
             }
             other => return other,

@@ -330,15 +330,24 @@ fn serve_logs_plain_text_and_finds_the_next_free_port() {
     assert_ne!(real, 0, "{listening}");
     // The log (stderr) names the demo at the real address, in plain text.
     let mut log = BufReader::new(serve.stderr.take().unwrap()).lines();
+    let mut before_demo = Vec::new();
     let demo = log
         .by_ref()
         .map_while(Result::ok)
-        .find(|l| l.contains("demo app at"))
+        .find(|l| {
+            before_demo.push(l.clone());
+            l.contains("demo app at")
+        })
         .expect("the log names the demo app");
     let _ = serve.kill();
     let _ = serve.wait();
     assert!(demo.contains(&format!("http://{addr}/demo/")), "{demo}");
     assert!(!demo.contains('\u{1b}'), "colour codes in {demo:?}");
+    // The search went on to a free port: no line tells the user to stop the other
+    // program or pass --port, as if it had failed.
+    let log = before_demo.join("\n");
+    assert!(!log.contains("already in use"), "{log}");
+    assert!(log.contains(&format!("port {port} was taken")), "{log}");
     drop(taken);
 }
 
