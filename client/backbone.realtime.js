@@ -350,7 +350,7 @@
     var link = this;
     socket.on('connect', function() { link.onConnect(); });
     socket.on('disconnect', function(reason) { link.onDisconnect(reason); });
-    socket.on('change', function(change) { link.onChange(change); });
+    socket.on('change', function(change, answer) { link.onChange(change, answer); });
   }
 
   function linkFor(socket) {
@@ -627,10 +627,18 @@
       _.each(this.queue.slice(), reportQueued);
     },
 
-    onChange: function(change) {
-      if (!change || change.url == null) return;
+    // A `change` sent with an acknowledgement request (Syncscope's injected
+    // pushes) is answered with whether this page applied it, and why not:
+    // the inspector can then tell a push the page ignored from one it showed.
+    onChange: function(change, answer) {
+      var reply = typeof answer === 'function' ? answer : null;
+      if (!change || change.url == null) {
+        if (reply) reply({applied: false, reason: 'the change has no url'});
+        return;
+      }
       var channel = this.channels[channelKey(change.url, change.query)];
-      if (channel) channel.push(change);
+      if (channel) channel.push(change, reply);
+      else if (reply) reply({applied: false, reason: 'nothing on this page listens to ' + change.url + (change.query ? ' with that query' : '')});
     },
 
     channel: function(url, query) {
@@ -773,6 +781,14 @@
       link.remember(key, result.version, result.seq);
     },
 
+    // A model read whose snapshot (`seq`) is older than a change this page
+    // already holds for the model.
+    staleRead: function(result) {
+      if (this.method !== 'read' || isCollection(this.model) || result.seq == null) return false;
+      var entry = this.link.known[this.url];
+      return !!entry && entry.seq > result.seq;
+    },
+
     // The error-first ack.
     answer: function(err, result) {
       if (err) {
@@ -786,6 +802,13 @@
       var data = _.isArray(result.data) ?
         _.map(result.data, function(attrs) { return fromWire(attrs, attr); }) :
         fromWire(result.data, attr);
+      if (this.staleRead(result)) {
+        // A push of a newer change reached the model before this answer (a
+        // model's fetch holds no pushes back): the model already shows more
+        // than the read's snapshot. The fetch succeeds with what it shows.
+        data = _.clone(model.attributes);
+        this.options.parse = false;
+      }
       var deliver = this.fanOut(result);
       this.finish(function() {
         // An update replaces the stored model: the writer drops what the
@@ -904,6 +927,12 @@
   // to a listener once, when it is newer than both. Per listener, because
   // the listeners of one url do not learn the same things at the same time:
   // one collection's read, or its own write, does not show in another.
+  // Why `apply` left a change alone, in the words of the inspector's answer.
+  function notApplied(change) {
+    if (!change.reset && change.id == null) return 'the change has no id';
+    return 'the page already shows this change or a newer one';
+  }
+
   function Channel(link, url, query) {
     this.link = link;
     this.url = url;
@@ -995,9 +1024,11 @@
       if (this.holds) return this.held.push(item);
       if (item.exclude) {
         this.apply(item.change, {realtime: true, push: item.change, local: true}, item.exclude);
-      } else if (this.apply(item.change, {realtime: true, push: item.change})) {
-        realtime.trigger('push', item.change);
+        return;
       }
+      var applied = this.apply(item.change, {realtime: true, push: item.change});
+      if (applied) realtime.trigger('push', item.change);
+      if (item.reply) item.reply(applied ? {applied: true} : {applied: false, reason: notApplied(item.change)});
     },
 
     // The connection is gone: its subscription and holds with it.
@@ -1110,10 +1141,10 @@
 
     // A pushed change. It is the server's newest word on this url: the
     // `since` of a resubscribe starts from it.
-    push: function(change) {
+    push: function(change, reply) {
       var gap = this.follow(change);
       this.seen(change.seq);
-      this.deliver({change: change});
+      this.deliver({change: change, reply: reply});
       if (gap) this.recover(gap);
     },
 

@@ -198,3 +198,73 @@ describe('pushed changes', { timeout: 60000 }, () => {
     }
   });
 });
+
+// The inspector's injected `change` is sent with an acknowledgement request; the
+// adapter answers whether it applied it (docs/PROTOCOL.md, Injected changes), so
+// the Inject panel can tell a push the page ignored from one it showed.
+describe('answering an injected change', { timeout: 60000 }, () => {
+  const TOKEN = 'inject-answers';
+  let server, a, b;
+
+  beforeEach(async () => {
+    server = await startServer({ args: ['--token', TOKEN] });
+    a = tab(server);
+    b = tab(server, { io: require('socket.io-client-v2'), socketOptions: { transports: ['websocket'] } });
+  });
+  afterEach(async () => {
+    a.close();
+    b.close();
+    await server.stop();
+  });
+
+  async function inject(target, change) {
+    const res = await fetch(`${server.url}/_syncscope/command`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ command: 'emit', target, event: 'change', args: [change] }),
+    });
+    const body = await res.json();
+    assert.equal(body.result, 'ok', JSON.stringify(body));
+    return body.value;
+  }
+
+  it('says which pages applied it and why the others did not (socket.io-client 4 and 2)', async () => {
+    const Todos = (t) => t.Backbone.Collection.extend({ url: '/todos', realtime: true });
+    const onA = new (Todos(a))();
+    const onB = new (Todos(b))();
+    await onA.fetch();
+    await onB.fetch();
+    const change = { url: '/todos', op: 'create', id: 'x1', data: { id: 'x1', title: 'injected' }, version: 1 };
+    const sent = await inject({ to: 'channel', url: '/todos' }, change);
+    assert.equal(sent.recipients, 2);
+    assert.deepEqual(sent.answers.applied.length, 2, JSON.stringify(sent.answers));
+    assert.deepEqual(sent.answers.not_applied, []);
+    assert.equal(onA.get('x1').get('title'), 'injected');
+    assert.equal(onB.get('x1').get('title'), 'injected');
+
+    // The shape the issue found broken: a model url and no top-level id.
+    const broken = await inject({ to: 'channel', url: '/todos' }, { url: '/todos/x1', op: 'update', data: { title: 'never' } });
+    assert.deepEqual(broken.answers.applied, []);
+    assert.deepEqual(broken.answers.not_applied.map((n) => n.reason), [
+      'nothing on this page listens to /todos/x1',
+      'nothing on this page listens to /todos/x1',
+    ]);
+    const noId = await inject({ to: 'channel', url: '/todos' }, { url: '/todos', op: 'update', data: { title: 'never' } });
+    assert.deepEqual(noId.answers.not_applied.map((n) => n.reason), ['the change has no id', 'the change has no id']);
+    assert.equal(onA.get('x1').get('title'), 'injected');
+  });
+
+  it('counts a client that does not answer as silent, not as a failure', async () => {
+    const io = require('socket.io-client');
+    const plain = io(server.url, { transports: ['websocket'], forceNew: true });
+    try {
+      await new Promise((resolve) => plain.once('connect', resolve));
+      const got = new Promise((resolve) => plain.once('change', (c) => resolve(c)));
+      const sent = await inject({ to: 'socket', id: plain.id }, { url: '/todos', op: 'delete', id: '1' });
+      assert.equal((await got).id, '1');
+      assert.deepEqual(sent.answers, { applied: [], not_applied: [], silent: [plain.id] });
+    } finally {
+      plain.close();
+    }
+  });
+});

@@ -115,4 +115,74 @@ describe('a fetch racing the pushes of concurrent writers', { timeout: 120000 },
     // For the report: how often a push was newer than the read it overtook.
     console.log(`# read-race: ${raced} of ${rounds} rounds raced, ${overtook} with a push newer than the read's snapshot`);
   });
+  // A single model's fetch does not hold pushes back (only a collection's
+  // first fetch subscribes and reads). Its answer's `seq` must be the seq of
+  // its own snapshot (the server once took it after the read, so a write
+  // between the two made an old snapshot look new: the model went back and
+  // learned a wrong version).
+  it('model.fetch() among concurrent writes never takes the model back, and its next save is no conflict', async () => {
+    let stop = false;
+    const running = [];
+    const w = raw(server);
+    writers.push(w);
+    await w.ok('create', { url: '/race', data: { id: 'solo', n: 0 } });
+    let n = 0;
+    const loop = async () => {
+      while (!stop) { n += 1; await w.ok('update', { url: '/race/solo', data: { n } }); }
+    };
+    for (let i = 0; i < IN_FLIGHT; i++) running.push(loop());
+
+    const list = new (a.Backbone.Collection.extend({ url: '/race', realtime: true }))();
+    await list.fetch();
+    const model = list.get('solo');
+    const backwards = [];
+    let highest = model.get('n');
+    model.on('change:n', (m, value) => {
+      if (value < highest) backwards.push(`n = ${highest}, then ${value}`);
+      highest = Math.max(highest, value);
+    });
+    try {
+      for (let round = 1; round <= 60; round++) {
+        await model.fetch();
+        assert.deepEqual(backwards, [], `round ${round}: the model went back to an older state`);
+      }
+    } finally {
+      stop = true;
+      await Promise.all(running);
+    }
+    const stored = (await peek.ok('read', { url: '/race/solo', data: { id: 'solo' } })).data;
+    await until(() => model.get('n') === stored.n, `the model to show n = ${stored.n} (it shows ${model.get('n')})`);
+    await new Promise((resolve, reject) => model.save({ mine: true }, { success: resolve, error: (m, e) => reject(new Error(JSON.stringify(e))) }));
+  });
+
+  // The same race made certain: the read's answer is held until a newer
+  // change of the model has been pushed and shown. The page keeps the newer
+  // state and the version that goes with it.
+  it('a model read answered after a newer push keeps the newer state', async () => {
+    await peek.ok('create', { url: '/race', data: { id: 'held', n: 0 } });
+    const list = new (a.Backbone.Collection.extend({ url: '/race', realtime: true }))();
+    await list.fetch();
+    const model = list.get('held');
+    const emit = a.socket.emit;
+    let release;
+    a.socket.emit = function (event, payload, ack) {
+      if (event !== 'read') return emit.apply(this, arguments);
+      return emit.call(this, event, payload, (err, result) => { release = () => ack(err, result); });
+    };
+    let fetched;
+    try {
+      fetched = model.fetch();
+      await until(() => release, 'the read to be answered');
+    } finally {
+      a.socket.emit = emit;
+    }
+    const newer = new Promise((resolve) => model.once('change:n', resolve));
+    await peek.ok('update', { url: '/race/held', data: { n: 1 }, version: 1 });
+    await newer;
+    release();
+    await fetched;
+    assert.equal(model.get('n'), 1, 'the read\'s older snapshot did not undo the push');
+    await new Promise((resolve, reject) => model.save({ n: 2 }, { success: resolve, error: (m, e) => reject(new Error(JSON.stringify(e))) }));
+    assert.equal((await peek.ok('read', { url: '/race/held', data: { id: 'held' } })).data.n, 2);
+  });
 });

@@ -80,6 +80,9 @@ describe('the inspector answers the debugging question (issue 18)', { timeout: 1
     const flash = await ui.locator('[data-testid=flash]').innerText();
     assert.match(flash, /Delivered change to 2 sockets: /);
     for (const tab of [tabA, tabB]) assert.ok(flash.includes(await socketOf(tab)), `${flash} names every recipient`);
+    // The pages said they applied it (the adapter answers an injected change).
+    assert.match(flash, /Applied by 2 sockets \(/);
+    assert.doesNotMatch(flash, /Not applied|No answer/);
   });
 
   it('fills a push from a stored model that both tabs apply, and says before sending why a model-url push would be ignored', async () => {
@@ -101,6 +104,14 @@ describe('the inspector answers the debugging question (issue 18)', { timeout: 1
     const check = ui.locator('[data-testid=inject-check]');
     await check.locator('.err', { hasText: 'model url' }).waitFor();
     await check.locator('.err', { hasText: 'no "id"' }).waitFor();
+    // Sent anyway, the pages say they ignored it, and why.
+    await ui.click('[data-testid=inject-send]');
+    await eventually(async () => {
+      const said = await ui.locator('[data-testid=flash]').innerText();
+      assert.equal((said.match(/Not applied by [^:]+: nothing on this page listens to \/todos\//g) || []).length, 2, said);
+    });
+    await shot(ui, 'inject-not-applied');
+    assert.ok(!(await titles(tabA)).includes('never shown'));
 
     await ui.fill('[data-testid=inject-payload]', JSON.stringify({ ...payload, data: { ...payload.data, title: 'buy oat milk' } }, null, 2));
     await ui.locator('[data-testid=inject-check]').waitFor({ state: 'detached' });

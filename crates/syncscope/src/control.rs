@@ -27,14 +27,12 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::access::{self, RequestHeaders};
 use crate::dialect::{self, Dialect};
-use crate::emit_args::EmitArgs;
 use crate::error::SyncError;
 use crate::inspect::types::{
     ClientMessage, CollectionInfo, Command, CommandResult, Cursor, Filter, ModelInfo, ModelOp,
-    Origin, ServerMessage, StoreSnapshot, Target,
+    Origin, ServerMessage, StoreSnapshot,
 };
 use crate::inspect::Inspector;
-use crate::rooms::{channel_room, iobind_room};
 use crate::sync::Sync;
 use crate::url::Url;
 
@@ -79,12 +77,17 @@ pub fn router(state: Arc<ControlState>) -> Router {
         .with_state(state)
 }
 
-fn refuse(status: StatusCode, message: &str) -> Response {
+/// Every refusal of the HTTP routes: a status and `{code, message}` (docs/CONTROL-API.md).
+fn answer(status: StatusCode, code: &str, message: impl std::fmt::Display) -> Response {
     (
         status,
-        Json(json!({ "code": "refused", "message": message })),
+        Json(json!({ "code": code, "message": message.to_string() })),
     )
         .into_response()
+}
+
+fn refuse(status: StatusCode, message: &str) -> Response {
+    answer(status, "refused", message)
 }
 
 async fn guard(State(state): State<Arc<ControlState>>, req: Request, next: Next) -> Response {
@@ -157,12 +160,8 @@ async fn channels(State(state): State<Arc<ControlState>>) -> impl IntoResponse {
     Json(state.inspector.bus.registry.channels())
 }
 
-fn internal(message: String) -> Response {
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        Json(json!({ "code": "internal", "message": message })),
-    )
-        .into_response()
+fn internal(message: impl std::fmt::Display) -> Response {
+    answer(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
 }
 
 async fn sessions(State(state): State<Arc<ControlState>>) -> Response {
@@ -309,7 +308,7 @@ fn body_refused(rejection: BytesRejection, what: &str, limit: usize) -> Response
             format!("{what} could not be read: {}", rejection.body_text()),
         )
     };
-    (status, Json(json!({ "code": code, "message": message }))).into_response()
+    answer(status, code, message)
 }
 
 /// axum's default body limit, which /command keeps.
@@ -349,14 +348,6 @@ async fn command(
     (status, Json(result)).into_response()
 }
 
-fn error(code: &str, message: impl Into<String>) -> CommandResult {
-    CommandResult::Error {
-        code: code.into(),
-        message: message.into(),
-        detail: None,
-    }
-}
-
 /// Carries out one command of the control API.
 pub async fn run(state: &ControlState, command: Command) -> CommandResult {
     match command {
@@ -365,7 +356,7 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
                 .ok()
                 .and_then(|sid| state.io.get_socket(sid));
             let Some(socket_ref) = socket_ref else {
-                return error(
+                return CommandResult::error(
                     "not_found",
                     format!("no socket {socket} is connected; list them with `syncscope sockets`"),
                 );
@@ -378,7 +369,10 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
                 Ok(()) => CommandResult::Ok {
                     value: json!({ "disconnected": socket }),
                 },
-                Err(e) => error("not_found", format!("socket {socket} is already gone: {e}")),
+                Err(e) => CommandResult::error(
+                    "not_found",
+                    format!("socket {socket} is already gone: {e}"),
+                ),
             }
         }
         Command::Cut { socket } => {
@@ -386,7 +380,7 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
                 .ok()
                 .and_then(|sid| state.io.get_socket(sid));
             let Some(socket_ref) = socket_ref else {
-                return error(
+                return CommandResult::error(
                     "not_found",
                     format!("no socket {socket} is connected; list them with `syncscope sockets`"),
                 );
@@ -400,80 +394,16 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
                 Some(cut) => CommandResult::Ok {
                     value: json!({ "cut": socket, "connections": cut.connections }),
                 },
-                None => error("not_found", format!("socket {socket} is already gone")),
+                None => {
+                    CommandResult::error("not_found", format!("socket {socket} is already gone"))
+                }
             }
         }
         Command::Emit {
             target,
             event,
             args,
-        } => {
-            if event.is_empty() {
-                return error("bad_request", "the event name is empty");
-            }
-            let sent = match &target {
-                Target::Socket { id } => {
-                    match Sid::from_str(id)
-                        .ok()
-                        .and_then(|sid| state.io.get_socket(sid))
-                    {
-                        Some(s) => s.emit(&event, &EmitArgs(&args)).map_err(|e| e.to_string()),
-                        None => {
-                            return error(
-                                "not_found",
-                                format!(
-                                "no socket {id} is connected; list them with `syncscope sockets`"
-                            ),
-                            )
-                        }
-                    }
-                }
-                Target::Channel { url } => match Url::parse(url) {
-                    Ok(url) => state
-                        .io
-                        .to(channel_room(&url))
-                        .emit(&event, &EmitArgs(&args))
-                        .await
-                        .map_err(|e| e.to_string()),
-                    Err(e) => return error("bad_request", e.to_string()),
-                },
-                Target::Query { url, query } => match crate::query::room_of(url, query) {
-                    Ok(room) => state
-                        .io
-                        .to(room)
-                        .emit(&event, &EmitArgs(&args))
-                        .await
-                        .map_err(|e| e.to_string()),
-                    Err(e) => return error("bad_request", e.to_string()),
-                },
-                Target::Iobind { ns } => state
-                    .io
-                    .to(iobind_room(ns))
-                    .emit(&event, &EmitArgs(&args))
-                    .await
-                    .map_err(|e| e.to_string()),
-                Target::All => state
-                    .io
-                    .emit(&event, &EmitArgs(&args))
-                    .await
-                    .map_err(|e| e.to_string()),
-            };
-            if let Err(e) = sent {
-                return error("internal", format!("the emit failed: {e}"));
-            }
-            let target = match target {
-                Target::Channel { url } => Target::Channel {
-                    url: Url::parse(&url).map(|u| u.to_string()).unwrap_or(url),
-                },
-                t => t,
-            };
-            let reached = state
-                .inspector
-                .pushed_to(None, Origin::Inspector, target, &event, args);
-            CommandResult::Ok {
-                value: json!({ "recipients": reached.count, "to": reached.ids }),
-            }
-        }
+        } => crate::inject::emit(&state.io, &state.inspector, target, event, args).await,
         Command::Model {
             op,
             url,
@@ -507,20 +437,20 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
             match out {
                 Some(Ok(value)) => CommandResult::Ok { value },
                 Some(Err(e)) => sync_error(&e),
-                None => error("internal", "the write gave no answer"),
+                None => CommandResult::error("internal", "the write gave no answer"),
             }
         }
         Command::RecordStart { name } => match state.inspector.start_session(name).await {
             Ok(session) => CommandResult::Ok {
                 value: serde_json::to_value(session).unwrap_or_default(),
             },
-            Err(e) => error("internal", e),
+            Err(e) => CommandResult::error("internal", e),
         },
         Command::RecordStop => match state.inspector.recorder().stop_session().await {
             Ok(session) => CommandResult::Ok {
                 value: serde_json::to_value(session).unwrap_or_default(),
             },
-            Err(e) => error("internal", e),
+            Err(e) => CommandResult::error("internal", e),
         },
         c @ (Command::FaultAdd { .. }
         | Command::FaultEdit { .. }
@@ -552,10 +482,14 @@ fn replay_result(
         Ok(status) => CommandResult::Ok {
             value: serde_json::to_value(status).unwrap_or_default(),
         },
-        Err(e @ E::NoSuchSession(_)) => error("not_found", e.to_string()),
-        Err(e @ (E::NotLoaded | E::NothingToReplay(_))) => error("conflict", e.to_string()),
-        Err(e @ (E::BadSpeed(_) | E::BadPosition { .. })) => error("bad_request", e.to_string()),
-        Err(e @ E::Db(_)) => error("internal", e.to_string()),
+        Err(e @ E::NoSuchSession(_)) => CommandResult::error("not_found", e.to_string()),
+        Err(e @ (E::NotLoaded | E::NothingToReplay(_))) => {
+            CommandResult::error("conflict", e.to_string())
+        }
+        Err(e @ (E::BadSpeed(_) | E::BadPosition { .. })) => {
+            CommandResult::error("bad_request", e.to_string())
+        }
+        Err(e @ E::Db(_)) => CommandResult::error("internal", e.to_string()),
     }
 }
 
@@ -699,16 +633,10 @@ async fn export_session(
             file,
         )
             .into_response(),
-        Err(e @ crate::session_file::SessionFileError::NoSuchSession(_)) => (
-            StatusCode::NOT_FOUND,
-            Json(json!({ "code": "not_found", "message": e.to_string() })),
-        )
-            .into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({ "code": "internal", "message": e.to_string() })),
-        )
-            .into_response(),
+        Err(e @ crate::session_file::SessionFileError::NoSuchSession(_)) => {
+            answer(StatusCode::NOT_FOUND, "not_found", e)
+        }
+        Err(e) => internal(e),
     }
 }
 
@@ -727,15 +655,9 @@ async fn import_session(
             Json(json!({ "session": id, "records": header.records, "name": header.name }))
                 .into_response()
         }
-        Err(e @ (E::Invalid { .. } | E::TooNew(_))) => (
-            StatusCode::BAD_REQUEST,
-            Json(json!({ "code": "bad_request", "message": e.to_string() })),
-        )
-            .into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Json(json!({ "code": "internal", "message": e.to_string() })),
-        )
-            .into_response(),
+        Err(e @ (E::Invalid { .. } | E::TooNew(_))) => {
+            answer(StatusCode::BAD_REQUEST, "bad_request", e)
+        }
+        Err(e) => internal(e),
     }
 }

@@ -18,14 +18,6 @@ use crate::inspect::types::{Body, Command, CommandResult, Origin, RuleChange};
 use crate::inspect::Inspector;
 use crate::sync::Sync;
 
-fn error(code: &str, message: impl Into<String>) -> CommandResult {
-    CommandResult::Error {
-        code: code.into(),
-        message: message.into(),
-        detail: None,
-    }
-}
-
 fn ok(value: impl serde::Serialize) -> CommandResult {
     CommandResult::Ok {
         value: serde_json::to_value(value).unwrap_or_default(),
@@ -33,7 +25,7 @@ fn ok(value: impl serde::Serialize) -> CommandResult {
 }
 
 fn no_rule(id: u64) -> CommandResult {
-    error(
+    CommandResult::error(
         "not_found",
         format!("there is no fault rule {id}; list them with GET /_syncscope/faults or `syncscope fault list`"),
     )
@@ -46,7 +38,7 @@ pub async fn run(sync: &Sync, command: Command) -> CommandResult {
     let result = match command {
         Command::FaultAdd { rule, enabled } => {
             if let Err(e) = rule.check() {
-                return error("bad_request", e.to_string());
+                return CommandResult::error("bad_request", e.to_string());
             }
             let rule = faults.add_as(rule, enabled.unwrap_or(true));
             inspector.rules_changed(Origin::Inspector, RuleChange::Added, Some(rule.clone()));
@@ -54,7 +46,7 @@ pub async fn run(sync: &Sync, command: Command) -> CommandResult {
         }
         Command::FaultEdit { id, rule, enabled } => {
             if let Err(e) = rule.check() {
-                return error("bad_request", e.to_string());
+                return CommandResult::error("bad_request", e.to_string());
             }
             let Some(rule) = faults.edit(id, rule, enabled) else {
                 return no_rule(id);
@@ -88,7 +80,7 @@ pub async fn run(sync: &Sync, command: Command) -> CommandResult {
         }
         Command::FaultImport { file, replace } => {
             if let Err(message) = check_file(&file) {
-                return error("bad_request", message);
+                return CommandResult::error("bad_request", message);
             }
             if replace == Some(true) {
                 faults.clear();
@@ -101,7 +93,7 @@ pub async fn run(sync: &Sync, command: Command) -> CommandResult {
         }
         Command::FaultSeed { seed } => {
             if seed >= 1 << 53 {
-                return error(
+                return CommandResult::error(
                     "bad_request",
                     "the seed must be below 2^53, so that the inspector (JavaScript) shows it exactly",
                 );
@@ -117,7 +109,7 @@ pub async fn run(sync: &Sync, command: Command) -> CommandResult {
         } => return offline(sync, client, socket, secs),
         Command::Online { client } => {
             if !inspector.offline.release(&client, None) {
-                return error(
+                return CommandResult::error(
                     "not_found",
                     format!("client {client} is not offline; nothing to do"),
                 );
@@ -133,11 +125,11 @@ pub async fn run(sync: &Sync, command: Command) -> CommandResult {
             );
             return ok(json!({ "client": client }));
         }
-        _ => return error("bad_request", "not a fault command"),
+        _ => return CommandResult::error("bad_request", "not a fault command"),
     };
     if let Err(e) = faults.persist().await {
         tracing::warn!("{e}");
-        return error("internal", e);
+        return CommandResult::error("internal", e);
     }
     result
 }
@@ -178,7 +170,7 @@ fn offline(
         (None, Some(socket)) => match inspector.bus.registry.client_of(&socket) {
             Some(client) => client,
             None => {
-                return error(
+                return CommandResult::error(
                     "bad_request",
                     format!(
                         "socket {socket} named no client id in its handshake (`auth.client`), so its reconnects \
@@ -188,14 +180,14 @@ fn offline(
             }
         },
         (None, None) => {
-            return error(
+            return CommandResult::error(
                 "bad_request",
                 "say which client: `client` (its auth.client id) or `socket` (one of its sockets)",
             )
         }
     };
     if secs == 0 || secs > MAX_OFFLINE_SECS {
-        return error(
+        return CommandResult::error(
             "bad_request",
             format!("secs must be from 1 to {MAX_OFFLINE_SECS} (a day)"),
         );

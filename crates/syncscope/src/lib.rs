@@ -21,6 +21,7 @@ pub mod faults;
 pub mod foreign_db;
 pub mod handshake_guard;
 pub mod har;
+pub mod inject;
 pub mod inspect;
 pub mod live_replay;
 pub mod outbound;

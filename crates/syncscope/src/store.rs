@@ -340,6 +340,31 @@ impl Store {
             .transpose()
     }
 
+    /// The model with the last seq of the same snapshot, in one statement (one round
+    /// trip to sqlx's worker instead of two).
+    pub async fn read_model_with_seq(
+        &self,
+        collection: &Url,
+        id: &str,
+    ) -> Result<Option<(Model, i64)>, SyncError> {
+        let row = sqlx::query(
+            "SELECT data, version,
+                 COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)
+             FROM models WHERE collection = ? AND id = ?",
+        )
+        .bind(collection.as_str())
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => {
+                let model = model_from(id.to_string(), row.get(0), row.get(1))?;
+                Ok(Some((model, row.get(2))))
+            }
+            None => Ok(None),
+        }
+    }
+
     /// Whether `collection` has models, or its change log still remembers `id` in it
     /// (a model since deleted): then `collection/id` names a model, not a collection.
     pub async fn names_model_of_known(

@@ -309,8 +309,8 @@ impl Sync {
         let Some((collection, id)) = url.split_model() else {
             return self.read_collection(url).await;
         };
-        if let Some(model) = self.store.read_model(&collection, &id).await? {
-            return self.with_seq(|seq| Outcome::Model { model, seq }).await;
+        if let Some((model, seq)) = self.store.read_model_with_seq(&collection, &id).await? {
+            return Ok(Outcome::Model { model, seq });
         }
         let (models, seq) = self.store.read_collection(url).await?;
         if models.is_empty() && self.store.names_model_of_known(&collection, &id).await? {
@@ -327,16 +327,12 @@ impl Sync {
     }
 
     async fn read_model(&self, collection: &Url, id: &str) -> Result<Outcome, SyncError> {
-        match self.store.read_model(collection, id).await? {
-            Some(model) => self.with_seq(|seq| Outcome::Model { model, seq }).await,
+        match self.store.read_model_with_seq(collection, id).await? {
+            Some((model, seq)) => Ok(Outcome::Model { model, seq }),
             None => Err(SyncError::NotFound {
                 url: collection.model_url(id),
             }),
         }
-    }
-
-    async fn with_seq(&self, f: impl FnOnce(i64) -> Outcome) -> Result<Outcome, SyncError> {
-        Ok(f(self.store.last_seq().await?))
     }
 
     /// Everyone listening to `collection` but the writer.

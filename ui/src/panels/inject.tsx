@@ -9,11 +9,19 @@ import { useFlash } from '../components';
 import { CODES, DEFAULT_MESSAGE, EVENTS, isWrite, parseEvents, specText, whenMatches } from '../faults';
 import { checkChange, createTemplate, fromPush, modelTemplate } from '../inject';
 import { go, handoff } from '../nav';
-import { socketLine } from '../labels';
+import { labelOf, socketLine } from '../labels';
 import { shortId, titleOf, type Rec } from '../records';
 import { store, useStore } from '../store';
 
 type To = Target['to'];
+
+/** The receivers' answers to an injected `change` (docs/PROTOCOL.md, Injected changes). */
+type Answers = { applied: string[]; not_applied: { socket: string; reason: string }[]; silent: string[] };
+
+/** "2 sockets (quiet otter, brave heron)": counted, then named. */
+function sockets(ids: string[]): string {
+  return `${ids.length} socket${ids.length === 1 ? '' : 's'} (${ids.map((id) => labelOf(id).name).join(', ')})`;
+}
 
 export function InjectPanel(): JSX.Element {
   const s = useStore();
@@ -95,19 +103,24 @@ export function InjectPanel(): JSX.Element {
       say('error', `${r.code}: ${r.message}`);
       return;
     }
-    const v = r.value as { recipients?: number; to?: string[] };
+    const v = r.value as { recipients?: number; to?: string[]; answers?: Answers };
     const n = v?.recipients ?? 0;
     const who = v?.to?.length ? `: ${v.to.join(', ')}` : '';
+    const delivered = `Delivered ${event} to ${n} socket${n === 1 ? '' : 's'}${who}.`;
     if (n === 0) {
       say('error', `Sent ${event} to no socket: ${to === 'channel' ? `nobody is subscribed to ${channel}` : 'no socket matched the target'}. Open the app first, or pick another target.`);
+    } else if (v.answers) {
+      // The pages' own word (docs/PROTOCOL.md, Injected changes).
+      const a = v.answers;
+      const parts = [];
+      if (a.applied.length) parts.push(`Applied by ${sockets(a.applied)}.`);
+      for (const no of a.not_applied) parts.push(`Not applied by ${labelOf(no.socket).name}: ${no.reason}.`);
+      if (a.silent.length) parts.push(`No answer from ${sockets(a.silent)} (not a backbone.realtime page).`);
+      say(a.not_applied.length || !a.applied.length ? 'error' : 'ok', `${delivered} ${parts.join(' ')}`);
     } else if (check?.problems.length) {
-      say('error', `Delivered ${event} to ${n} socket${n === 1 ? '' : 's'}${who}, but backbone.realtime ignores it: ${check.problems[0]}`);
+      say('error', `${delivered.slice(0, -1)}, but backbone.realtime ignores it: ${check.problems[0]}`);
     } else {
-      say(
-        'ok',
-        `Delivered ${event} to ${n} socket${n === 1 ? '' : 's'}${who}.` +
-          (event === 'change' ? ' A backbone.realtime client applies it when it listens to the change’s url; the server cannot see whether it did.' : ''),
-      );
+      say('ok', delivered);
     }
   };
 

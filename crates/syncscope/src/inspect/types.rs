@@ -735,6 +735,17 @@ pub enum CommandResult {
     },
 }
 
+impl CommandResult {
+    /// A refusal with its stable code and a sentence saying what to do.
+    pub fn error(code: &str, message: impl Into<String>) -> Self {
+        CommandResult::Error {
+            code: code.into(),
+            message: message.into(),
+            detail: None,
+        }
+    }
+}
+
 /// Messages a control WebSocket client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
