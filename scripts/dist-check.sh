@@ -13,6 +13,8 @@
 # `make test`. The bookworm root is made once (about 10 minutes) and kept as a tarball
 # in ~/.cache/syncscope/debootstrap/; apt's downloads are kept there too, so a rerun
 # takes a minute or two.
+#
+# `scripts/dist-check.sh deb tarball npm` (the default: all three) runs only some parts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -20,7 +22,15 @@ version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)
 tarball=$repo/dist/syncscope-$version-x86_64-linux.tar.gz
 package=$repo/dist/backbone.realtime-$version.tgz
 deb=$repo/dist/syncscope_${version}_amd64.deb
-for f in "$deb" "$tarball" "$package"; do
+parts=("$@")
+[ "${#parts[@]}" -gt 0 ] || parts=(deb tarball npm)
+for part in "${parts[@]}"; do
+  case $part in
+    deb) f=$deb ;;
+    tarball) f=$tarball ;;
+    npm) f=$package ;;
+    *) echo "error: unknown part $part (deb, tarball or npm)" >&2; exit 2 ;;
+  esac
   [ -f "$f" ] || { echo "error: $f is missing: run make dist first" >&2; exit 1; }
 done
 
@@ -70,6 +80,7 @@ check_files() {
   done
 }
 
+check_deb() {
 echo "==> the .deb, on a clean Debian bookworm (debootstrap)"
 [ "$(id -u)" -eq 0 ] || fail "the .deb check needs root (debootstrap, chroot, mount)"
 command -v debootstrap >/dev/null || { echo "    apt-get install debootstrap"; apt-get install -y -qq debootstrap >/dev/null; }
@@ -124,6 +135,9 @@ server_pid=
 for m in var/cache/apt/archives dev proc; do umount "$root/$m"; done
 root=
 
+}
+
+check_tarball() {
 echo "==> the tarball, in an empty folder"
 mkdir "$scratch/bin"
 tar -xzf "$tarball" -C "$scratch/bin"
@@ -139,6 +153,9 @@ kill "$server_pid"
 wait "$server_pid" 2>/dev/null || true
 server_pid=
 
+}
+
+check_npm() {
 echo "==> the npm package, in a scratch project"
 mkdir "$scratch/app"
 cd "$scratch/app"
@@ -173,4 +190,11 @@ JS
 npx vite build --logLevel warn
 grep -lq 'the message is ' dist/assets/*.js || fail "the Vite bundle does not hold the adapter"
 echo "    vite build bundles the adapter ($(du -ch dist/assets/*.js | tail -n1 | cut -f1))"
-echo "==> dist-check passed"
+}
+
+# Not in a subshell: the EXIT trap must see the server's pid and the root's mounts.
+for part in "${parts[@]}"; do
+  cd "$repo"
+  "check_$part"
+done
+echo "==> dist-check passed (${parts[*]})"

@@ -56,6 +56,9 @@ describe('make app without a display', { timeout: 600000 }, () => {
       assert.doesNotMatch(out, /already in use/, out);
       // Where the command line is, for the next terminal.
       assert.match(out, /the command line is \S+\/syncscope/, out);
+      // It builds what make test built, with the same features: at most Syncscope's own
+      // crates (after an edit), never a dependency again.
+      assert.doesNotMatch(out, /Compiling (?!syncscope)/, out);
     } finally {
       taken.close();
     }
