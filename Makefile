@@ -23,7 +23,7 @@ help:
 	@echo "make test-backbones   the adapter's whole test suite on Backbone 1.2, 1.3, 1.4 and 1.5 (make test: 1.6)"
 	@echo "make fixtures  re-record fixtures/replay/ (session files and HARs) from real clients against the server"
 	@echo "make concurrency   the long concurrency check (OPS=20000 writes, SEED=N to rerun one)"
-	@echo "make bench  release builds, then Syncscope vs a Node socket.io + better-sqlite3 peer, side by side (QUICK=1: about a minute)"
+	@echo "make bench  release builds, then Syncscope vs a Node socket.io + better-sqlite3 peer, side by side, into docs/BENCHMARKS.md (QUICK=1: a few minutes)"
 	@echo "make fuzz   fuzz the readers of untrusted input, SECS=N per target (default 60)"
 	@echo "make soak   MINUTES=N of SOCKETS=N (1000) sockets of CRUD and pushes against the release binary; RSS/fds/threads table"
 	@echo "make dist   release artefacts in dist/: the .deb (window + CLI), the syncscope binary (.tar.gz) and the adapter's npm package (.tgz)"
@@ -77,8 +77,9 @@ fixtures: build
 	node scripts/record-fixtures.js
 
 # Syncscope against the Node reference peer (bench/peer/), side by side, from release
-# builds; docs/PERFORMANCE.md says what each scenario does. QUICK=1 is a smoke run of
-# about a minute; the full run takes a few minutes. Reports go to bench/results/.
+# builds; docs/BENCHMARKS.md says what each scenario does and gets the figures. QUICK=1
+# is a smoke run of a few minutes; the full run stays under 20. Reports also go to
+# bench/results/.
 bench: setup
 	@QUICK=$(QUICK) scripts/bench.sh
 

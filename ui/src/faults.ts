@@ -53,11 +53,14 @@ export function isWrite(event: string): boolean {
 }
 
 /** The requests a rule matches, in words. */
-export function whenText(w: FaultMatch): string {
-  const parts = [w.event ? w.event : w.events?.length ? w.events.join(' or ') : 'any request'];
+export function whenText(w: FaultMatch, action?: string): string {
+  const what = action?.startsWith('push_') ? 'change pushes' : action === 'bandwidth' || action === 'slice' ? 'connections' : null;
+  const parts = [what ?? (w.event ? w.event : w.events?.length ? w.events.join(' or ') : 'any request')];
   if (w.url) parts.push(`on ${w.url}`);
-  if (w.client) parts.push(`from client ${w.client}`);
-  if (w.socket) parts.push(`from ${w.socket}`);
+  // A push goes to a socket; a request comes from one.
+  const dir = action?.startsWith('push_') ? 'to' : 'from';
+  if (w.client) parts.push(`${dir} client ${w.client}`);
+  if (w.socket) parts.push(`${dir} ${w.socket}`);
   return parts.join(' ');
 }
 
@@ -70,7 +73,7 @@ export function timesText(times: number | undefined): string {
 /** The whole rule in words: "update on /todos → fail with conflict, next one only". */
 export function specText(spec: FaultSpec): string {
   const toxicity = spec.toxicity != null ? `, ${Math.round(spec.toxicity * 1000) / 10}% of matches` : '';
-  return `${whenText(spec.when)} → ${actionText(spec)}, ${timesText(spec.times)}${toxicity}`;
+  return `${whenText(spec.when, spec.action)} → ${actionText(spec)}, ${timesText(spec.times)}${toxicity}`;
 }
 
 /** The rule the stall button keeps for a socket: hold all it asks while on (formerly "offline"). */

@@ -198,6 +198,7 @@ export function summary(r: Rec): string {
     case 'protocol_error':
       return r.message;
     case 'fault':
+      if (r.push_seq != null) return `rule #${r.rule}: ${actionText(r)} of change ${r.push_seq}${r.waited_ms != null ? ` (waited ${r.waited_ms} ms)` : ''}`;
       return `rule #${r.rule}: ${actionText(r)}`;
     case 'refused':
       // The message names the flag that lets the request through.
@@ -240,7 +241,19 @@ export function ruleChangeText(r: Extract<Rec, { kind: 'fault_rules' }>): string
   }
 }
 
-type FaultActionPart = { action: 'fail'; code: string; message: string } | { action: 'delay'; ms: number } | { action: 'drop' } | { action: 'disconnect' } | { action: 'stall' } | { action: 'cut' };
+type FaultActionPart =
+  | { action: 'fail'; code: string; message: string }
+  | { action: 'delay'; ms: number }
+  | { action: 'drop' }
+  | { action: 'disconnect' }
+  | { action: 'stall' }
+  | { action: 'cut' }
+  | { action: 'bandwidth'; bytes_per_sec: number }
+  | { action: 'slice'; bytes: number; delay_ms: number }
+  | { action: 'push_drop' }
+  | { action: 'push_duplicate' }
+  | { action: 'push_delay'; delay_ms: number; jitter_ms: number }
+  | { action: 'push_reorder' };
 
 /** What a fault action does, in a few words. */
 export function actionText(a: FaultActionPart): string {
@@ -257,6 +270,18 @@ export function actionText(a: FaultActionPart): string {
       return 'stall (held unanswered while on)';
     case 'cut':
       return 'cut the connection';
+    case 'bandwidth':
+      return `limit to ${a.bytes_per_sec.toLocaleString('en')} bytes/s`;
+    case 'slice':
+      return `slice writes into ${a.bytes} bytes, ${a.delay_ms} ms apart`;
+    case 'push_drop':
+      return 'drop the push';
+    case 'push_duplicate':
+      return 'send the push twice';
+    case 'push_delay':
+      return `delay the push ${a.delay_ms}${a.jitter_ms ? ` ± ${a.jitter_ms}` : ''} ms`;
+    case 'push_reorder':
+      return 'send the push after the next one';
   }
 }
 

@@ -385,8 +385,7 @@ pub async fn run(state: &ControlState, command: Command) -> CommandResult {
                     format!("no socket {socket} is connected; list them with `syncscope sockets`"),
                 );
             };
-            match crate::outbound::cut(
-                &state.sync,
+            match state.sync.outbound().cut(
                 &socket_ref,
                 Origin::Inspector,
                 "cut by the inspector".into(),

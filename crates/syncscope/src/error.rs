@@ -118,18 +118,31 @@ const SQLITE_FULL: i32 = 13;
 impl From<sqlx::Error> for SyncError {
     fn from(e: sqlx::Error) -> Self {
         let detail = e.to_string();
-        let primary = match &e {
-            sqlx::Error::Database(db) => db
-                .code()
-                .and_then(|code| code.parse::<i32>().ok())
-                .map(|code| code & 0xff),
+        let code = match &e {
+            sqlx::Error::Database(db) => db.code().and_then(|code| code.parse::<i32>().ok()),
             _ => None,
         };
-        match primary {
-            Some(SQLITE_FULL) => SyncError::StorageFull { detail },
-            Some(SQLITE_BUSY | SQLITE_LOCKED) => SyncError::StoreLocked { detail },
-            Some(SQLITE_READONLY) => SyncError::StoreReadOnly { detail },
-            _ => SyncError::Internal(detail),
-        }
+        from_sqlite(code, detail)
+    }
+}
+
+/// The writer's errors (crate::writer), the same codes through rusqlite.
+impl From<rusqlite::Error> for SyncError {
+    fn from(e: rusqlite::Error) -> Self {
+        let code = match &e {
+            rusqlite::Error::SqliteFailure(failure, _) => Some(failure.extended_code),
+            _ => None,
+        };
+        from_sqlite(code, e.to_string())
+    }
+}
+
+/// The variant for a SQLite result code (extended or primary), `detail` its words.
+fn from_sqlite(code: Option<i32>, detail: String) -> SyncError {
+    match code.map(|code| code & 0xff) {
+        Some(SQLITE_FULL) => SyncError::StorageFull { detail },
+        Some(SQLITE_BUSY | SQLITE_LOCKED) => SyncError::StoreLocked { detail },
+        Some(SQLITE_READONLY) => SyncError::StoreReadOnly { detail },
+        _ => SyncError::Internal(detail),
     }
 }

@@ -54,7 +54,9 @@ pub enum FaultCommand {
 /// A rule's fields, as flags.
 #[derive(clap::Args, Debug)]
 pub struct RuleArgs {
-    /// fail, delay, drop, disconnect, stall (`offline` is its old name) or cut.
+    /// fail, delay, drop, disconnect, stall (`offline` is its old name) or cut (on
+    /// requests); bandwidth or slice (on connections); push_drop, push_duplicate,
+    /// push_delay or push_reorder (on `change` pushes).
     pub action: String,
     /// fail: the error code (conflict, not_found, bad_request, internal, or your own).
     #[arg(long)]
@@ -65,6 +67,18 @@ pub struct RuleArgs {
     /// delay: how long, in milliseconds.
     #[arg(long)]
     pub ms: Option<u64>,
+    /// bandwidth: the most bytes per second written to the connection.
+    #[arg(long)]
+    pub bytes_per_sec: Option<u64>,
+    /// slice: the most bytes per TCP write.
+    #[arg(long)]
+    pub bytes: Option<u64>,
+    /// slice: the pause between two writes; push_delay: how long the push waits.
+    #[arg(long)]
+    pub delay_ms: Option<u64>,
+    /// push_delay: up to this much more or less, drawn from the rule's seed.
+    #[arg(long)]
+    pub jitter_ms: Option<u64>,
     /// Only this socket id.
     #[arg(long)]
     pub socket: Option<String>,
@@ -74,7 +88,7 @@ pub struct RuleArgs {
     /// Only this event (`update`); repeat for several (`--event update --event patch`).
     #[arg(long)]
     pub event: Vec<String>,
-    /// Only urls under this prefix (`/todos`).
+    /// Only urls under this prefix (`/todos`); for push rules, the channel.
     #[arg(long)]
     pub url: Option<String>,
     /// Fire this many times, then switch off.
@@ -110,9 +124,30 @@ impl RuleArgs {
             "disconnect" => FaultAction::Disconnect,
             "stall" | "offline" => FaultAction::Stall,
             "cut" => FaultAction::Cut,
+            "bandwidth" => FaultAction::Bandwidth {
+                bytes_per_sec: self
+                    .bytes_per_sec
+                    .ok_or("bandwidth needs --bytes-per-sec N (262144 for 256 KB/s)")?,
+            },
+            "slice" => FaultAction::Slice {
+                bytes: self
+                    .bytes
+                    .ok_or("slice needs --bytes N (the size of each write)")?,
+                delay_ms: self.delay_ms.unwrap_or(0),
+            },
+            "push_drop" | "push-drop" => FaultAction::PushDrop,
+            "push_duplicate" | "push-duplicate" => FaultAction::PushDuplicate,
+            "push_delay" | "push-delay" => FaultAction::PushDelay {
+                delay_ms: self
+                    .delay_ms
+                    .ok_or("push_delay needs --delay-ms MILLISECONDS")?,
+                jitter_ms: self.jitter_ms.unwrap_or(0),
+            },
+            "push_reorder" | "push-reorder" => FaultAction::PushReorder,
             other => {
                 return Err(format!(
-                    "unknown action {other:?}: use fail, delay, drop, disconnect, stall or cut"
+                    "unknown action {other:?}: use fail, delay, drop, disconnect, stall, cut, \
+                     bandwidth, slice, push_drop, push_duplicate, push_delay or push_reorder"
                 ))
             }
         };

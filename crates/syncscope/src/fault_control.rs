@@ -127,7 +127,7 @@ pub async fn run(sync: &Sync, command: Command) -> CommandResult {
         }
         _ => return CommandResult::error("bad_request", "not a fault command"),
     };
-    if let Err(e) = faults.persist().await {
+    if let Err(e) = sync.fault_store.persist(faults).await {
         tracing::warn!("{e}");
         return CommandResult::error("internal", e);
     }
@@ -239,13 +239,14 @@ fn cut(sync: &Sync, sid: &str, secs: u64) {
     else {
         return;
     };
-    if crate::outbound::cut(
-        sync,
-        &socket,
-        Origin::Inspector,
-        format!("client offline for {secs} s"),
-    )
-    .is_none()
+    if sync
+        .outbound()
+        .cut(
+            &socket,
+            Origin::Inspector,
+            format!("client offline for {secs} s"),
+        )
+        .is_none()
     {
         // Not known to the transport (still being set up): end it as a Socket.IO
         // disconnect rather than leave it connected while its client is offline.

@@ -7,7 +7,7 @@
 
 use sqlx::{Row, SqlitePool};
 
-use crate::faults::{FaultRule, FaultSpec};
+use crate::faults::{FaultRule, FaultSpec, Faults};
 
 pub struct FaultStore {
     pool: SqlitePool,
@@ -59,6 +59,13 @@ impl FaultStore {
             }
         }
         Ok(rules)
+    }
+
+    /// Writes `faults`' rules as they are now, after a change.
+    pub async fn persist(&self, faults: &Faults) -> Result<(), String> {
+        self.save(|| faults.list()).await.map_err(|e| {
+            format!("the fault rules could not be saved to the database (they apply until the server stops): {e}")
+        })
     }
 
     /// Writes the rules `snapshot` gives, taken under the lock, in place of those kept.

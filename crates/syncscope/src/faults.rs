@@ -12,7 +12,11 @@
 //! (docs/FAULTS.md, Seeding).
 //!
 //! Rules last: they are kept in the project's database (crate::fault_store) and come
-//! back at the next launch, switched on or off as they were left.
+//! back at the next launch, switched on or off as they were left. This module holds the
+//! rules and their draws only: the store that keeps them and the pushes a rule holds
+//! belong to the layers above (crate::sync owns both), so that everything up to the
+//! inspector can name a rule without depending on them (docs/ARCHITECTURE.md, Layers
+//! without circles).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
@@ -43,6 +47,53 @@ pub enum FaultAction {
     /// End the socket's TCP connections, as a lost network would: the client sees a
     /// transport close and reconnects by itself.
     Cut,
+    /// Limit the bytes per second written to the connections of the matching sockets
+    /// (crate::pacing), while the rule is on: a slow network.
+    Bandwidth { bytes_per_sec: u64 },
+    /// Split what is written to the matching sockets' connections into TCP writes of
+    /// at most `bytes`, `delay_ms` apart (crate::pacing): frames arrive in pieces.
+    Slice { bytes: u64, delay_ms: u64 },
+    /// A `change` push to a matching socket is not sent (crate::push_faults).
+    PushDrop,
+    /// A `change` push to a matching socket is sent twice.
+    PushDuplicate,
+    /// A `change` push to a matching socket is sent `delay_ms` later, plus or minus
+    /// up to `jitter_ms` drawn from the rule's seeded generator; later pushes may
+    /// overtake it.
+    PushDelay {
+        delay_ms: u64,
+        #[serde(default)]
+        jitter_ms: u64,
+    },
+    /// A `change` push to a matching socket is held and sent after the next push to
+    /// that socket (or after a while, when none comes).
+    PushReorder,
+}
+
+/// What a rule acts on: a request, a push, or a connection's writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    Request,
+    Push,
+    Connection,
+}
+
+impl FaultAction {
+    pub fn layer(&self) -> Layer {
+        match self {
+            FaultAction::Fail { .. }
+            | FaultAction::Delay { .. }
+            | FaultAction::Drop
+            | FaultAction::Disconnect
+            | FaultAction::Stall
+            | FaultAction::Cut => Layer::Request,
+            FaultAction::PushDrop
+            | FaultAction::PushDuplicate
+            | FaultAction::PushDelay { .. }
+            | FaultAction::PushReorder => Layer::Push,
+            FaultAction::Bandwidth { .. } | FaultAction::Slice { .. } => Layer::Connection,
+        }
+    }
 }
 
 /// Which requests a rule applies to; an absent field matches everything.
@@ -140,9 +191,12 @@ pub struct FaultFile {
 /// The rules file format this build writes and the newest it reads.
 pub const FAULT_FILE_VERSION: u32 = 1;
 
-/// What a request is, as a rule looks at it.
+/// What a request (or a push to a socket) is, as a rule looks at it.
 #[derive(Debug, Clone, Copy)]
 pub struct Subject<'a> {
+    /// A request, or a push (`event` is then the push's, `url` its channel); only rules
+    /// acting on that layer are tried.
+    pub layer: Layer,
     pub socket: &'a str,
     pub client: Option<&'a str>,
     pub event: &'a str,
@@ -156,6 +210,15 @@ pub struct Fired {
     pub action: FaultAction,
     /// The rule reached its `times` with this request and switched itself off.
     pub spent: bool,
+    /// A `push_delay`: how long this push waits, its jitter drawn.
+    pub wait_ms: Option<u64>,
+}
+
+/// A connection-layer rule in effect on a socket's connection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shaping {
+    pub rule: u64,
+    pub action: FaultAction,
 }
 
 /// A spec the server cannot use, with what to change.
@@ -169,7 +232,31 @@ pub enum SpecError {
         "a fail rule needs a `code` (conflict, not_found, bad_request, internal, or your own)"
     )]
     EmptyCode,
+    #[error("bandwidth needs `bytes_per_sec` of at least 1 (e.g. 262144 for 256 KB/s)")]
+    ZeroBandwidth,
+    #[error("slice needs `bytes` of at least 1 (the size of each TCP write, e.g. 64)")]
+    ZeroSlice,
+    #[error("{0} is at most {MAX_WAIT_MS} ms (10 minutes)")]
+    TooLong(&'static str),
+    #[error(
+        "a {0} rule acts on a socket's connection, not on requests: match it by `socket` or \
+         `client` only (no `event` or `url`)"
+    )]
+    ConnectionMatch(&'static str),
+    #[error(
+        "a {0} rule acts on the whole connection while it is on: `times` and `toxicity` do not \
+         apply (switch it off instead)"
+    )]
+    ConnectionCount(&'static str),
+    #[error(
+        "a {0} rule acts on `change` pushes: match them by `url` (the channel), `socket` or \
+         `client`; `event` may only be \"change\""
+    )]
+    PushEvent(&'static str),
 }
+
+/// The longest wait a rule may set (a delay, a push delay, a slice's pause).
+pub const MAX_WAIT_MS: u64 = 600_000;
 
 impl FaultSpec {
     pub fn check(&self) -> Result<(), SpecError> {
@@ -178,9 +265,43 @@ impl FaultSpec {
                 return Err(SpecError::Toxicity(t));
             }
         }
-        if let FaultAction::Fail { code, .. } = &self.action {
-            if code.trim().is_empty() {
-                return Err(SpecError::EmptyCode);
+        let name = self.action.name();
+        match &self.action {
+            FaultAction::Fail { code, .. } if code.trim().is_empty() => {
+                return Err(SpecError::EmptyCode)
+            }
+            FaultAction::Delay { ms } if *ms > MAX_WAIT_MS => {
+                return Err(SpecError::TooLong("a delay's ms"))
+            }
+            FaultAction::Bandwidth { bytes_per_sec: 0 } => return Err(SpecError::ZeroBandwidth),
+            FaultAction::Slice { bytes: 0, .. } => return Err(SpecError::ZeroSlice),
+            FaultAction::Slice { delay_ms, .. } if *delay_ms > MAX_WAIT_MS => {
+                return Err(SpecError::TooLong("a slice's delay_ms"))
+            }
+            FaultAction::PushDelay {
+                delay_ms,
+                jitter_ms,
+            } if *delay_ms > MAX_WAIT_MS || *jitter_ms > MAX_WAIT_MS => {
+                return Err(SpecError::TooLong("a push delay's delay_ms and jitter_ms"))
+            }
+            _ => {}
+        }
+        let w = &self.when;
+        match self.action.layer() {
+            Layer::Request => {}
+            Layer::Connection => {
+                if w.event.is_some() || w.events.is_some() || w.url.is_some() {
+                    return Err(SpecError::ConnectionMatch(name));
+                }
+                if self.times.is_some() || self.toxicity.is_some() {
+                    return Err(SpecError::ConnectionCount(name));
+                }
+            }
+            Layer::Push => {
+                let named = w.event.iter().chain(w.events.iter().flatten());
+                if named.clone().any(|e| e != "change") {
+                    return Err(SpecError::PushEvent(name));
+                }
             }
         }
         Ok(())
@@ -200,8 +321,6 @@ pub struct Faults {
     seed: AtomicU64,
     /// Bumped on every change, for the requests a stall rule holds.
     changed: tokio::sync::watch::Sender<u64>,
-    /// Where the rules are kept; None keeps them for this launch only.
-    store: Option<crate::fault_store::FaultStore>,
 }
 
 impl Default for Faults {
@@ -226,24 +345,7 @@ impl Faults {
             next_id: AtomicU64::new(next),
             seed: AtomicU64::new(seed),
             changed: tokio::sync::watch::channel(0).0,
-            store: None,
         }
-    }
-
-    /// Keeps every change in `store` (see `persist`).
-    pub fn with_store(mut self, store: crate::fault_store::FaultStore) -> Faults {
-        self.store = Some(store);
-        self
-    }
-
-    /// Writes the rules as they are now to the database, after a change.
-    pub async fn persist(&self) -> Result<(), String> {
-        let Some(store) = &self.store else {
-            return Ok(());
-        };
-        store.save(|| self.list()).await.map_err(|e| {
-            format!("the fault rules could not be saved to the database (they apply until the server stops): {e}")
-        })
     }
 
     pub fn seed(&self) -> u64 {
@@ -362,7 +464,10 @@ impl Faults {
             let mut rules = self.write();
             let mut found = None;
             for live in rules.iter_mut() {
-                if !live.rule.enabled || !live.rule.spec.when.matches(subject) {
+                if !live.rule.enabled
+                    || live.rule.spec.action.layer() != subject.layer
+                    || !live.rule.spec.when.matches(subject)
+                {
                     continue;
                 }
                 live.rule.matched += 1;
@@ -382,10 +487,18 @@ impl Faults {
                 if spent {
                     live.rule.enabled = false;
                 }
+                let wait_ms = match live.rule.spec.action {
+                    FaultAction::PushDelay {
+                        delay_ms,
+                        jitter_ms,
+                    } => Some(jittered(delay_ms, jitter_ms, &mut live.rng)),
+                    _ => None,
+                };
                 found = Some(Fired {
                     rule: live.rule.id,
                     action: live.rule.spec.action.clone(),
                     spent,
+                    wait_ms,
                 });
                 break;
             }
@@ -395,6 +508,44 @@ impl Faults {
             self.bump();
         }
         fired
+    }
+
+    /// Whether any rule acting on `layer` is on: pushes take the plain path when none is.
+    pub fn any_on(&self, layer: Layer) -> bool {
+        self.read()
+            .iter()
+            .any(|l| l.rule.enabled && l.rule.spec.action.layer() == layer)
+    }
+
+    /// The first connection-layer rule on that matches socket `sid` (of `client`).
+    /// Called for every write to a connection that carries a socket: one read lock and
+    /// a scan of the rules.
+    pub fn shaping(&self, sid: &str, client: Option<&str>) -> Option<Shaping> {
+        let rules = self.read();
+        rules
+            .iter()
+            .find(|l| {
+                l.rule.enabled
+                    && l.rule.spec.action.layer() == Layer::Connection
+                    && l.rule.spec.when.socket.as_deref().is_none_or(|s| s == sid)
+                    && l.rule
+                        .spec
+                        .when
+                        .client
+                        .as_deref()
+                        .is_none_or(|c| Some(c) == client)
+            })
+            .map(|l| Shaping {
+                rule: l.rule.id,
+                action: l.rule.spec.action.clone(),
+            })
+    }
+
+    /// Counts one TCP write a connection-layer rule paced or sliced (its `fired`).
+    pub fn count_write(&self, rule: u64) {
+        if let Some(live) = self.write().iter_mut().find(|l| l.rule.id == rule) {
+            live.rule.fired += 1;
+        }
     }
 
     /// Whether rule `id` still holds a stalled request: it exists and is on.
@@ -449,27 +600,79 @@ impl FaultAction {
             FaultAction::Disconnect => "disconnect the socket".into(),
             FaultAction::Stall => "stall (held unanswered while on)".into(),
             FaultAction::Cut => "cut the connection".into(),
+            FaultAction::Bandwidth { bytes_per_sec } => {
+                format!("limit to {bytes_per_sec} bytes/s")
+            }
+            FaultAction::Slice { bytes, delay_ms } => {
+                format!("slice writes into {bytes} bytes, {delay_ms} ms apart")
+            }
+            FaultAction::PushDrop => "drop the push".into(),
+            FaultAction::PushDuplicate => "send the push twice".into(),
+            FaultAction::PushDelay {
+                delay_ms,
+                jitter_ms: 0,
+            } => format!("delay the push {delay_ms} ms"),
+            FaultAction::PushDelay {
+                delay_ms,
+                jitter_ms,
+            } => format!("delay the push {delay_ms} ± {jitter_ms} ms"),
+            FaultAction::PushReorder => "send the push after the next one".into(),
         }
     }
+
+    /// The action's name on the wire (`push_drop`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultAction::Fail { .. } => "fail",
+            FaultAction::Delay { .. } => "delay",
+            FaultAction::Drop => "drop",
+            FaultAction::Disconnect => "disconnect",
+            FaultAction::Stall => "stall",
+            FaultAction::Cut => "cut",
+            FaultAction::Bandwidth { .. } => "bandwidth",
+            FaultAction::Slice { .. } => "slice",
+            FaultAction::PushDrop => "push_drop",
+            FaultAction::PushDuplicate => "push_duplicate",
+            FaultAction::PushDelay { .. } => "push_delay",
+            FaultAction::PushReorder => "push_reorder",
+        }
+    }
+}
+
+/// `delay_ms` plus or minus up to `jitter_ms` (never below 0), drawn from `rng`.
+fn jittered(delay_ms: u64, jitter_ms: u64, rng: &mut SplitMix) -> u64 {
+    if jitter_ms == 0 {
+        return delay_ms;
+    }
+    let offset = (rng.next_unit() * (2 * jitter_ms + 1) as f64) as u64;
+    (delay_ms + offset).saturating_sub(jitter_ms)
 }
 
 impl FaultSpec {
     /// The whole rule in words: "update on /todos → fail with conflict, next one only".
     pub fn describe(&self) -> String {
         let w = &self.when;
-        let mut when = match (&w.event, &w.events) {
-            (Some(e), _) => e.clone(),
-            (None, Some(list)) if !list.is_empty() => list.join(" or "),
+        let mut when = match (&w.event, &w.events, self.action.layer()) {
+            (_, _, Layer::Push) => "change pushes".into(),
+            (_, _, Layer::Connection) => "connections".into(),
+            (Some(e), _, _) => e.clone(),
+            (None, Some(list), _) if !list.is_empty() => list.join(" or "),
             _ => "any request".into(),
         };
         if let Some(url) = &w.url {
             when.push_str(&format!(" on {url}"));
         }
+        // A push goes to a socket; a request comes from one.
+        let dir = if self.action.layer() == Layer::Push {
+            "to"
+        } else {
+            "from"
+        };
         if let Some(client) = &w.client {
-            when.push_str(&format!(" from client {client}"));
+            when.push_str(&format!(" {dir} client {client}"));
         }
         if let Some(socket) = &w.socket {
-            when.push_str(&format!(" from socket {socket}"));
+            when.push_str(&format!(" {dir} socket {socket}"));
         }
         let times = match self.times {
             None => "every time".to_string(),
@@ -538,6 +741,7 @@ mod tests {
 
     fn req<'a>(socket: &'a str, event: &'a str, url: Option<&'a str>) -> Subject<'a> {
         Subject {
+            layer: Layer::Request,
             socket,
             client: None,
             event,
@@ -712,5 +916,120 @@ mod tests {
         .unwrap();
         assert_eq!(spec.action, FaultAction::Stall);
         assert_eq!(serde_json::to_value(&spec).unwrap()["action"], "stall");
+    }
+
+    fn spec(action: FaultAction, when: FaultMatch) -> FaultSpec {
+        FaultSpec {
+            when,
+            action,
+            times: None,
+            toxicity: None,
+            seed: None,
+        }
+    }
+
+    #[test]
+    fn a_rule_acts_on_its_own_layer_only() {
+        let faults = Faults::default();
+        faults.add(spec(FaultAction::PushDrop, FaultMatch::default()));
+        faults.add(spec(
+            FaultAction::Bandwidth { bytes_per_sec: 10 },
+            FaultMatch {
+                client: Some("tab-1".into()),
+                ..FaultMatch::default()
+            },
+        ));
+        assert_eq!(
+            faults.fire(req("s", "read", Some("/todos"))),
+            None,
+            "a push or connection rule never fires on a request"
+        );
+        let mut push = req("s", "change", Some("/todos"));
+        push.layer = Layer::Push;
+        assert_eq!(faults.fire(push).unwrap().action, FaultAction::PushDrop);
+        assert!(faults.any_on(Layer::Push));
+        assert_eq!(faults.shaping("s", None), None, "another client");
+        let shaping = faults.shaping("s", Some("tab-1")).unwrap();
+        assert_eq!(shaping.action, FaultAction::Bandwidth { bytes_per_sec: 10 });
+        faults.count_write(shaping.rule);
+        assert_eq!(
+            faults.get(shaping.rule).unwrap().fired,
+            1,
+            "writes are counted"
+        );
+    }
+
+    #[test]
+    fn a_push_delay_draws_its_jitter_from_the_seed_within_the_bounds() {
+        let delays = |seed| {
+            let faults = Faults::new(seed, Vec::new());
+            faults.add(spec(
+                FaultAction::PushDelay {
+                    delay_ms: 100,
+                    jitter_ms: 50,
+                },
+                FaultMatch::default(),
+            ));
+            let mut push = req("s", "change", Some("/todos"));
+            push.layer = Layer::Push;
+            (0..50)
+                .map(|_| faults.fire(push).unwrap().wait_ms.unwrap())
+                .collect::<Vec<_>>()
+        };
+        let a = delays(9);
+        assert!(a.iter().all(|d| (50..=150).contains(d)), "{a:?}");
+        assert_eq!(a, delays(9));
+        assert_ne!(a, delays(10));
+    }
+
+    #[test]
+    fn fields_that_do_not_apply_to_an_action_are_refused_with_what_to_change() {
+        let bad = [
+            (
+                FaultAction::Bandwidth { bytes_per_sec: 0 },
+                FaultMatch::default(),
+            ),
+            (
+                FaultAction::Slice {
+                    bytes: 0,
+                    delay_ms: 1,
+                },
+                FaultMatch::default(),
+            ),
+            (
+                FaultAction::Slice {
+                    bytes: 10,
+                    delay_ms: 1,
+                },
+                FaultMatch {
+                    url: Some("/todos".into()),
+                    ..FaultMatch::default()
+                },
+            ),
+            (
+                FaultAction::PushDuplicate,
+                FaultMatch {
+                    event: Some("update".into()),
+                    ..FaultMatch::default()
+                },
+            ),
+        ];
+        for (action, when) in bad {
+            assert!(spec(action, when).check().is_err());
+        }
+        let mut counted = spec(
+            FaultAction::Bandwidth { bytes_per_sec: 5 },
+            FaultMatch::default(),
+        );
+        counted.times = Some(1);
+        assert!(matches!(
+            counted.check(),
+            Err(SpecError::ConnectionCount("bandwidth"))
+        ));
+        let change = FaultMatch {
+            event: Some("change".into()),
+            ..FaultMatch::default()
+        };
+        assert_eq!(spec(FaultAction::PushReorder, change).check(), Ok(()));
     }
 }

@@ -12,76 +12,85 @@
 use socketioxide::extract::SocketRef;
 
 use crate::inspect::types::Origin;
-use crate::sync::Sync;
-use crate::transport::Cut;
+use crate::inspect::Inspector;
+use crate::transport::{Cut, Transport};
 
 /// The default bound on what may wait to be sent to one socket (`--max-queued-bytes`).
 pub const DEFAULT_MAX_QUEUED_BYTES: u64 = 4 * 1024 * 1024;
 
-/// Ends `socket`'s connections (crate::transport::Transport::cut); `why` goes into its
-/// disconnect record, with `by` as its origin. None when the socket is already gone.
-pub fn cut(sync: &Sync, socket: &SocketRef, by: Origin, why: String) -> Option<Cut> {
-    let sid = socket.id.to_string();
-    sync.inspect.disconnect_reason_from(&sid, by, why);
-    let cut = match sync.transport.cut(&sid) {
-        Ok(cut) => cut,
-        Err(e) => {
-            tracing::debug!(sid, "not cut: {e}");
-            return None;
-        }
-    };
-    // No more pushes: they would only wait for a connection that is gone.
-    socket.leave_all();
-    tracing::info!(sid, connections = cut.connections, "socket cut");
-    // A WebSocket's end is seen at once (its disconnect says `transport close`). A
-    // polling socket has no request open between two polls, so the server would only
-    // notice at the heartbeat timeout: it is closed here. Its DISCONNECT packet is
-    // never delivered, since every later request of the socket is refused.
-    if socket.transport_type() == socketioxide::TransportType::Polling {
-        let _ = socket.clone().disconnect();
-    }
-    Some(cut)
+/// The two things sending needs: the transport that counts and cuts, the inspector
+/// that records why (crate::sync::Sync hands them out; this module never sees it).
+#[derive(Clone, Copy)]
+pub struct Outbound<'a> {
+    pub inspect: &'a Inspector,
+    pub transport: &'a Transport,
 }
 
-/// Charges a packet of `bytes` to each of `recipients`, and cuts those that now have
-/// more than the bound waiting (or were cut before). Returns the sockets to send it to.
-pub fn admit(sync: &Sync, recipients: Vec<SocketRef>, bytes: u64) -> Vec<SocketRef> {
-    let limit = sync.transport.max_queued_bytes();
-    let mut kept = Vec::with_capacity(recipients.len());
-    for socket in recipients {
-        let Some(link) = sync.transport.link(&socket.id.to_string()) else {
-            // Not known to the transport (being set up): nothing to bound it by yet.
-            kept.push(socket);
-            continue;
+impl Outbound<'_> {
+    /// Ends `socket`'s connections (crate::transport::Transport::cut); `why` goes into its
+    /// disconnect record, with `by` as its origin. None when the socket is already gone.
+    pub fn cut(self, socket: &SocketRef, by: Origin, why: String) -> Option<Cut> {
+        let sid = socket.id.to_string();
+        self.inspect.disconnect_reason_from(&sid, by, why);
+        let cut = match self.transport.cut(&sid) {
+            Ok(cut) => cut,
+            Err(e) => {
+                tracing::debug!(sid, "not cut: {e}");
+                return None;
+            }
         };
-        if link.is_cut() {
-            continue;
+        // No more pushes: they would only wait for a connection that is gone.
+        socket.leave_all();
+        tracing::info!(sid, connections = cut.connections, "socket cut");
+        // A WebSocket's end is seen at once (its disconnect says `transport close`). A
+        // polling socket has no request open between two polls, so the server would only
+        // notice at the heartbeat timeout: it is closed here. Its DISCONNECT packet is
+        // never delivered, since every later request of the socket is refused.
+        if socket.transport_type() == socketioxide::TransportType::Polling {
+            let _ = socket.clone().disconnect();
         }
-        let queued = link.charge(bytes);
-        if queued <= limit {
-            kept.push(socket);
-            continue;
-        }
-        slow_consumer(sync, &socket, queued - bytes, bytes, limit);
+        Some(cut)
     }
-    kept
-}
 
-fn slow_consumer(sync: &Sync, socket: &SocketRef, queued: u64, next: u64, limit: u64) {
-    let sid = socket.id.to_string();
-    tracing::warn!(
-        sid,
-        queued,
-        limit,
-        "slow consumer: {queued} bytes wait to be sent, cutting its connection"
-    );
-    sync.inspect.slow_consumer(&sid, queued, next, limit);
-    cut(
-        sync,
-        socket,
-        Origin::Server,
-        format!("slow consumer ({queued} bytes waited to be sent, limit {limit})"),
-    );
+    /// Charges a packet of `bytes` to each of `recipients`, and cuts those that now have
+    /// more than the bound waiting (or were cut before). Returns the sockets to send it to.
+    pub fn admit(self, recipients: Vec<SocketRef>, bytes: u64) -> Vec<SocketRef> {
+        let limit = self.transport.max_queued_bytes();
+        let mut kept = Vec::with_capacity(recipients.len());
+        for socket in recipients {
+            let Some(link) = self.transport.link(&socket.id.to_string()) else {
+                // Not known to the transport (being set up): nothing to bound it by yet.
+                kept.push(socket);
+                continue;
+            };
+            if link.is_cut() {
+                continue;
+            }
+            let queued = link.charge(bytes);
+            if queued <= limit {
+                kept.push(socket);
+                continue;
+            }
+            self.slow_consumer(&socket, queued - bytes, bytes, limit);
+        }
+        kept
+    }
+
+    fn slow_consumer(self, socket: &SocketRef, queued: u64, next: u64, limit: u64) {
+        let sid = socket.id.to_string();
+        tracing::warn!(
+            sid,
+            queued,
+            limit,
+            "slow consumer: {queued} bytes wait to be sent, cutting its connection"
+        );
+        self.inspect.slow_consumer(&sid, queued, next, limit);
+        self.cut(
+            socket,
+            Origin::Server,
+            format!("slow consumer ({queued} bytes waited to be sent, limit {limit})"),
+        );
+    }
 }
 
 /// The size of `payload` as an event packet on the wire (`42["event",payload]`), about.

@@ -215,14 +215,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             "the fault rules kept in the database could not be read: {e}"
         ))
     })?;
-    let faults = Arc::new(
-        crate::faults::Faults::new(
-            config.fault_seed.unwrap_or_else(crate::faults::random_seed),
-            kept_rules,
-        )
-        .with_store(fault_store),
-    );
+    let faults = Arc::new(crate::faults::Faults::new(
+        config.fault_seed.unwrap_or_else(crate::faults::random_seed),
+        kept_rules,
+    ));
     let inspector = Arc::new(Inspector::with_faults(recorder, faults.clone()));
+    transport.shape_by(inspector.clone());
     let replay = Arc::new(Player::new(
         io.clone(),
         store.pool().clone(),
@@ -234,6 +232,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         max_data: config.max_data,
         inspect: inspector.clone(),
         faults,
+        fault_store,
+        held_pushes: Default::default(),
         replay: replay.clone(),
         queries: Default::default(),
         transport: transport.clone(),

@@ -1,29 +1,33 @@
 //! The store: models as JSON per (collection url, id) with a version, and a change log
 //! with one server-wide sequence number, in one SQLite file (WAL).
 //!
-//! Writers are serialised by one lock that the caller holds across the write *and* the
+//! Writes go through one writer thread (crate::writer: group commit on a connection of
+//! its own), which holds the write lock across a batch's transaction *and* the acks and
 //! pushes that follow it, so subscribers see a collection's changes in seq order and a
-//! `subscribe since` snapshot cannot interleave with a write. Reads never take it: WAL
-//! gives them a consistent snapshot while a write is in progress.
+//! `subscribe since` snapshot (taken under the same lock) cannot interleave with a
+//! write. Reads never take it: WAL gives them a consistent snapshot while a write is in
+//! progress.
 
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{ConnectOptions, Executor, Row, SqlitePool};
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::clean_tx::CleanTx;
 use crate::error::SyncError;
 use crate::url::Url;
+use crate::writer::{Committed, Source, Writer};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// How many connections a file database keeps open (reads run beside a write, and
-/// the session recorder writes on its own).
+/// How many connections a file database keeps open for reads and the session recorder
+/// (the writer has one more of its own).
 const FILE_CONNECTIONS: u32 = 4;
 
 /// Where the database lives.
@@ -169,8 +173,8 @@ pub struct WriteLock<'a>(#[allow(dead_code)] MutexGuard<'a, ()>);
 
 pub struct Store {
     pool: SqlitePool,
-    writer: Mutex<()>,
-    retain: i64,
+    lock: Arc<Mutex<()>>,
+    writer: Writer,
     location: DbLocation,
 }
 
@@ -187,7 +191,11 @@ impl Store {
         retain_changes: i64,
         durability: Durability,
     ) -> Result<Store, String> {
-        let (options, pool_options) = match &location {
+        let sessions_file = match &location {
+            DbLocation::Memory => None,
+            DbLocation::File(path) => Some(crate::sessions_db::path_for(path)),
+        };
+        let (options, pool_options, own_writer) = match &location {
             DbLocation::Memory => (
                 SqliteConnectOptions::from_str("sqlite::memory:").map_err(|e| e.to_string())?,
                 // One connection, never recycled: every connection would be its own database.
@@ -197,6 +205,7 @@ impl Store {
                     .min_connections(1)
                     .idle_timeout(None)
                     .max_lifetime(None),
+                false,
             ),
             DbLocation::File(path) => {
                 crate::foreign_db::refuse_foreign(path, &MIGRATOR).await?;
@@ -228,59 +237,69 @@ impl Store {
                         .max_connections(FILE_CONNECTIONS)
                         .idle_timeout(None)
                         .max_lifetime(None),
+                    true,
                 )
             }
         };
-        let pool = pool_options.connect_with(options).await.map_err(|e| {
-            format!("cannot open the database {location}: {e}; pass --db PATH to use another file")
-        })?;
+        // Every pooled connection sees the recorder's sessions file; the writer's own
+        // connection does not (crate::sessions_db).
+        // 'static, as the callback's future must be for any connection's lifetime: one
+        // short string per opened store.
+        let attach: &'static str = Box::leak(
+            crate::sessions_db::attach_sql(sessions_file.as_deref(), durability).into_boxed_str(),
+        );
+        let pool_options = pool_options.after_connect(move |conn, _| {
+            Box::pin(async move {
+                // Executor's execute runs every statement of the batch.
+                conn.execute(attach).await?;
+                Ok(())
+            })
+        });
+        let pool = pool_options
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot open the database {location}: {e}; pass --db PATH to use another file"
+                )
+            })?;
         MIGRATOR.run(&pool).await.map_err(|e| {
             format!("cannot prepare the database {location}: {e}; is it a Syncscope database?")
         })?;
-        let store = Store {
-            pool,
-            writer: Mutex::new(()),
-            retain: retain_changes.max(1),
-            location,
-        };
-        store.warm_up().await.map_err(|e| {
+        let cannot_write = |e: String| {
             format!(
-                "cannot write to the database {}: {e}; pass --db PATH to use another file",
-                store.location
+                "cannot write to the database {location}: {e}; pass --db PATH to use another file"
             )
-        })?;
-        Ok(store)
+        };
+        warm_up(&pool)
+            .await
+            .map_err(|e| cannot_write(e.to_string()))?;
+        // Opened after the pool's, once the file is in WAL mode (see above).
+        let source = if own_writer {
+            Source::Own(
+                options
+                    .connect()
+                    .await
+                    .map_err(|e| cannot_write(e.to_string()))?,
+            )
+        } else {
+            Source::Pool(pool.clone())
+        };
+        let lock = Arc::new(Mutex::new(()));
+        let writer = Writer::start(source, lock.clone(), retain_changes.max(1))
+            .await
+            .map_err(cannot_write)?;
+        Ok(Store {
+            pool,
+            lock,
+            writer,
+            location,
+        })
     }
 
-    /// Pays at start what the first write would otherwise pay (issue 13: 142 ms against
-    /// 0.5–2.6 ms for later ones): opening every connection, the WAL and its index,
-    /// reading the tables' pages into the cache, and preparing the write's statements on
-    /// each connection (sqlx keeps them per connection). A write is run on every
-    /// connection and rolled back, so nothing is left behind, not even a seq.
-    async fn warm_up(&self) -> Result<(), SyncError> {
-        let collection = Url::parse("/_syncscope_warm_up")?;
-        let count = self.pool.options().get_max_connections();
-        let mut held = Vec::new();
-        for _ in 0..count {
-            held.push(self.pool.acquire().await?);
-        }
-        for conn in &mut held {
-            sqlx::query("BEGIN IMMEDIATE").execute(&mut **conn).await?;
-            let write = Write::Create { data: Map::new() };
-            let applied = self.apply(conn, &collection, write).await;
-            sqlx::query("ROLLBACK").execute(&mut **conn).await?;
-            applied?;
-            sqlx::query(
-                "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)",
-            )
-            .fetch_one(&mut **conn)
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// The connection pool, shared with the inspector's recorder (one database, and with
-    /// `:memory:` its one connection).
+    /// The connection pool, shared with the inspector's recorder (its sessions file is
+    /// attached to every connection, see crate::sessions_db; with `:memory:` the pool's
+    /// one connection is the database).
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
@@ -289,14 +308,27 @@ impl Store {
         &self.location
     }
 
-    /// Waits for the write in progress, if any, and closes the database cleanly.
+    /// Lets the writes already queued commit, then closes the database cleanly.
     pub async fn close(&self) {
-        let _held = self.writer.lock().await;
+        self.writer.close().await;
+        let _held = self.lock.lock().await;
         self.pool.close().await;
     }
 
+    /// SQLite's `synchronous` on the connection the writes commit on: 1 NORMAL, 2 FULL
+    /// (`--durable`). The durability tests read it; the pool's connections say only
+    /// what reads and the recorder use.
+    pub fn writer_synchronous(&self) -> i64 {
+        self.writer.synchronous
+    }
+
+    /// Writes queued for the writer and not yet taken into a batch.
+    pub fn writes_waiting(&self) -> usize {
+        self.writer.waiting()
+    }
+
     pub async fn lock(&self) -> WriteLock<'_> {
-        WriteLock(self.writer.lock().await)
+        WriteLock(self.lock.lock().await)
     }
 
     pub async fn last_seq(&self) -> Result<i64, SyncError> {
@@ -448,167 +480,126 @@ impl Store {
         Ok(())
     }
 
-    /// Applies one write in one transaction. Nothing is written when it fails.
-    pub async fn write(
-        &self,
-        _lock: &WriteLock<'_>,
-        collection: &Url,
-        write: Write,
-    ) -> Result<Change, SyncError> {
-        // IMMEDIATE takes SQLite's write lock up front (waiting out the busy timeout):
-        // a deferred transaction that reads first fails at once with "database is
-        // locked" when another connection (the session recorder) committed meanwhile.
-        let mut tx = CleanTx::begin(&self.pool, "BEGIN IMMEDIATE").await?;
-        // Any failure, SQLite's own included (disk full), ends in a ROLLBACK here, under
-        // the write lock, so the next write starts on a clean connection.
-        match self.apply(&mut tx, collection, write).await {
-            Ok(change) => {
-                tx.commit().await?;
-                Ok(change)
-            }
-            Err(e) => {
-                tx.rollback().await;
-                Err(e)
-            }
-        }
+    /// Applies one write (in the writer's next batch) and waits for its commit. The
+    /// caller must not hold the write lock: the writer takes it.
+    pub async fn write(&self, collection: &Url, write: Write) -> Result<Change, SyncError> {
+        self.commit(collection, write).await?.result
     }
 
-    /// The statements of one write, inside the caller's transaction.
-    async fn apply(
-        &self,
-        tx: &mut SqliteConnection,
-        collection: &Url,
-        write: Write,
-    ) -> Result<Change, SyncError> {
-        let (id, op, data, version, deleting) = {
-            let id = match &write {
-                Write::Create { data } => create_id(data)?,
-                Write::Update { id, .. } | Write::Patch { id, .. } | Write::Delete { id, .. } => {
-                    id.clone()
-                }
-            };
-            let current =
-                sqlx::query("SELECT data, version FROM models WHERE collection = ? AND id = ?")
-                    .bind(collection.as_str())
-                    .bind(&id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .map(|row| model_from(id.clone(), row.get(0), row.get(1)))
-                    .transpose()?;
-            let not_found = || SyncError::NotFound {
-                url: collection.model_url(&id),
-            };
-            let conflict = |current: &Model, message: String| SyncError::Conflict {
-                message,
-                data: current.data.clone(),
-                version: current.version,
-            };
-            let check = |current: &Model, expected: Option<i64>| match expected {
-                Some(v) if v != current.version => Err(conflict(
-                    current,
-                    format!(
-                        "{} is at version {}, not {v}; someone else changed it",
-                        collection.model_url(&id),
-                        current.version
-                    ),
-                )),
-                _ => Ok(()),
-            };
-            match (write, current) {
-                (Write::Create { .. }, Some(current)) => {
-                    return Err(conflict(
-                        &current,
-                        format!("{} already exists", collection.model_url(&id)),
-                    ))
-                }
-                (Write::Create { mut data }, None) => {
-                    data.entry("id")
-                        .or_insert_with(|| Value::String(id.clone()));
-                    (id, Op::Create, Value::Object(data), 1, false)
-                }
-                (Write::Update { data, version, .. }, None) => match version {
-                    Some(_) => return Err(not_found()),
-                    None => {
-                        let data = with_id(data, &id, None)?;
-                        (id, Op::Create, data, 1, false)
-                    }
-                },
-                (Write::Update { data, version, .. }, Some(current)) => {
-                    check(&current, version)?;
-                    let data = with_id(data, &id, current.data.get("id"))?;
-                    (id, Op::Update, data, current.version + 1, false)
-                }
-                (Write::Patch { .. }, None) | (Write::Delete { .. }, None) => {
-                    return Err(not_found())
-                }
-                (Write::Patch { data, version, .. }, Some(current)) => {
-                    check(&current, version)?;
-                    let mut merged = current.data.as_object().cloned().unwrap_or_default();
-                    merged.extend(data);
-                    let data = with_id(merged, &id, current.data.get("id"))?;
-                    (id, Op::Patch, data, current.version + 1, false)
-                }
-                (Write::Delete { version, .. }, Some(current)) => {
-                    check(&current, version)?;
-                    (id, Op::Delete, current.data, current.version + 1, true)
-                }
-            }
-        };
-        let text = data.to_string();
-        let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO changes (collection, id, op, data, version, at_ms) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
-        )
-        .bind(collection.as_str())
-        .bind(&id)
-        .bind(op.as_str())
-        .bind(&text)
-        .bind(version)
-        .bind(now_ms())
-        .fetch_one(&mut *tx)
-        .await?;
-        if deleting {
-            sqlx::query("DELETE FROM models WHERE collection = ? AND id = ?")
-                .bind(collection.as_str())
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
-        } else {
-            sqlx::query(
-                "INSERT INTO models (collection, id, data, version, created_seq) VALUES (?, ?, ?, ?, ?)
-                 ON CONFLICT (collection, id) DO UPDATE SET data = excluded.data, version = excluded.version",
-            )
-            .bind(collection.as_str())
-            .bind(&id)
-            .bind(&text)
-            .bind(version)
-            .bind(seq)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let cutoff = seq - self.retain;
-        if cutoff > 0 {
-            sqlx::query("DELETE FROM changes WHERE seq <= ?")
-                .bind(cutoff)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("UPDATE meta SET value = MAX(value, ?) WHERE key = 'pruned_through'")
-                .bind(cutoff)
-                .execute(&mut *tx)
-                .await?;
-        }
-        Ok(Change {
-            url: collection.to_string(),
-            op,
-            id,
-            data,
-            version,
-            seq,
-        })
+    /// As [`Store::write`], but hands the outcome over as a [`Committed`]: until it is
+    /// dropped, no later write is handed over, so its holder can ack and push first
+    /// (pushes in seq order). Nothing is written when it fails.
+    pub async fn commit(&self, collection: &Url, write: Write) -> Result<Committed, SyncError> {
+        self.writer.commit(collection, write).await
     }
 }
 
+/// What a write will do, decided from the model as it stands (None: no such model).
+pub(crate) struct Planned {
+    pub id: String,
+    pub op: Op,
+    pub data: Value,
+    pub version: i64,
+    /// A delete: the model row goes, the change keeps its last data.
+    pub deleting: bool,
+}
+
+/// Checks a write against the stored model (version, existence, id) and decides what
+/// it writes. Refuses before anything is written.
+pub(crate) fn plan_write(
+    collection: &Url,
+    id: String,
+    write: Write,
+    current: Option<Model>,
+) -> Result<Planned, SyncError> {
+    let not_found = || SyncError::NotFound {
+        url: collection.model_url(&id),
+    };
+    let conflict = |current: &Model, message: String| SyncError::Conflict {
+        message,
+        data: current.data.clone(),
+        version: current.version,
+    };
+    let check = |current: &Model, expected: Option<i64>| match expected {
+        Some(v) if v != current.version => Err(conflict(
+            current,
+            format!(
+                "{} is at version {}, not {v}; someone else changed it",
+                collection.model_url(&id),
+                current.version
+            ),
+        )),
+        _ => Ok(()),
+    };
+    let (op, data, version, deleting) = match (write, current) {
+        (Write::Create { .. }, Some(current)) => {
+            return Err(conflict(
+                &current,
+                format!("{} already exists", collection.model_url(&id)),
+            ))
+        }
+        (Write::Create { mut data }, None) => {
+            data.entry("id")
+                .or_insert_with(|| Value::String(id.clone()));
+            (Op::Create, Value::Object(data), 1, false)
+        }
+        (Write::Update { data, version, .. }, None) => match version {
+            Some(_) => return Err(not_found()),
+            None => (Op::Create, with_id(data, &id, None)?, 1, false),
+        },
+        (Write::Update { data, version, .. }, Some(current)) => {
+            check(&current, version)?;
+            let data = with_id(data, &id, current.data.get("id"))?;
+            (Op::Update, data, current.version + 1, false)
+        }
+        (Write::Patch { .. }, None) | (Write::Delete { .. }, None) => return Err(not_found()),
+        (Write::Patch { data, version, .. }, Some(current)) => {
+            check(&current, version)?;
+            let mut merged = current.data.as_object().cloned().unwrap_or_default();
+            merged.extend(data);
+            let data = with_id(merged, &id, current.data.get("id"))?;
+            (Op::Patch, data, current.version + 1, false)
+        }
+        (Write::Delete { version, .. }, Some(current)) => {
+            check(&current, version)?;
+            (Op::Delete, current.data, current.version + 1, true)
+        }
+    };
+    Ok(Planned {
+        id,
+        op,
+        data,
+        version,
+        deleting,
+    })
+}
+
+/// Pays at start what the first read would otherwise pay: opening every connection
+/// (one after another, see Store::open), the WAL and its index, and reading the
+/// tables' pages into the cache. The writer prepares its own statements.
+async fn warm_up(pool: &SqlitePool) -> Result<(), SyncError> {
+    let count = pool.options().get_max_connections();
+    let mut held = Vec::new();
+    for _ in 0..count {
+        held.push(pool.acquire().await?);
+    }
+    for conn in &mut held {
+        sqlx::query("SELECT data, version FROM models WHERE collection = ? AND id = ?")
+            .bind("/_syncscope_warm_up")
+            .bind("")
+            .fetch_optional(&mut **conn)
+            .await?;
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)",
+        )
+        .fetch_one(&mut **conn)
+        .await?;
+    }
+    Ok(())
+}
+
 /// The id a create stores under: the client's (string or number), or a new UUIDv7.
-fn create_id(data: &Map<String, Value>) -> Result<String, SyncError> {
+pub(crate) fn create_id(data: &Map<String, Value>) -> Result<String, SyncError> {
     match data.get("id") {
         None | Some(Value::Null) => Ok(uuid::Uuid::now_v7().simple().to_string()),
         Some(value) => id_text(value),
@@ -670,7 +661,7 @@ fn parse_json(text: String) -> Result<Value, SyncError> {
         .map_err(|e| SyncError::Internal(format!("stored JSON is corrupt: {e}")))
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

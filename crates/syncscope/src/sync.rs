@@ -33,6 +33,10 @@ pub struct Sync {
     pub inspect: Arc<Inspector>,
     /// Rules the inspector set; checked for every request before it runs.
     pub faults: Arc<crate::faults::Faults>,
+    /// Where the rules are kept, written after every change (crate::fault_store).
+    pub fault_store: crate::fault_store::FaultStore,
+    /// The pushes a `push_reorder` rule holds (crate::push_faults).
+    pub held_pushes: Arc<crate::push_faults::HeldPushes>,
     /// The live replay of a stored session's pushes, driven from the control API.
     pub replay: Arc<crate::live_replay::Player>,
     /// The live queries sockets subscribed to, and what each one's result holds.
@@ -79,20 +83,25 @@ impl Sync {
                 );
             }
             Command::Write { collection, write } => {
-                let lock = self.store.lock().await;
-                match self.store.write(&lock, &collection, write).await {
-                    Ok(change) => {
-                        let prev = self
-                            .channel_seqs
-                            .advance(&self.store, &collection, change.seq)
-                            .await;
-                        reply(Ok(Outcome::Written {
-                            change: change.clone(),
-                            prev,
-                        }));
-                        self.push(origin, &collection, &change, prev).await;
-                        self.push_to_queries(origin, &collection, &change).await;
-                    }
+                // Acked and pushed while `committed` is held: the writer hands the next
+                // write over only after (writer::Committed), so pushes go out in seq
+                // order and `prev` follows the channel's chain.
+                match self.store.commit(&collection, write).await {
+                    Ok(committed) => match &committed.result {
+                        Ok(change) => {
+                            let prev = self
+                                .channel_seqs
+                                .advance(&self.store, &collection, change.seq)
+                                .await;
+                            reply(Ok(Outcome::Written {
+                                change: change.clone(),
+                                prev,
+                            }));
+                            self.push(origin, &collection, change, prev).await;
+                            self.push_to_queries(origin, &collection, change).await;
+                        }
+                        Err(e) => reply(Err(e.clone())),
+                    },
                     Err(e) => reply(Err(e)),
                 }
             }
@@ -251,7 +260,7 @@ impl Sync {
             let bytes = crate::outbound::packet_bytes("change", &payload);
             let (sent, target, to) = match (audience, origin) {
                 (Audience::Writer, Some(socket)) => {
-                    let to = crate::outbound::admit(self, vec![socket.clone()], bytes);
+                    let to = self.outbound().admit(vec![socket.clone()], bytes);
                     let sent = match to.first() {
                         Some(socket) => socket.emit("change", &payload).map_err(|e| e.to_string()),
                         None => Ok(()),
@@ -266,7 +275,7 @@ impl Sync {
                 }
                 _ => {
                     let sockets = self.io.to(room.room.clone()).sockets();
-                    let to = crate::outbound::admit(self, sockets, bytes);
+                    let to = self.outbound().admit(sockets, bytes);
                     let sent = if to.is_empty() {
                         Ok(())
                     } else {
@@ -335,6 +344,24 @@ impl Sync {
         }
     }
 
+    /// What sending to sockets needs (crate::outbound), without the rest of `Sync`.
+    pub fn outbound(&self) -> crate::outbound::Outbound<'_> {
+        crate::outbound::Outbound {
+            inspect: &self.inspect,
+            transport: &self.transport,
+        }
+    }
+
+    /// What tampering with pushes needs (crate::push_faults), without the rest of `Sync`.
+    pub fn push_faults(&self) -> crate::push_faults::PushFaults<'_> {
+        crate::push_faults::PushFaults {
+            faults: &self.faults,
+            held: &self.held_pushes,
+            inspect: &self.inspect,
+            store: &self.fault_store,
+        }
+    }
+
     /// Everyone listening to `collection` but the writer.
     fn to(&self, origin: Option<&SocketRef>, room: String) -> BroadcastOperators {
         match origin {
@@ -356,7 +383,15 @@ impl Sync {
         // counted (crate::outbound).
         let room = channel_room(collection);
         let bytes = crate::outbound::packet_bytes("change", &push);
-        let to = crate::outbound::admit(self, self.to(origin, room.clone()).sockets(), bytes);
+        let to = self
+            .outbound()
+            .admit(self.to(origin, room.clone()).sockets(), bytes);
+        // Push rules may drop, repeat, delay or hold it per recipient (crate::push_faults).
+        let tampered = crate::push_faults::plan(self.push_faults(), &to, collection);
+        let recipients = match &tampered {
+            Some(plan) => plan.recipients(),
+            None => crate::outbound::ids(&to),
+        };
         self.inspect.pushed_exact(
             writer.as_deref(),
             tag,
@@ -364,10 +399,19 @@ impl Sync {
                 url: collection.to_string(),
             },
             "change",
-            vec![change_json],
-            crate::outbound::ids(&to),
+            vec![change_json.clone()],
+            recipients,
         );
-        if !to.is_empty() {
+        if let Some(plan) = tampered {
+            crate::push_faults::carry_out(
+                self.push_faults(),
+                plan,
+                collection,
+                change.seq,
+                &change_json,
+            )
+            .await;
+        } else if !to.is_empty() {
             let sent = self.to(origin, room).emit("change", &push).await;
             if let Err(e) = sent {
                 tracing::warn!(url = %collection, seq = change.seq, "push of change failed: {e}");

@@ -13,6 +13,9 @@
 //! to the Socket.IO socket id of the default namespace), so [`track`] learns which
 //! connections carry which socket: a WebSocket has one; a long-polling socket has the
 //! connections of its requests. [`Transport::cut`] shuts them down.
+//!
+//! Knowing which socket (and client) a connection carries also lets a bandwidth or
+//! slice fault rule pace that connection's writes (crate::pacing).
 
 use std::collections::HashMap;
 use std::io;
@@ -20,7 +23,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::task::{Context, Poll};
 
 use axum::extract::connect_info::Connected;
@@ -49,11 +52,16 @@ struct Inner {
     conns: Mutex<HashMap<u64, Weak<ConnState>>>,
     /// Every connected Socket.IO socket, by id.
     links: Mutex<HashMap<String, Arc<Link>>>,
+    /// The fault rules that may pace connections, and where their records go; set
+    /// once the inspector exists (it is made after the listener).
+    shaper: OnceLock<Arc<crate::inspect::Inspector>>,
 }
 
 /// One Socket.IO socket as the transport sees it.
 pub struct Link {
     sid: String,
+    /// The client id of its handshake, for rules that match a client.
+    client: Option<String>,
     /// Bytes handed to socketioxide for this socket and not yet written to a
     /// connection (an estimate: see crate::outbound).
     queued: AtomicU64,
@@ -103,6 +111,9 @@ pub struct ConnState {
     sid: Mutex<Option<String>>,
     /// The socket whose bytes this connection writes now, when it is connected.
     carrying: Mutex<Option<Arc<Link>>>,
+    /// The connection rule that paced its last write, so that a rule starting to act
+    /// on it is recorded once, not per write.
+    shaped_by: Mutex<Option<u64>>,
 }
 
 impl ConnState {
@@ -173,6 +184,7 @@ impl Transport {
                 next_conn: AtomicU64::new(0),
                 conns: Mutex::default(),
                 links: Mutex::default(),
+                shaper: OnceLock::new(),
             }),
         }
     }
@@ -189,10 +201,23 @@ impl Transport {
         }
     }
 
-    /// A socket has connected; `via` is the connection of its handshake, when known.
-    pub fn connected(&self, sid: &str, via: Option<&Arc<ConnState>>) -> Arc<Link> {
+    /// From now on, the connection rules of `inspector`'s faults pace the connections
+    /// of the sockets they match, and their fault records go to its log.
+    pub fn shape_by(&self, inspector: Arc<crate::inspect::Inspector>) {
+        let _ = self.inner.shaper.set(inspector);
+    }
+
+    /// A socket has connected; `via` is the connection of its handshake, when known;
+    /// `client` the client id of its handshake.
+    pub fn connected(
+        &self,
+        sid: &str,
+        client: Option<&str>,
+        via: Option<&Arc<ConnState>>,
+    ) -> Arc<Link> {
         let link = Arc::new(Link {
             sid: sid.to_string(),
+            client: client.map(str::to_string),
             queued: AtomicU64::new(0),
             cut: AtomicBool::new(false),
         });
@@ -263,6 +288,7 @@ impl Transport {
             cut: AtomicBool::new(false),
             sid: Mutex::new(None),
             carrying: Mutex::new(None),
+            shaped_by: Mutex::new(None),
         });
         self.inner
             .conns
@@ -273,6 +299,7 @@ impl Transport {
             stream,
             state,
             transport: self.inner.clone(),
+            pacer: crate::pacing::Pacer::default(),
         }
     }
 }
@@ -348,6 +375,66 @@ pub struct Conn {
     stream: TcpStream,
     state: Arc<ConnState>,
     transport: Arc<Inner>,
+    pacer: crate::pacing::Pacer,
+}
+
+impl Conn {
+    /// The connection rule in effect on the socket this connection carries, if any.
+    fn shaping(&self) -> Option<crate::faults::Shaping> {
+        let inspector = self.transport.shaper.get()?;
+        let link = self
+            .state
+            .carrying
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()?;
+        inspector.faults.shaping(&link.sid, link.client.as_deref())
+    }
+
+    /// A write of at most one chunk, after the pause the last one owes (crate::pacing).
+    fn poll_write_shaped(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        shaping: &crate::faults::Shaping,
+    ) -> Poll<io::Result<usize>> {
+        if self.pacer.poll_pause(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let n = crate::pacing::chunk(&shaping.action, buf.len());
+        let written = Pin::new(&mut self.stream).poll_write(cx, &buf[..n]);
+        if let Poll::Ready(Ok(n)) = &written {
+            self.state.wrote(*n);
+            self.pacer.wrote(&shaping.action, *n);
+            self.shaped(shaping);
+        }
+        written
+    }
+
+    /// Counts a paced write on its rule; records the rule's first on this connection.
+    fn shaped(&self, shaping: &crate::faults::Shaping) {
+        let Some(inspector) = self.transport.shaper.get() else {
+            return;
+        };
+        inspector.faults.count_write(shaping.rule);
+        let first = {
+            let mut by = self
+                .state
+                .shaped_by
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            by.replace(shaping.rule) != Some(shaping.rule)
+        };
+        let sid = self
+            .state
+            .sid
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let (true, Some(sid)) = (first, sid) {
+            inspector.shaping_fault(&sid, shaping);
+        }
+    }
 }
 
 impl Drop for Conn {
@@ -390,6 +477,11 @@ impl AsyncWrite for Conn {
         if self.state.cut.load(Ordering::Relaxed) {
             return Poll::Ready(Err(cut_error()));
         }
+        if !buf.is_empty() {
+            if let Some(shaping) = self.shaping() {
+                return self.poll_write_shaped(cx, buf, &shaping);
+            }
+        }
         let written = Pin::new(&mut self.stream).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = &written {
             self.state.wrote(*n);
@@ -404,6 +496,12 @@ impl AsyncWrite for Conn {
     ) -> Poll<io::Result<usize>> {
         if self.state.cut.load(Ordering::Relaxed) {
             return Poll::Ready(Err(cut_error()));
+        }
+        if let Some(shaping) = self.shaping() {
+            // Paced writes go one buffer (one chunk of it) at a time.
+            if let Some(first) = bufs.iter().find(|b| !b.is_empty()) {
+                return self.poll_write_shaped(cx, first, &shaping);
+            }
         }
         let written = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = &written {

@@ -140,10 +140,8 @@ impl Dispatcher {
                 .expect("the recorder starts");
             // The server's fault rules, kept in the store as the server keeps them, with
             // a fixed seed so that a fuzz input draws the same toxicity on every run.
-            let faults = Arc::new(
-                crate::faults::Faults::new(0, Vec::new())
-                    .with_store(crate::fault_store::FaultStore::new(store.pool().clone())),
-            );
+            let faults = Arc::new(crate::faults::Faults::new(0, Vec::new()));
+            let fault_store = crate::fault_store::FaultStore::new(store.pool().clone());
             let inspector = Arc::new(Inspector::with_faults(recorder, faults.clone()));
             let replay = Arc::new(Player::new(
                 io.clone(),
@@ -156,6 +154,8 @@ impl Dispatcher {
                 max_data: MAX_DATA,
                 inspect: inspector.clone(),
                 faults,
+                fault_store,
+                held_pushes: Default::default(),
                 replay,
                 transport: crate::transport::Transport::new(
                     crate::outbound::DEFAULT_MAX_QUEUED_BYTES,

@@ -8,7 +8,9 @@ use std::process::{Command, Stdio};
 use syncscope::store::Durability;
 use syncscope::{Config, DbLocation};
 
-/// SQLite's `synchronous` on every connection of the server's pool: 1 NORMAL, 2 FULL.
+/// SQLite's `synchronous` on every connection of the server's pool, for the models'
+/// file and for the recorder's sessions file beside it, then on the writer's own
+/// connection (the one every write commits on): 1 NORMAL, 2 FULL.
 async fn synchronous_of_every_connection(durability: Durability) -> Vec<i64> {
     let dir = tempfile::tempdir().unwrap();
     let running = syncscope::start(Config {
@@ -32,8 +34,14 @@ async fn synchronous_of_every_connection(durability: Durability) -> Vec<i64> {
             .await
             .unwrap();
         values.push(value);
+        let sessions: i64 = sqlx::query_scalar("PRAGMA recorder.synchronous")
+            .fetch_one(&mut **conn)
+            .await
+            .unwrap();
+        values.push(sessions);
     }
     drop(held);
+    values.push(running.store().writer_synchronous());
     running.shutdown().await;
     values
 }

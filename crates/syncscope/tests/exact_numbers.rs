@@ -62,12 +62,7 @@ async fn random_doubles_read_back_from_the_store_bit_for_bit() {
         for (i, x) in chunk.iter().enumerate() {
             data.insert(format!("n{i}"), Value::from(*x));
         }
-        let lock = store.lock().await;
-        let change = store
-            .write(&lock, &todos, Write::Create { data })
-            .await
-            .unwrap();
-        drop(lock);
+        let change = store.write(&todos, Write::Create { data }).await.unwrap();
         let model = store.read_model(&todos, &change.id).await.unwrap().unwrap();
         for (i, x) in chunk.iter().enumerate() {
             let back = model.data[format!("n{i}")].as_f64().unwrap();
@@ -93,12 +88,10 @@ async fn large_integers_keep_every_digit_in_the_store() {
         r#"{"max_safe": 9007199254740991, "u64": 18446744073709551615, "i64": -9223372036854775808, "zero": 0}"#,
     )
     .unwrap();
-    let lock = store.lock().await;
     let change = store
-        .write(&lock, &url, Write::Create { data: data.clone() })
+        .write(&url, Write::Create { data: data.clone() })
         .await
         .unwrap();
-    drop(lock);
     let model = store.read_model(&url, &change.id).await.unwrap().unwrap();
     for (key, value) in &data {
         assert_eq!(&model.data[key], value, "{key}");

@@ -264,3 +264,74 @@ async fn a_lock_held_by_another_program_answers_busy_and_the_next_write_works_on
     drop(c);
     server.shutdown().await;
 }
+
+/// Group commit (crate::writer) runs the writes waiting at one moment in one
+/// transaction. When SQLite fails one of them and rolls the transaction back, as it does
+/// on a full disk, that write fails and its batch-mates are still kept and acked. A
+/// trigger stands in for the full disk here, so that exactly one write fails; holding
+/// the write lock while the clients send makes their writes one batch.
+#[tokio::test]
+async fn a_write_sqlite_fails_fails_alone_and_its_batch_mates_are_kept_and_acked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("app.db");
+    let server = start(config(&db)).await;
+    let mut other = SqliteConnectOptions::from_str(&format!("sqlite://{}", db.display()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    sqlx::query(
+        "CREATE TRIGGER fail_poison BEFORE INSERT ON changes WHEN NEW.id = 'poison'
+         BEGIN SELECT RAISE(ROLLBACK, 'failed by the test'); END",
+    )
+    .execute(&mut other)
+    .await
+    .unwrap();
+    other.close().await.unwrap();
+
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        clients.push(Client::connect(server.local_addr()).await);
+    }
+    let held = server.store().lock().await;
+    let mut sent = Vec::new();
+    for (n, c) in clients.iter_mut().enumerate() {
+        let id = if n == 3 {
+            "poison".to_string()
+        } else {
+            format!("m{n}")
+        };
+        let ack = c
+            .emit_with_ack("create", json!({"url": "/todos", "data": {"id": id}}))
+            .await;
+        sent.push(ack);
+    }
+    // Every write waits for the writer, which waits for the lock.
+    let mut polls = 0;
+    while server.store().writes_waiting() < clients.len() {
+        polls += 1;
+        assert!(polls < 3000, "the writes never reached the writer");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    drop(held);
+
+    for (n, (c, ack)) in clients.iter_mut().zip(sent).enumerate() {
+        let ack = c.ack(ack).await;
+        if n == 3 {
+            assert_eq!(ack[0]["code"], "internal", "{ack:?}");
+        } else {
+            assert_eq!(ok(&ack)["data"]["id"], format!("m{n}"), "{ack:?}");
+        }
+    }
+    let read = clients[0].request("read", json!({"url": "/todos"})).await;
+    let mut ids: Vec<String> = ok(&read)["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["m0", "m1", "m2", "m4", "m5", "m6", "m7"]);
+    drop(clients);
+    server.shutdown().await;
+}

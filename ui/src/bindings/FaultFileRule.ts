@@ -18,4 +18,4 @@ toxicity?: number,
  * The seed of this rule's draws; absent: derived from the server's seed and the
  * rule's id, so that the same seed and the same rules give the same draws.
  */
-seed?: number, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" } | { "action": "stall" } | { "action": "cut" });
+seed?: number, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" } | { "action": "stall" } | { "action": "cut" } | { "action": "bandwidth", bytes_per_sec: number, } | { "action": "slice", bytes: number, delay_ms: number, } | { "action": "push_drop" } | { "action": "push_duplicate" } | { "action": "push_delay", delay_ms: number, jitter_ms: number, } | { "action": "push_reorder" });

@@ -112,7 +112,15 @@ query?: JsonValue, } | { "kind": "unsubscribe", channel: string, query?: JsonVal
  * The `seq` of the `event_in` record of the request it acted on (null in
  * records made before it existed).
  */
-request_seq: number | null, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" } | { "action": "stall" } | { "action": "cut" }) | { "kind": "fault_rules", change: RuleChange, 
+request_seq: number | null, 
+/**
+ * A push rule: the `seq` of the change whose push it tampered with.
+ */
+push_seq?: number, 
+/**
+ * A `push_delay`: how long the push waited (its jitter drawn).
+ */
+waited_ms?: number, } & ({ "action": "fail", code: string, message: string, } | { "action": "delay", ms: number, } | { "action": "drop" } | { "action": "disconnect" } | { "action": "stall" } | { "action": "cut" } | { "action": "bandwidth", bytes_per_sec: number, } | { "action": "slice", bytes: number, delay_ms: number, } | { "action": "push_drop" } | { "action": "push_duplicate" } | { "action": "push_delay", delay_ms: number, jitter_ms: number, } | { "action": "push_reorder" }) | { "kind": "fault_rules", change: RuleChange, 
 /**
  * The rule concerned, as it is after the change (before it, for `removed`).
  */

@@ -10,6 +10,27 @@ import { actionText } from '../records';
 import { store, useStore } from '../store';
 
 type Action = FaultSpec['action'];
+
+/** The actions offered, by what they act on: requests, change pushes, connections. */
+const ACTIONS: [Action, string][] = [
+  ['fail', 'fail'],
+  ['delay', 'delay (latency)'],
+  ['drop', 'drop (no answer)'],
+  ['disconnect', 'disconnect'],
+  ['cut', 'cut (lost network)'],
+  ['stall', 'stall (hold)'],
+  ['push_drop', 'drop push'],
+  ['push_duplicate', 'duplicate push'],
+  ['push_delay', 'delay push'],
+  ['push_reorder', 'reorder push'],
+  ['bandwidth', 'bandwidth'],
+  ['slice', 'slice writes'],
+];
+
+function actionLayer(a: Action): 'request' | 'push' | 'connection' {
+  if (a.startsWith('push_')) return 'push';
+  return a === 'bandwidth' || a === 'slice' ? 'connection' : 'request';
+}
 type Times = 'once' | 'always' | 'n';
 
 type Say = (kind: 'ok' | 'error', text: string) => void;
@@ -35,7 +56,7 @@ function RuleRow({ r, say, onEdit, editing }: { r: FaultRule; say: Say; onEdit: 
       </td>
       <td class="mono muted">#{r.id}</td>
       <td class="mono" title={JSON.stringify(r.when)}>
-        {whenText(r.when)}
+        {whenText(r.when, r.action)}
       </td>
       <td class={`act act-${r.action}`}>{actionText(r)}</td>
       <td>
@@ -73,6 +94,10 @@ function RuleForm({ say, editing, onDone }: { say: Say; editing: FaultRule | nul
   const [otherCode, setOtherCode] = useState((CODES as readonly string[]).includes(c0) ? '' : c0);
   const [message, setMessage] = useState(e0?.action === 'fail' ? e0.message : DEFAULT_MESSAGE.conflict);
   const [ms, setMs] = useState(e0?.action === 'delay' ? e0.ms : 800);
+  const [bytesPerSec, setBytesPerSec] = useState(e0?.action === 'bandwidth' ? e0.bytes_per_sec : 262144);
+  const [sliceBytes, setSliceBytes] = useState(e0?.action === 'slice' ? e0.bytes : 64);
+  const [delayMs, setDelayMs] = useState(e0?.action === 'slice' || e0?.action === 'push_delay' ? e0.delay_ms : 20);
+  const [jitterMs, setJitterMs] = useState(e0?.action === 'push_delay' ? e0.jitter_ms : 0);
   const [socket, setSocket] = useState(e0?.when.socket ?? '');
   const [client, setClient] = useState(e0?.when.client ?? '');
   const [event, setEvent] = useState(e0?.when.event ?? e0?.when.events?.join(' or ') ?? '');
@@ -87,7 +112,7 @@ function RuleForm({ say, editing, onDone }: { say: Say; editing: FaultRule | nul
     setAction(a);
     // Latency and a held socket are usually meant to last; a failure or a cut, once
     // (a cut on every request would cut each reconnect as soon as it asks something).
-    if (!timesTouched) setTimes(a === 'fail' || a === 'cut' ? 'once' : 'always');
+    if (!timesTouched) setTimes(['fail', 'cut', 'push_drop', 'push_duplicate', 'push_reorder'].includes(a) ? 'once' : 'always');
   };
   const pickTimes = (t: Times) => {
     setTimes(t);
@@ -101,21 +126,35 @@ function RuleForm({ say, editing, onDone }: { say: Say; editing: FaultRule | nul
 
   const theCode = code === 'other' ? otherCode.trim() : code;
   const seedValue = seed.trim() && /^\d+$/.test(seed.trim()) ? Number(seed.trim()) : null;
+  // Push rules match a channel (the url), connection rules only a socket or client,
+  // and act while on (no times, no toxicity).
+  const layer = actionLayer(action);
   const base = {
     when: {
       ...(socket ? { socket } : {}),
       ...(client.trim() ? { client: client.trim() } : {}),
-      ...parseEvents(event),
-      ...(url.trim() ? { url: url.trim() } : {}),
+      ...(layer === 'request' ? parseEvents(event) : {}),
+      ...(layer !== 'connection' && url.trim() ? { url: url.trim() } : {}),
     },
-    ...(times === 'once' ? { times: 1 } : times === 'n' ? { times: Math.max(1, Math.floor(n)) } : {}),
-    ...(toxicity < 100 ? { toxicity: Math.max(0, Math.min(100, toxicity)) / 100 } : {}),
+    ...(layer === 'connection' ? {} : times === 'once' ? { times: 1 } : times === 'n' ? { times: Math.max(1, Math.floor(n)) } : {}),
+    ...(layer !== 'connection' && toxicity < 100 ? { toxicity: Math.max(0, Math.min(100, toxicity)) / 100 } : {}),
     ...(seedValue !== null ? { seed: seedValue } : {}),
   };
+  const whole = (x: number, least = 0) => Math.max(least, Math.floor(x) || 0);
   const spec: FaultSpec | null =
     action === 'fail' ? (theCode ? { ...base, action, code: theCode, message } : null)
-    : action === 'delay' ? { ...base, action, ms: Math.max(0, Math.floor(ms)) }
+    : action === 'delay' ? { ...base, action, ms: whole(ms) }
+    : action === 'bandwidth' ? { ...base, action, bytes_per_sec: whole(bytesPerSec, 1) }
+    : action === 'slice' ? { ...base, action, bytes: whole(sliceBytes, 1), delay_ms: whole(delayMs) }
+    : action === 'push_delay' ? { ...base, action, delay_ms: whole(delayMs), jitter_ms: whole(jitterMs) }
     : { ...base, action };
+  const num = (label: string, value: number, set: (v: number) => void, id: string, unit: string) => (
+    <label class="check">
+      {label}
+      <input type="number" min={0} value={value} onInput={(e) => set(Number(e.currentTarget.value))} class="ms" data-testid={id} />
+      {unit}
+    </label>
+  );
 
   const add = async (e: Event) => {
     e.preventDefault();
@@ -139,10 +178,10 @@ function RuleForm({ say, editing, onDone }: { say: Say; editing: FaultRule | nul
       <fieldset>
         <legend>Action</legend>
         <div class="radios">
-          {(['fail', 'delay', 'drop', 'disconnect', 'cut', 'stall'] as const).map((a) => (
+          {ACTIONS.map(([a, label]) => (
             <label key={a} class="check">
               <input type="radio" name="fault-action" checked={action === a} onChange={() => pickAction(a)} data-testid={`fault-action-${a}`} />
-              {{ fail: 'fail', delay: 'delay (latency)', drop: 'drop (no answer)', disconnect: 'disconnect', cut: 'cut (lost network)', stall: 'stall (hold)' }[a]}
+              {label}
             </label>
           ))}
         </div>
@@ -198,18 +237,45 @@ function RuleForm({ say, editing, onDone }: { say: Say; editing: FaultRule | nul
         {action === 'stall' && (
           <span class="hint">The request, and every later one of that socket, waits unanswered on the open connection while the rule is on; switched off, they are answered in order.</span>
         )}
+        {action === 'bandwidth' && (
+          <div class="latency">
+            {num('', bytesPerSec, setBytesPerSec, 'fault-bytes-per-sec', 'bytes/s')}
+            <span class="hint">While on, the matching sockets' connections write at most this many bytes a second (262144 = 256 KB/s): a slow network.</span>
+          </div>
+        )}
+        {action === 'slice' && (
+          <div class="latency">
+            {num('', sliceBytes, setSliceBytes, 'fault-slice-bytes', 'bytes per write,')}
+            {num('', delayMs, setDelayMs, 'fault-delay-ms', 'ms apart')}
+            <span class="hint">While on, what the matching sockets' connections write goes out in TCP writes this small: frames arrive in pieces.</span>
+          </div>
+        )}
+        {action === 'push_delay' && (
+          <div class="latency">
+            {num('', delayMs, setDelayMs, 'fault-delay-ms', 'ms')}
+            {num('±', jitterMs, setJitterMs, 'fault-jitter-ms', 'ms jitter')}
+            <span class="hint">Each matching change push waits this long (the jitter drawn from the seed); later pushes may overtake it.</span>
+          </div>
+        )}
+        {action === 'push_drop' && <span class="hint">The change push is not sent to the matching sockets: the adapter sees a gap at the next push and resubscribes since its last change.</span>}
+        {action === 'push_duplicate' && <span class="hint">The change push is sent twice: the adapter applies it once.</span>}
+        {action === 'push_reorder' && <span class="hint">The change push is held and sent after the next push to that socket (or after 2 s).</span>}
       </fieldset>
       <fieldset>
-        <legend>Which requests (empty: any)</legend>
+        <legend>{{ request: 'Which requests', push: 'Which change pushes', connection: 'Whose connections' }[layer]} (empty: any)</legend>
         <div class="grid3">
-          <label>
-            Event
-            <input list="fault-events" value={event} onInput={(e) => setEvent(e.currentTarget.value)} placeholder="any" data-testid="fault-event" />
-          </label>
-          <label>
-            Url prefix
-            <input list="fault-urls" value={url} onInput={(e) => setUrl(e.currentTarget.value)} placeholder="any, e.g. /todos" data-testid="fault-url" />
-          </label>
+          {layer === 'request' && (
+            <label>
+              Event
+              <input list="fault-events" value={event} onInput={(e) => setEvent(e.currentTarget.value)} placeholder="any" data-testid="fault-event" />
+            </label>
+          )}
+          {layer !== 'connection' && (
+            <label>
+              {layer === 'push' ? 'Channel' : 'Url prefix'}
+              <input list="fault-urls" value={url} onInput={(e) => setUrl(e.currentTarget.value)} placeholder="any, e.g. /todos" data-testid="fault-url" />
+            </label>
+          )}
           <label>
             Client
             <input list="fault-clients" value={client} onInput={(e) => setClient(e.currentTarget.value)} placeholder="any (auth.client)" data-testid="fault-client" />
@@ -243,12 +309,14 @@ function RuleForm({ say, editing, onDone }: { say: Say; editing: FaultRule | nul
           ))}
         </datalist>
       </fieldset>
+      {layer !== 'connection' && (
+        <>
       <fieldset>
         <legend>How many times</legend>
         <div class="radios">
           <label class="check">
             <input type="radio" name="fault-times" checked={times === 'once'} onChange={() => pickTimes('once')} data-testid="fault-times-once" />
-            next request only
+            {layer === 'push' ? 'next push only' : 'next request only'}
           </label>
           <label class="check">
             <input type="radio" name="fault-times" checked={times === 'always'} onChange={() => pickTimes('always')} data-testid="fault-times-always" />
@@ -274,6 +342,8 @@ function RuleForm({ say, editing, onDone }: { say: Say; editing: FaultRule | nul
           <span class="hint">Drawn per matching request from a seeded generator: the same seed and requests give the same faults. Only affected requests count toward the times.</span>
         </div>
       </fieldset>
+        </>
+      )}
       <div class="actions">
         <button type="submit" class="primary" disabled={!spec} data-testid="fault-add">
           {editing ? `Save rule #${editing.id}` : 'Add rule'}

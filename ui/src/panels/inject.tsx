@@ -107,20 +107,20 @@ export function InjectPanel(): JSX.Element {
     const n = v?.recipients ?? 0;
     const who = v?.to?.length ? `: ${v.to.join(', ')}` : '';
     const delivered = `Delivered ${event} to ${n} socket${n === 1 ? '' : 's'}${who}.`;
+    // The pages' own word (docs/PROTOCOL.md, Injected changes), when any answered.
+    const a = v.answers;
+    const silent = a?.silent.length ? ` No answer from ${sockets(a.silent)} (not a backbone.realtime page).` : '';
     if (n === 0) {
       say('error', `Sent ${event} to no socket: ${to === 'channel' ? `nobody is subscribed to ${channel}` : 'no socket matched the target'}. Open the app first, or pick another target.`);
-    } else if (v.answers) {
-      // The pages' own word (docs/PROTOCOL.md, Injected changes).
-      const a = v.answers;
+    } else if (a && a.applied.length + a.not_applied.length > 0) {
       const parts = [];
       if (a.applied.length) parts.push(`Applied by ${sockets(a.applied)}.`);
       for (const no of a.not_applied) parts.push(`Not applied by ${labelOf(no.socket).name}: ${no.reason}.`);
-      if (a.silent.length) parts.push(`No answer from ${sockets(a.silent)} (not a backbone.realtime page).`);
-      say(a.not_applied.length || !a.applied.length ? 'error' : 'ok', `${delivered} ${parts.join(' ')}`);
+      say(a.not_applied.length ? 'error' : 'ok', `${delivered} ${parts.join(' ')}${silent}`);
     } else if (check?.problems.length) {
-      say('error', `${delivered.slice(0, -1)}, but backbone.realtime ignores it: ${check.problems[0]}`);
+      say('error', `${delivered.slice(0, -1)}, but backbone.realtime ignores it: ${check.problems[0]}${silent}`);
     } else {
-      say('ok', delivered);
+      say('ok', `${delivered}${silent}`);
     }
   };
 

@@ -343,10 +343,15 @@ pub fn line(record: &Record) -> String {
             rule,
             event,
             request_seq,
+            push_seq,
             action,
+            ..
         } => format!(
-            "rule {rule} on {event}{}: {}",
+            "rule {rule} on {event}{}{}: {}",
             request_seq.map(|s| format!(" #{s}")).unwrap_or_default(),
+            push_seq
+                .map(|s| format!(" of change {s}"))
+                .unwrap_or_default(),
             action.describe()
         ),
         Body::Refused { message, .. } => message.clone(),

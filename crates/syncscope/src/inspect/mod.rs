@@ -524,7 +524,50 @@ impl Inspector {
                 rule,
                 event: event.to_string(),
                 request_seq: Some(request_seq),
+                push_seq: None,
+                waited_ms: None,
                 action,
+            },
+        );
+    }
+
+    /// Records a push rule's tampering with the push of change `push_seq` to `sid`.
+    pub fn push_fault(
+        &self,
+        sid: &str,
+        channel: &str,
+        push_seq: i64,
+        fired: &crate::faults::Fired,
+    ) {
+        self.bus.publish(
+            Some(sid),
+            Origin::Fault,
+            Some(channel.to_string()),
+            Body::Fault {
+                rule: fired.rule,
+                event: "change".into(),
+                request_seq: None,
+                push_seq: Some(push_seq),
+                waited_ms: fired.wait_ms,
+                action: fired.action.clone(),
+            },
+        );
+    }
+
+    /// Records a connection rule starting to pace or slice what `sid`'s connection
+    /// writes (once per connection and rule, not per write).
+    pub fn shaping_fault(&self, sid: &str, shaping: &crate::faults::Shaping) {
+        self.bus.publish(
+            Some(sid),
+            Origin::Fault,
+            None,
+            Body::Fault {
+                rule: shaping.rule,
+                event: "write".into(),
+                request_seq: None,
+                push_seq: None,
+                waited_ms: None,
+                action: shaping.action.clone(),
             },
         );
     }

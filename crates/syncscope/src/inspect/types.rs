@@ -128,7 +128,9 @@ pub enum Body {
         event: Option<String>,
     },
     /// A fault rule fired on a request (origin `fault`); what the client then sees
-    /// follows as usual (an error ack, nothing, a disconnect, or a late ack).
+    /// follows as usual (an error ack, nothing, a disconnect, or a late ack). Also a
+    /// push rule tampering with one push to one socket (`push_seq`, event `change`),
+    /// and a connection rule starting to pace a socket's connection (event `write`).
     Fault {
         rule: u64,
         event: String,
@@ -136,6 +138,14 @@ pub enum Body {
         /// records made before it existed).
         #[serde(default)]
         request_seq: Option<u64>,
+        /// A push rule: the `seq` of the change whose push it tampered with.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        push_seq: Option<i64>,
+        /// A `push_delay`: how long the push waited (its jitter drawn).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        waited_ms: Option<u64>,
         #[serde(flatten)]
         action: crate::faults::FaultAction,
     },

@@ -250,6 +250,10 @@ pub fn build(file: &SessionFile) -> Script {
                 });
             }
             Body::Fault { event, action, .. } => {
+                // Push and connection rules act on no request: nothing to set again.
+                if action.layer() != crate::faults::Layer::Request {
+                    continue;
+                }
                 let Some(client) = client else { continue };
                 match last_request.get(&(client, event.clone())) {
                     Some(&step) => {

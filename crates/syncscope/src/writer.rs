@@ -1,0 +1,676 @@
+//! The store's one writer: every write of every socket goes through one thread, which
+//! runs all the writes waiting at that moment in one SQLite transaction (group commit)
+//! and hands each its outcome only after that transaction committed.
+//!
+//! Why (issue 9): a write through sqlx was five to seven statements, each a round trip
+//! to sqlx's worker thread and back (two thread wake-ups apiece), and one commit per
+//! write. Here the statements of a batch run back to back on a plain rusqlite
+//! connection with cached statements, on a thread of its own, so the tokio workers never
+//! wait on SQLite: a write costs one hop to this thread and one back.
+//!
+//! What stays as it was:
+//! - An outcome is handed over after COMMIT returned. Nothing of a transaction SQLite
+//!   failed (disk full, I/O error, a failed COMMIT) is kept or acked: it is rolled back
+//!   and each of its writes is run again in a transaction of its own, so a write fails
+//!   only for its own reason (a batch-mate's disk-full write does not fail it).
+//! - Each write is checked against the state the writes before it left, so versions
+//!   and conflicts are exactly those of one write at a time. A refused write (conflict,
+//!   not found, bad id) is refused before it changes anything, so it needs no rollback.
+//! - Order: the thread holds the store's write lock from before the batch until every
+//!   write of it was acked and pushed, and hands the outcomes over one at a time, in seq
+//!   order, each waiting until the previous holder dropped its [`Committed`]. So pushes
+//!   leave in seq order, and a `subscribe since` (which takes the same lock) never sees
+//!   a committed write whose push is still to come.
+//! - The change log is pruned in steps of an eighth of what it retains (at most 1024
+//!   changes) rather than on every write: it keeps between `retain` and `retain` + a step.
+//!
+//! The connection is sqlx's (its raw handle, locked away from sqlx while in use), so a
+//! `:memory:` database, which exists only on its one pooled connection, works alike: the
+//! writer borrows that connection per batch. A file database gives the writer a
+//! connection of its own for good.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use rusqlite::OptionalExtension;
+use serde_json::Value;
+use sqlx::{SqliteConnection, SqlitePool};
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use crate::error::SyncError;
+use crate::store::{plan_write, Change, Model, Write};
+use crate::url::Url;
+
+/// The most writes one transaction takes.
+const MAX_BATCH: usize = 256;
+/// The most changes the log keeps beyond `retain` before it is pruned.
+const MAX_PRUNE_STEP: i64 = 1024;
+
+/// A write's outcome, handed over once its transaction has committed (or failed).
+/// While it is held the writer waits: its holder acks and pushes first, so pushes
+/// leave in seq order. Drop it to let the next write go on.
+pub struct Committed {
+    pub result: Result<Change, SyncError>,
+    /// Dropping it tells the writer this write's ack and pushes are out.
+    _turn: oneshot::Sender<()>,
+}
+
+struct Job {
+    collection: Url,
+    write: Write,
+    done: oneshot::Sender<Committed>,
+}
+
+/// Where the writer's connection comes from.
+pub enum Source {
+    /// A connection of its own (file databases).
+    Own(SqliteConnection),
+    /// The pool's, borrowed per batch (`:memory:`, whose one connection is the database).
+    Pool(SqlitePool),
+}
+
+/// The handle the store keeps: where to send writes, and the thread to wait for.
+pub struct Writer {
+    /// SQLite's `synchronous` on the writer's connection: 1 NORMAL, 2 FULL (`--durable`).
+    pub synchronous: i64,
+    /// Writes queued and not yet taken into a batch.
+    waiting: Arc<AtomicUsize>,
+    jobs: std::sync::Mutex<Option<mpsc::UnboundedSender<Job>>>,
+    thread: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+/// What the thread needs besides its connection.
+struct Shared {
+    lock: Arc<Mutex<()>>,
+    waiting: Arc<AtomicUsize>,
+    retain: i64,
+    runtime: Handle,
+}
+
+impl Writer {
+    /// Starts the thread; returns once its connection has prepared its statements (a
+    /// write rolled back, so a first real write does not pay for that).
+    pub async fn start(
+        source: Source,
+        lock: Arc<Mutex<()>>,
+        retain: i64,
+    ) -> Result<Writer, String> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let shared = Shared {
+            lock,
+            waiting: waiting.clone(),
+            retain,
+            runtime: Handle::current(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("syncscope-writer".into())
+            .spawn(move || run(source, shared, rx, ready_tx))
+            .map_err(|e| format!("cannot start the writer thread: {e}"))?;
+        let synchronous = match ready_rx.await {
+            Ok(Ok(synchronous)) => synchronous,
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err("the writer thread stopped at start".into()),
+        };
+        Ok(Writer {
+            synchronous,
+            waiting,
+            jobs: std::sync::Mutex::new(Some(tx)),
+            thread: std::sync::Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Queues a write; resolves once its batch committed (or failed).
+    pub async fn commit(&self, collection: &Url, write: Write) -> Result<Committed, SyncError> {
+        let (done, outcome) = oneshot::channel();
+        let job = Job {
+            collection: collection.clone(),
+            write,
+            done,
+        };
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let sent = match &*self.jobs.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(jobs) => jobs.send(job).is_ok(),
+            None => false,
+        };
+        if !sent {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+            return Err(closed());
+        }
+        outcome.await.map_err(|_| closed())
+    }
+
+    /// How many writes are queued and not yet taken into a batch (the batch is taken
+    /// once the thread holds the write lock: a test holding the lock sees them pile up).
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Lets the writes already queued finish, then ends the thread (and its connection).
+    pub async fn close(&self) {
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // The thread ends once the queue is closed; nobody waits for it here.
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+}
+
+fn closed() -> SyncError {
+    SyncError::Internal("the store is closed (the server is stopping)".into())
+}
+
+/// The thread: one batch at a time, for as long as writes can come.
+fn run(
+    source: Source,
+    shared: Shared,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    ready: oneshot::Sender<Result<i64, String>>,
+) {
+    match source {
+        Source::Own(mut conn) => {
+            let locked = shared.runtime.block_on(conn.lock_handle());
+            let mut locked = match locked {
+                Ok(locked) => locked,
+                Err(e) => {
+                    let _ = ready.send(Err(format!("cannot use the writer's connection: {e}")));
+                    return;
+                }
+            };
+            // SAFETY: the handle stays open and unused by sqlx for as long as `locked`
+            // lives, which outlives `db` (dropped first, finalising its statements).
+            let db =
+                match unsafe { rusqlite::Connection::from_handle(locked.as_raw_handle().as_ptr()) }
+                {
+                    Ok(db) => db,
+                    Err(e) => {
+                        let _ = ready.send(Err(format!("cannot use the writer's connection: {e}")));
+                        return;
+                    }
+                };
+            let mut state = match State::load(&db, shared.retain) {
+                Ok(state) => state,
+                Err(e) => {
+                    let _ = ready.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            let _ = ready.send(warm_up(&db).map_err(|e| e.to_string()));
+            while let Some(first) = rx.blocking_recv() {
+                let guard = shared.lock.blocking_lock();
+                let (writes, dones) = gather(first, &mut rx, &shared.waiting);
+                let results = state.run_batch(&db, writes);
+                hand_over(dones, results);
+                drop(guard);
+            }
+            drop(db);
+        }
+        Source::Pool(pool) => {
+            let prepared = shared.runtime.block_on(with_pool_handle(&pool, |db| {
+                let state = State::load(db, shared.retain)?;
+                let synchronous = warm_up(db)?;
+                Ok((state, synchronous))
+            }));
+            let mut state = match prepared {
+                Ok((state, synchronous)) => {
+                    let _ = ready.send(Ok(synchronous));
+                    state
+                }
+                Err(e) => {
+                    let _ = ready.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            while let Some(first) = rx.blocking_recv() {
+                let guard = shared.lock.blocking_lock();
+                let (writes, dones) = gather(first, &mut rx, &shared.waiting);
+                let n = writes.len();
+                let results = shared
+                    .runtime
+                    .block_on(with_pool_handle(
+                        &pool,
+                        |db| Ok(state.run_batch(db, writes)),
+                    ))
+                    .unwrap_or_else(|e| vec![Err(e); n]);
+                hand_over(dones, results);
+                drop(guard);
+            }
+        }
+    }
+}
+
+/// Runs `f` on the pool's connection, locked away from sqlx meanwhile.
+async fn with_pool_handle<T>(
+    pool: &SqlitePool,
+    f: impl FnOnce(&rusqlite::Connection) -> Result<T, SyncError>,
+) -> Result<T, SyncError> {
+    let mut conn = pool.acquire().await?;
+    let mut locked = conn.lock_handle().await?;
+    // SAFETY: as in `run`: `db` is dropped before `locked` gives the handle back.
+    let db = unsafe { rusqlite::Connection::from_handle(locked.as_raw_handle().as_ptr()) }?;
+    let out = f(&db);
+    drop(db);
+    out
+}
+
+/// One write of a batch: the collection and what to write there.
+#[derive(Clone)]
+struct Pending {
+    collection: Url,
+    write: Write,
+}
+
+/// The first job and every one waiting behind it, up to a batch: the writes, and
+/// where each one's outcome goes.
+fn gather(
+    first: Job,
+    rx: &mut mpsc::UnboundedReceiver<Job>,
+    waiting: &AtomicUsize,
+) -> (Vec<Pending>, Vec<oneshot::Sender<Committed>>) {
+    let mut writes = Vec::new();
+    let mut dones = Vec::new();
+    let mut next = Some(first);
+    while let Some(job) = next.take() {
+        writes.push(Pending {
+            collection: job.collection,
+            write: job.write,
+        });
+        dones.push(job.done);
+        if writes.len() < MAX_BATCH {
+            next = rx.try_recv().ok();
+        }
+    }
+    waiting.fetch_sub(writes.len(), Ordering::Relaxed);
+    (writes, dones)
+}
+
+/// Gives each write its outcome, in order, waiting until its holder is done.
+fn hand_over(dones: Vec<oneshot::Sender<Committed>>, results: Vec<Result<Change, SyncError>>) {
+    for (done, result) in dones.into_iter().zip(results) {
+        let (turn, turn_done) = oneshot::channel();
+        let committed = Committed {
+            result,
+            _turn: turn,
+        };
+        // A caller that went away dropped its receiver; nobody to wait for then.
+        if done.send(committed).is_ok() {
+            let _ = turn_done.blocking_recv();
+        }
+    }
+}
+
+/// Prepares the write's statements: a write, rolled back. Returns the connection's
+/// `synchronous` (what its commits survive).
+fn warm_up(db: &rusqlite::Connection) -> Result<i64, SyncError> {
+    let collection = Url::parse("/_syncscope_warm_up")?;
+    db.execute_batch("BEGIN IMMEDIATE")?;
+    let write = Write::Create {
+        data: Default::default(),
+    };
+    let applied = apply(db, &collection, write);
+    db.execute_batch("ROLLBACK")?;
+    applied.map_err(SyncError::from)?;
+    Ok(db.query_row("PRAGMA synchronous", [], |row| row.get(0))?)
+}
+
+/// What the writer remembers between batches.
+struct State {
+    retain: i64,
+    /// The log holds no change at or below this seq (meta `pruned_through`).
+    pruned_through: i64,
+    step: i64,
+}
+
+impl State {
+    fn load(db: &rusqlite::Connection, retain: i64) -> Result<State, SyncError> {
+        let pruned_through: i64 = db.query_row(
+            "SELECT value FROM meta WHERE key = 'pruned_through'",
+            [],
+            |row| row.get(0),
+        )?;
+        Ok(State {
+            retain,
+            pruned_through,
+            step: (retain / 8).clamp(1, MAX_PRUNE_STEP),
+        })
+    }
+
+    /// Runs `writes` in one transaction; one outcome per write, in order. When SQLite
+    /// fails the transaction (disk full, an I/O error, a failed COMMIT), it is rolled
+    /// back and each write is run again in a transaction of its own, so a write fails
+    /// only for its own reason, never for a batch-mate's.
+    fn run_batch(
+        &mut self,
+        db: &rusqlite::Connection,
+        writes: Vec<Pending>,
+    ) -> Vec<Result<Change, SyncError>> {
+        let n = writes.len();
+        if n == 1 {
+            return self
+                .run_together(db, writes)
+                .unwrap_or_else(|e| vec![Err(e)]);
+        }
+        // Kept for the retry: applying a write consumes it.
+        let copies = writes.clone();
+        match self.run_together(db, writes) {
+            Ok(results) => results,
+            Err(e) => {
+                tracing::warn!("a batch of {n} writes failed ({e}); each is run on its own");
+                copies
+                    .into_iter()
+                    .map(|write| match self.run_together(db, vec![write]) {
+                        Ok(results) => results.into_iter().next().unwrap_or_else(|| {
+                            Err(SyncError::Internal("a write had no outcome".into()))
+                        }),
+                        Err(e) => Err(e),
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// Runs `writes` in one transaction: Ok with one outcome per write (refusals among
+    /// them) once it committed, or Err when SQLite failed it, rolled back, nothing kept.
+    fn run_together(
+        &mut self,
+        db: &rusqlite::Connection,
+        writes: Vec<Pending>,
+    ) -> Result<Vec<Result<Change, SyncError>>, SyncError> {
+        // IMMEDIATE takes SQLite's write lock up front (waiting out the busy timeout
+        // when the recorder or another program holds it).
+        db.prepare_cached("BEGIN IMMEDIATE")
+            .and_then(|mut s| s.execute([]))?;
+        let mut results = Vec::with_capacity(writes.len());
+        let mut last_seq = None;
+        for Pending { collection, write } in writes {
+            match apply(db, &collection, write) {
+                Ok(change) => {
+                    last_seq = Some(change.seq);
+                    results.push(Ok(change));
+                }
+                Err(Failure::Refused(e)) => results.push(Err(e)),
+                Err(Failure::Sqlite(e)) => return Err(self.abort(db, e.into())),
+            }
+        }
+        if let Some(seq) = last_seq {
+            if let Err(e) = self.prune(db, seq) {
+                return Err(self.abort(db, e.into()));
+            }
+        }
+        if let Err(e) = db.prepare_cached("COMMIT").and_then(|mut s| s.execute([])) {
+            return Err(self.abort(db, e.into()));
+        }
+        Ok(results)
+    }
+
+    /// Rolls the transaction back after `e`, which it returns.
+    fn abort(&mut self, db: &rusqlite::Connection, e: SyncError) -> SyncError {
+        // After SQLITE_FULL SQLite has often rolled back already: either way no
+        // transaction is left open.
+        if !db.is_autocommit() {
+            if let Err(rollback) = db.execute_batch("ROLLBACK") {
+                tracing::warn!("ROLLBACK of a failed transaction failed: {rollback}");
+            }
+        }
+        // What pruning noted in the rolled-back transaction is undone too.
+        if let Ok(pruned) = db.query_row(
+            "SELECT value FROM meta WHERE key = 'pruned_through'",
+            [],
+            |row| row.get(0),
+        ) {
+            self.pruned_through = pruned;
+        }
+        e
+    }
+
+    /// Drops the changes older than the `retain` most recent, once a step is due. In a
+    /// savepoint: housekeeping that fails (while the transaction lives on) is undone and
+    /// left to a later batch instead of failing this one's writes.
+    fn prune(&mut self, db: &rusqlite::Connection, seq: i64) -> rusqlite::Result<()> {
+        let cutoff = seq - self.retain;
+        if cutoff - self.pruned_through < self.step {
+            return Ok(());
+        }
+        db.prepare_cached("SAVEPOINT prune")?.execute([])?;
+        let pruned = db
+            .prepare_cached("DELETE FROM changes WHERE seq <= ?1")
+            .and_then(|mut s| s.execute([cutoff]))
+            .and_then(|_| {
+                db.prepare_cached(
+                    "UPDATE meta SET value = MAX(value, ?1) WHERE key = 'pruned_through'",
+                )
+            })
+            .and_then(|mut s| s.execute([cutoff]));
+        match pruned {
+            Ok(_) => {
+                db.prepare_cached("RELEASE prune")?.execute([])?;
+                self.pruned_through = cutoff;
+                Ok(())
+            }
+            // The whole transaction is gone (SQLite rolled it back): the batch fails.
+            Err(e) if db.is_autocommit() => Err(e),
+            Err(e) => {
+                tracing::warn!("pruning the change log failed, left for later: {e}");
+                db.execute_batch("ROLLBACK TO prune; RELEASE prune")
+            }
+        }
+    }
+}
+
+/// Why one write of a batch did not happen.
+enum Failure {
+    /// The write itself is refused (conflict, not found, bad id); nothing was written.
+    Refused(SyncError),
+    /// SQLite failed mid-write: the batch must be rolled back.
+    Sqlite(rusqlite::Error),
+}
+
+impl From<Failure> for SyncError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Refused(e) => e,
+            Failure::Sqlite(e) => e.into(),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Failure {
+    fn from(e: rusqlite::Error) -> Self {
+        Failure::Sqlite(e)
+    }
+}
+
+/// The statements of one write, inside the batch's transaction.
+fn apply(db: &rusqlite::Connection, collection: &Url, write: Write) -> Result<Change, Failure> {
+    let id = write_id(&write).map_err(Failure::Refused)?;
+    let current = db
+        .prepare_cached("SELECT data, version FROM models WHERE collection = ?1 AND id = ?2")?
+        .query_row((collection.as_str(), &id), |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+        })
+        .optional()?;
+    let current = match current {
+        Some((data, version)) => Some(Model {
+            id: id.clone(),
+            data: serde_json::from_str::<Value>(&data).map_err(|e| {
+                Failure::Refused(SyncError::Internal(format!("stored JSON is corrupt: {e}")))
+            })?,
+            version,
+        }),
+        None => None,
+    };
+    let planned = plan_write(collection, id, write, current).map_err(Failure::Refused)?;
+    let text = planned.data.to_string();
+    let seq: i64 = db
+        .prepare_cached(
+            "INSERT INTO changes (collection, id, op, data, version, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING seq",
+        )?
+        .query_row(
+            (
+                collection.as_str(),
+                &planned.id,
+                planned.op.as_str(),
+                &text,
+                planned.version,
+                crate::store::now_ms(),
+            ),
+            |row| row.get(0),
+        )?;
+    if planned.deleting {
+        db.prepare_cached("DELETE FROM models WHERE collection = ?1 AND id = ?2")?
+            .execute((collection.as_str(), &planned.id))?;
+    } else {
+        db.prepare_cached(
+            "INSERT INTO models (collection, id, data, version, created_seq) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (collection, id) DO UPDATE SET data = excluded.data, version = excluded.version",
+        )?
+        .execute((collection.as_str(), &planned.id, &text, planned.version, seq))?;
+    }
+    Ok(Change {
+        url: collection.to_string(),
+        op: planned.op,
+        id: planned.id,
+        data: planned.data,
+        version: planned.version,
+        seq,
+    })
+}
+
+/// The id a write targets: the url's, or for a create the client's or a new one.
+fn write_id(write: &Write) -> Result<String, SyncError> {
+    match write {
+        Write::Create { data } => crate::store::create_id(data),
+        Write::Update { id, .. } | Write::Patch { id, .. } | Write::Delete { id, .. } => {
+            Ok(id.clone())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The writer's batches against a real SQLite database with the store's schema. A
+    //! trigger stands in for SQLite failing one write: RAISE(ABORT) fails its statement
+    //! (as a constraint or a busy page would), RAISE(ROLLBACK) also rolls back the whole
+    //! transaction (as SQLite does on a full disk or an I/O error).
+
+    use super::*;
+    use serde_json::json;
+
+    fn database() -> rusqlite::Connection {
+        let db = rusqlite::Connection::open_in_memory().unwrap();
+        db.execute_batch(include_str!("../migrations/0001_models_and_changes.sql"))
+            .unwrap();
+        db.execute_batch(
+            "CREATE TRIGGER fail_statement BEFORE INSERT ON changes WHEN NEW.id = 'abort'
+                 BEGIN SELECT RAISE(ABORT, 'statement failed by the test'); END;
+             CREATE TRIGGER fail_transaction BEFORE INSERT ON changes WHEN NEW.id = 'rollback'
+                 BEGIN SELECT RAISE(ROLLBACK, 'transaction rolled back by the test'); END;",
+        )
+        .unwrap();
+        db
+    }
+
+    fn create(id: &str) -> Pending {
+        Pending {
+            collection: Url::parse("/todos").unwrap(),
+            write: Write::Create {
+                data: json!({"id": id, "title": id}).as_object().unwrap().clone(),
+            },
+        }
+    }
+
+    fn update(id: &str, version: i64) -> Pending {
+        Pending {
+            collection: Url::parse("/todos").unwrap(),
+            write: Write::Update {
+                id: id.into(),
+                data: json!({"title": "updated"}).as_object().unwrap().clone(),
+                version: Some(version),
+            },
+        }
+    }
+
+    fn stored(db: &rusqlite::Connection) -> Vec<(String, i64)> {
+        let mut statement = db
+            .prepare("SELECT id, version FROM models ORDER BY id")
+            .unwrap();
+        let rows = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap();
+        rows.map(Result::unwrap).collect()
+    }
+
+    #[test]
+    fn a_write_sqlite_fails_fails_alone_and_its_batch_mates_commit() {
+        let db = database();
+        let mut state = State::load(&db, 1000).unwrap();
+        let results = state.run_batch(
+            &db,
+            vec![
+                create("a"),
+                create("rollback"),
+                update("a", 1),
+                create("b"),
+                create("abort"),
+                update("b", 7),
+                create("c"),
+            ],
+        );
+        assert_eq!(results.len(), 7);
+        let seqs: Vec<i64> = [0, 2, 3, 6]
+            .iter()
+            .map(|&i| results[i].as_ref().expect("a batch-mate commits").seq)
+            .collect();
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "seqs in order: {seqs:?}"
+        );
+        assert_eq!(results[2].as_ref().unwrap().version, 2);
+        let failed = |i: usize| results[i].as_ref().unwrap_err().to_string();
+        assert!(
+            failed(1).contains("transaction rolled back by the test"),
+            "{}",
+            failed(1)
+        );
+        assert!(
+            failed(4).contains("statement failed by the test"),
+            "{}",
+            failed(4)
+        );
+        assert!(
+            matches!(results[5], Err(SyncError::Conflict { .. })),
+            "a refusal stays a refusal: {:?}",
+            results[5]
+        );
+        assert_eq!(
+            stored(&db),
+            vec![("a".into(), 2), ("b".into(), 1), ("c".into(), 1)],
+            "every acked write is kept, no failed one is"
+        );
+        let changes: i64 = db
+            .query_row("SELECT COUNT(*) FROM changes", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(changes, 4);
+        assert!(db.is_autocommit(), "no transaction left open");
+    }
+
+    #[test]
+    fn a_batch_without_failures_keeps_every_write_in_order() {
+        let db = database();
+        let mut state = State::load(&db, 1000).unwrap();
+        let results = state.run_batch(&db, vec![create("a"), update("a", 1), create("b")]);
+        let seqs: Vec<i64> = results.iter().map(|r| r.as_ref().unwrap().seq).collect();
+        assert_eq!(seqs, vec![1, 2, 3]);
+        assert_eq!(stored(&db), vec![("a".into(), 2), ("b".into(), 1)]);
+    }
+}
