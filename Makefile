@@ -17,7 +17,7 @@ help:
 	@echo "make app    build and run Syncscope on http://127.0.0.1:4000 (ARGS='--db :memory:' to pass options)"
 	@echo "make test   run every check and test (what CI runs)"
 	@echo "make setup  install what is missing (Debian packages, npm packages, Rust tools)"
-	@echo "make build  cargo build -p syncscope"
+	@echo "make build  cargo build -p syncscope -p syncscope-app"
 	@echo "make fmt    cargo fmt --all"
 	@echo "make test-rust / make test-js   only the Rust tests / only the JavaScript tests"
 	@echo "make test-backbones   the adapter's whole test suite on Backbone 1.2, 1.3, 1.4 and 1.5 (make test: 1.6)"
@@ -26,8 +26,8 @@ help:
 	@echo "make bench  release builds, then Syncscope vs a Node socket.io + better-sqlite3 peer, side by side, into docs/BENCHMARKS.md (QUICK=1: a few minutes)"
 	@echo "make fuzz   fuzz the readers of untrusted input, SECS=N per target (default 60)"
 	@echo "make soak   MINUTES=N of SOCKETS=N (1000) sockets of CRUD and pushes against the release binary; RSS/fds/threads table"
-	@echo "make dist   release artefacts in dist/: the syncscope binary (.tar.gz) and the adapter's npm package (.tgz)"
-	@echo "make dist-check   run what make dist wrote as a new user would (needs the npm registry)"
+	@echo "make dist   release artefacts in dist/: the .deb (window + CLI), the syncscope binary (.tar.gz) and the adapter's npm package (.tgz)"
+	@echo "make dist-check   install/run what make dist wrote as a new user would: the .deb with apt in a clean debootstrap bookworm root, the tarball, the npm package (root, network)"
 
 app:
 	@scripts/app.sh $(ARGS)
@@ -38,8 +38,10 @@ test:
 setup:
 	@scripts/setup.sh
 
+# The same packages as make test and make app build: the same features for shared
+# dependencies, so one after the other compiles nothing again.
 build: setup
-	cargo build -p syncscope
+	cargo build -p syncscope -p syncscope-app
 
 fmt:
 	cargo fmt --all
@@ -86,8 +88,10 @@ bench: setup
 dist: setup
 	@scripts/dist.sh
 
-# The artefacts of make dist, tried from empty folders: the binary serves every browser
-# file, the npm package loads with require/import and bundles with Vite. Not in make test.
+# The artefacts of make dist, tried as a new user would: the .deb installed with apt in a
+# clean Debian bookworm root (debootstrap, cached in ~/.cache/syncscope/debootstrap) and
+# served from there, the tarball from an empty folder, the npm package bundled with Vite.
+# Needs root and the network; not in make test.
 dist-check:
 	@scripts/dist-check.sh
 

@@ -100,7 +100,7 @@ fi
 step "setup (install what is missing)" scripts/setup.sh
 step "ui: eslint" npm --prefix ui run --silent lint
 step "ui: tsc --noEmit" npm --prefix ui run --silent typecheck
-step "ui: vite build (embedded by the server)" npm --prefix ui run --silent build
+step "ui: vite build (embedded by the server)" scripts/ui-build.sh
 step "adapter: tsc on backbone.realtime.d.ts" npx --no-install tsc -p client/types/tsconfig.json
 step "cargo fmt --all -- --check" cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -- -D warnings" \

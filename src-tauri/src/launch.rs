@@ -1,10 +1,7 @@
 //! Starting the core for the window: the port from the settings (default 4000), or the
 //! next free one when it is taken, since a developer may already run `syncscope serve`.
 
-use syncscope::{Config, DbLocation, StartError};
-
-/// How many ports after the preferred one are tried.
-const PORT_TRIES: u16 = 20;
+use syncscope::{Config, DbLocation};
 
 pub async fn start_core() -> Result<syncscope::Running, Box<dyn std::error::Error>> {
     let port: u16 = match std::env::var("SYNCSCOPE_PORT") {
@@ -31,29 +28,13 @@ pub async fn start_core() -> Result<syncscope::Running, Box<dyn std::error::Erro
     };
     let allow_origins = list("SYNCSCOPE_ALLOW_ORIGIN");
     let allow_hosts = list("SYNCSCOPE_ALLOW_HOST");
-    let mut last = None;
-    for candidate in port..=port.saturating_add(PORT_TRIES) {
-        let config = Config {
-            port: candidate,
-            db: db.clone(),
-            token: std::env::var("SYNCSCOPE_TOKEN").ok(),
-            allow_origins: allow_origins.clone(),
-            allow_hosts: allow_hosts.clone(),
-            ..Config::default()
-        };
-        match syncscope::start(config).await {
-            Ok(running) => return Ok(running),
-            Err(e @ StartError::PortInUse { .. }) => {
-                tracing::info!("{e}; trying the next port");
-                last = Some(e);
-                if port == 0 {
-                    break;
-                }
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(last
-        .map(Into::into)
-        .unwrap_or_else(|| "no free port".into()))
+    let config = Config {
+        port,
+        db,
+        token: std::env::var("SYNCSCOPE_TOKEN").ok(),
+        allow_origins,
+        allow_hosts,
+        ..Config::default()
+    };
+    Ok(syncscope::port_search::start(config, syncscope::port_search::TRIES).await?)
 }

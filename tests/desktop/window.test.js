@@ -73,12 +73,27 @@ async function wd(method, route, body) {
 
 const find = async (css) => (await wd('POST', `/session/${session}/element`, { using: 'css selector', value: css }))[ELEMENT];
 const findAll = async (css) => (await wd('POST', `/session/${session}/elements`, { using: 'css selector', value: css })).map((e) => e[ELEMENT]);
-const click = async (css) => wd('POST', `/session/${session}/element/${await find(css)}/click`, {});
+// Clicks once the element is there: a panel just switched to renders its content
+// after it has fetched it.
+const click = async (css) => {
+  const el = await until(`${css} to be shown`, () => find(css));
+  return wd('POST', `/session/${session}/element/${el}/click`, {});
+};
 const text = async (css) => wd('GET', `/session/${session}/element/${await find(css)}/text`);
+// Replaces a field's text: clear, type, read back, again if it does not hold `value`.
+// WebDriver's "clear" fires no input event, so the UI's state keeps the old text, and
+// a re-render in between (the live log re-renders panels all the time) puts it back
+// before the typing: the event read "changechange" and nothing was pushed. Once typed,
+// the field's input events have set the state, and the read-back is what gets sent.
 async function type(css, value) {
-  const el = await find(css);
-  await wd('POST', `/session/${session}/element/${el}/clear`, {});
-  await wd('POST', `/session/${session}/element/${el}/value`, { text: value });
+  const read = (el) => wd('GET', `/session/${session}/element/${el}/property/value`);
+  await until(`${css} to hold what was typed`, async () => {
+    const el = await find(css);
+    if ((await read(el)) === value) return true;
+    await wd('POST', `/session/${session}/element/${el}/clear`, {});
+    await wd('POST', `/session/${session}/element/${el}/value`, { text: value });
+    return (await read(el)) === value;
+  });
 }
 
 before(async () => {
@@ -147,7 +162,6 @@ test('the window opens on the inspector, lists the demo app as a connected clien
   await type('[data-testid="inject-payload"]', JSON.stringify({
     url: '/todos', op: 'create', id: 'from-window',
     data: { id: 'from-window', title: 'pushed from the window', completed: false },
-    version: 1, seq: 1,
   }));
   await click('[data-testid="inject-send"]');
 

@@ -1,6 +1,6 @@
 //! The `syncscope` command line.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -9,6 +9,8 @@ use syncscope::inspect::client::{self, Client};
 use syncscope::inspect::types::{Command as Control, Target};
 use syncscope::{Config, DbLocation};
 use tracing_subscriber::EnvFilter;
+
+mod cli;
 
 #[derive(Parser)]
 #[command(
@@ -42,7 +44,7 @@ enum Command {
     /// Play recorded sessions against a server and check that it answers as recorded
     /// (exit 0), or show where it does not (exit 1); exit 2 when a file or the server
     /// is unusable. `replay accept FILE…` (or --update) re-records the files instead.
-    Replay(ReplayArgs),
+    Replay(cli::replay::ReplayArgs),
     /// Add, list, switch, edit and remove the fault rules of a running server, export
     /// and import them as a file, take a client offline for a while (docs/FAULTS.md).
     Fault {
@@ -75,7 +77,12 @@ enum Command {
 #[derive(clap::Args)]
 struct ConnArgs {
     /// The server's address.
-    #[arg(long, env = "SYNCSCOPE_URL", default_value = "http://127.0.0.1:4000")]
+    #[arg(
+        long,
+        env = "SYNCSCOPE_URL",
+        hide_env_values = true,
+        default_value = "http://127.0.0.1:4000"
+    )]
     url: String,
     /// The control token the server printed at start [default: for a server on this
     /// machine, the one kept beside --db].
@@ -83,7 +90,7 @@ struct ConnArgs {
     token: Option<String>,
     /// The database of the server on this machine, whose token file (DB.token) gives the
     /// token when --token is not given [default: the default database of `serve`].
-    #[arg(long, env = "SYNCSCOPE_DB")]
+    #[arg(long, env = "SYNCSCOPE_DB", hide_env_values = true)]
     db: Option<DbLocation>,
 }
 
@@ -163,58 +170,6 @@ struct PushArgs {
 }
 
 #[derive(clap::Args)]
-struct ReplayArgs {
-    /// Session files (`*.session.ndjson`), as exported from the inspector.
-    #[arg(required = true, value_name = "FILE")]
-    files: Vec<std::path::PathBuf>,
-    /// Compare every ack and push with the recording (what replay does by default).
-    #[arg(long)]
-    check: bool,
-    /// Instead of checking, re-emit the file's server pushes into the clients connected
-    /// to a running server (--url), with the recorded gaps divided by --speed.
-    #[arg(long, conflicts_with_all = ["check", "update", "junit", "against"])]
-    live: bool,
-    /// The running server of --live.
-    #[arg(long, env = "SYNCSCOPE_URL", default_value = "http://127.0.0.1:4000")]
-    url: String,
-    /// Re-record each file from what the server answers now, keeping its requests:
-    /// accepts a deliberate change of behaviour.
-    #[arg(long, conflicts_with = "check")]
-    update: bool,
-    /// Check a running server (http://HOST:PORT) instead of a fresh in-memory one.
-    #[arg(long, value_name = "URL")]
-    against: Option<String>,
-    /// The control token of the --against or --live server (needed for recorded faults
-    /// and --update) [default: for a server on this machine, the one kept beside --db].
-    #[arg(long, env = "SYNCSCOPE_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// The database of the server on this machine, whose token file gives the token when
-    /// --token is not given [default: the default database of `serve`].
-    #[arg(long, env = "SYNCSCOPE_DB")]
-    db: Option<DbLocation>,
-    /// 0 plays as fast as the answers come; 1 keeps the recorded timing; 2 twice as fast.
-    /// With --live, 0 means 1 (the recorded timing).
-    #[arg(long, default_value_t = 0.0)]
-    speed: f64,
-    /// Leave a field out of the comparison, e.g. data.updatedAt or data.*.updatedAt
-    /// (paths start in an ack's result or error, or a push's payload). Repeatable.
-    #[arg(long, value_name = "PATH")]
-    ignore: Vec<String>,
-    /// Also write a JUnit XML report here.
-    #[arg(long, value_name = "FILE")]
-    junit: Option<std::path::PathBuf>,
-    /// How long to wait for one answer before calling it missing, in milliseconds.
-    #[arg(long, default_value_t = 5000)]
-    timeout_ms: u64,
-    /// `--max-data` of the in-process server.
-    #[arg(long, default_value_t = 256 * 1024)]
-    max_data: usize,
-    /// `--retain-changes` of the in-process server.
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(i64).range(1..))]
-    retain_changes: i64,
-}
-
-#[derive(clap::Args)]
 struct ServeArgs {
     /// Address to listen on; loopback unless you mean to share it.
     #[arg(long, default_value = "127.0.0.1")]
@@ -222,6 +177,10 @@ struct ServeArgs {
     /// Port to listen on; 0 picks a free one.
     #[arg(long, default_value_t = 4000)]
     port: u16,
+    /// When --port is taken, listen on the next free one of the 20 after it instead of
+    /// stopping (what the window does; `make app` passes it).
+    #[arg(long)]
+    next_free_port: bool,
     /// SQLite file to keep models and sessions in, or :memory: [default: a file in the OS data dir]
     #[arg(long)]
     db: Option<DbLocation>,
@@ -256,6 +215,7 @@ struct ServeArgs {
         long = "allow-origin",
         value_name = "ORIGIN",
         env = "SYNCSCOPE_ALLOW_ORIGIN",
+        hide_env_values = true,
         value_delimiter = ','
     )]
     allow_origin: Vec<String>,
@@ -266,6 +226,7 @@ struct ServeArgs {
         long = "allow-host",
         value_name = "HOST",
         env = "SYNCSCOPE_ALLOW_HOST",
+        hide_env_values = true,
         value_delimiter = ','
     )]
     allow_host: Vec<String>,
@@ -295,6 +256,8 @@ async fn main() -> ExitCode {
             }),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal: a log file or a CI job gets text.
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
     match cli.command {
         Command::Serve(args) => serve(args).await,
@@ -305,7 +268,7 @@ async fn main() -> ExitCode {
         Command::Fault { conn, action } => {
             report(syncscope::fault_cli::run(&conn.client(), action).await)
         }
-        Command::Replay(args) => replay(args).await,
+        Command::Replay(args) => cli::replay::run(args).await,
         Command::Import { file, output } => import_har(&file, output),
     }
 }
@@ -383,15 +346,47 @@ async fn events(args: EventsArgs) -> Result<(), String> {
             })
             .await;
     }
+    // A session that does not exist would read as an empty one: say so instead.
+    let sessions: Vec<syncscope::inspect::types::SessionInfo> =
+        client.get("/sessions", &[]).await?;
+    if let Some(id) = args.session {
+        if !sessions.iter().any(|s| s.id == id) {
+            let known: Vec<String> = sessions.iter().map(|s| s.id.to_string()).collect();
+            return Err(match known.is_empty() {
+                true => format!("there is no session {id}: nothing has been recorded yet"),
+                false => format!(
+                    "there is no session {id}; the server has sessions {}",
+                    known.join(", ")
+                ),
+            });
+        }
+    } else if !sessions.iter().any(|s| s.stopped_at_us.is_none()) {
+        eprintln!(
+            "Nothing is being recorded (start with `syncscope record start`); \
+             showing the last session recorded."
+        );
+    }
     let mut after = 0;
+    let mut printed = 0;
     loop {
         let page = client
             .events_page(&filter, args.session, after, 500)
             .await?;
-        page.records.iter().for_each(print);
+        printed += page.records.len();
+        page.records.iter().for_each(&print);
         match page.next {
             Some(next) => after = next,
-            None => return Ok(()),
+            None => {
+                if printed == 0 {
+                    let matching = if args.filter.is_empty() {
+                        ""
+                    } else {
+                        " matching the filter"
+                    };
+                    eprintln!("No events{matching} in session {}.", page.session);
+                }
+                return Ok(());
+            }
         }
     }
 }
@@ -411,8 +406,18 @@ async fn push(args: PushArgs) -> Result<(), String> {
     if let (Target::Channel { url }, "create" | "update" | "patch" | "delete") =
         (&target, event.as_str())
     {
-        let data = values.first().cloned().unwrap_or_else(|| json!({}));
-        let id = data.get("id").cloned().unwrap_or(Value::Null);
+        // A change without an id cannot be applied by any client: refuse it here rather
+        // than send `id: null`.
+        let data = values.first().cloned().unwrap_or(Value::Null);
+        let id = match data.get("id") {
+            Some(id @ (Value::String(_) | Value::Number(_))) => id.clone(),
+            _ => {
+                return Err(format!(
+                    "push {event} --channel {url} needs the model as JSON with its id, \
+                     e.g. syncscope push {event} --channel {url} '{{\"id\":\"1\",\"title\":\"x\"}}'"
+                ))
+            }
+        };
         let url = url.clone();
         values = vec![json!({ "url": url, "op": event, "id": id, "data": data })];
         event = "change".into();
@@ -452,151 +457,6 @@ async fn record(conn: ConnArgs, action: &str, name: Option<String>) -> Result<()
     Ok(())
 }
 
-async fn replay(mut args: ReplayArgs) -> ExitCode {
-    use std::io::IsTerminal;
-    use syncscope::replay::{self, compare::IgnorePath, report, CheckOptions};
-
-    if args
-        .files
-        .first()
-        .is_some_and(|f| f.as_os_str() == "accept")
-    {
-        args.files.remove(0);
-        args.update = true;
-        if args.files.is_empty() {
-            eprintln!("error: say which files to accept: syncscope replay accept FILE…");
-            return ExitCode::from(2);
-        }
-    }
-    if args.live {
-        return replay_live(args).await;
-    }
-    let ignore: Vec<IgnorePath> = match args.ignore.iter().map(|p| IgnorePath::parse(p)).collect() {
-        Ok(paths) => paths,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if !(args.speed >= 0.0 && args.speed.is_finite()) {
-        eprintln!("error: --speed must be 0 (as fast as possible) or a positive factor");
-        return ExitCode::from(2);
-    }
-    let style = report::Style {
-        colour: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-    };
-    let mut outcomes = Vec::new();
-    let mut unusable = false;
-    for path in &args.files {
-        let progress = replay::progress_bar(path, 0);
-        let opts = CheckOptions {
-            against: args.against.clone(),
-            token: match &args.against {
-                Some(url) => local_token(url, &args.token, &args.db),
-                None => args.token.clone(),
-            },
-            speed: args.speed,
-            timeout: std::time::Duration::from_millis(args.timeout_ms),
-            ignore: ignore.clone(),
-            max_data: args.max_data,
-            retain_changes: args.retain_changes,
-            update: args.update,
-            progress: progress.clone().map(|bar| {
-                Box::new(move |done: u64, total: u64| {
-                    bar.set_length(total);
-                    bar.set_position(done);
-                }) as Box<dyn Fn(u64, u64) + Send>
-            }),
-        };
-        let result = replay::check(path, opts).await;
-        if let Some(bar) = progress {
-            bar.finish_and_clear();
-        }
-        match result {
-            Ok(outcome) => {
-                for warning in &outcome.script.warnings {
-                    eprintln!("warning: {}: {warning}", outcome.path);
-                }
-                if outcome.updated {
-                    say(&format!(
-                        "{}: re-recorded from today's answers ({} divergence(s) accepted)\n",
-                        outcome.path,
-                        outcome.report.divergences.len()
-                    ));
-                } else {
-                    say(&report::render(&outcome, &style));
-                }
-                outcomes.push(outcome);
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                unusable = true;
-            }
-        }
-    }
-    if let Some(junit) = &args.junit {
-        if let Err(e) = std::fs::write(junit, report::junit(&outcomes)) {
-            eprintln!("error: cannot write {}: {e}", junit.display());
-            return ExitCode::from(2);
-        }
-    }
-    let diverged = !args.update && outcomes.iter().any(|o| !o.report.divergences.is_empty());
-    if diverged {
-        let files: Vec<String> = outcomes
-            .iter()
-            .filter(|o| !o.report.divergences.is_empty())
-            .map(|o| o.path.clone())
-            .collect();
-        say(&format!(
-            "\nIf today's answers are right, accept them: syncscope replay accept {}\n",
-            files.join(" ")
-        ));
-    }
-    if unusable {
-        ExitCode::from(2)
-    } else if diverged {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
-}
-
-/// Prints a report; a reader that went away (`| head`) is not an error.
-fn say(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-}
-
-/// `replay FILE --live`: exit 0 when every push was sent, 130 on Ctrl-C, 2 when the file
-/// is unusable, 1 otherwise.
-async fn replay_live(args: ReplayArgs) -> ExitCode {
-    use syncscope::live_replay::MAX_SPEED;
-    use syncscope::replay::live_cli::{self, LiveEnd};
-
-    let [file] = &args.files[..] else {
-        eprintln!("error: --live replays one file at a time");
-        return ExitCode::from(2);
-    };
-    let speed = if args.speed == 0.0 { 1.0 } else { args.speed };
-    if !(speed > 0.0 && speed <= MAX_SPEED) {
-        eprintln!("error: --speed with --live must be above 0 and at most {MAX_SPEED}");
-        return ExitCode::from(2);
-    }
-    let control = Client::new(&args.url, local_token(&args.url, &args.token, &args.db));
-    match live_cli::run(&control, file, speed).await {
-        LiveEnd::Finished => ExitCode::SUCCESS,
-        LiveEnd::Interrupted => ExitCode::from(130),
-        LiveEnd::Unusable(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
-        }
-        LiveEnd::Failed(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
 async fn serve(args: ServeArgs) -> ExitCode {
     let signals = StopSignals::listen();
     let db = match args.db.map(Ok).unwrap_or_else(DbLocation::default_file) {
@@ -625,7 +485,12 @@ async fn serve(args: ServeArgs) -> ExitCode {
         max_queued_bytes: args.max_queued_bytes,
         ..Config::default()
     };
-    let running = match syncscope::start(config.clone()).await {
+    let tries = if args.next_free_port {
+        syncscope::port_search::TRIES
+    } else {
+        0
+    };
+    let running = match syncscope::port_search::start(config.clone(), tries).await {
         Ok(running) => running,
         Err(e) => {
             eprintln!("error: {e}");
@@ -635,6 +500,13 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let addr = running.local_addr();
     // The one line scripts wait for; everything else goes to stderr through tracing.
     println!("Syncscope listening on http://{addr} (db: {})", config.db);
+    if addr.port() != config.port && config.port != 0 {
+        tracing::info!(
+            "port {} was taken; listening on {} instead",
+            config.port,
+            addr.port()
+        );
+    }
     // The inspector and the CLI need it (`--token` or SYNCSCOPE_TOKEN).
     println!("Control token: {}", running.token());
     let _ = std::io::stdout().flush();

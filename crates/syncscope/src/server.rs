@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::access::{Access, AllowError};
 use crate::control::{self, ControlState};
+use crate::db_lock::DbLock;
 use crate::handshake_guard::{self, HandshakeGuard};
 use crate::inspect::recorder::{self, Recorder};
 use crate::inspect::Inspector;
@@ -102,6 +103,8 @@ pub enum StartError {
     Allow(#[from] AllowError),
     #[error("{0}")]
     TokenFile(#[from] crate::token_file::TokenFileError),
+    #[error("{0}")]
+    DbInUse(#[from] crate::db_lock::DbLockError),
 }
 
 pub struct Running {
@@ -113,6 +116,8 @@ pub struct Running {
     token: String,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+    /// Held while this server runs: a second server on the same file refuses to start.
+    _db_lock: Option<DbLock>,
 }
 
 impl Running {
@@ -181,6 +186,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             .await
             .map_err(StartError::Store)?,
     );
+    // Taken once the store has checked the file is ours (a foreign file gets no lock
+    // file beside it) and before anything is written: the recorder opens a session.
+    let mut db_lock = match &config.db {
+        DbLocation::File(path) => Some(DbLock::acquire(path)?),
+        DbLocation::Memory => None,
+    };
     let (layer, io) = SocketIo::builder()
         .ping_interval(config.ping_interval)
         .ping_timeout(config.ping_timeout)
@@ -235,6 +246,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             addr: addr.clone(),
             source,
         })?;
+    if let Some(lock) = &mut db_lock {
+        lock.describe(&format!("http://{local}"));
+    }
     let token = match (&config.token, &config.db) {
         (Some(token), _) => token.clone(),
         (None, DbLocation::File(path)) => {
@@ -291,6 +305,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         token,
         stop: Some(stop),
         task,
+        _db_lock: db_lock,
     })
 }
 

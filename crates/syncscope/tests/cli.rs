@@ -1,5 +1,6 @@
 //! The command line's client commands as a user types them, against a real server:
-//! `record start|stop`, `events`, `events --follow`, `sockets` and `--version`.
+//! `record start|stop`, `events`, `events --follow`, `sockets`, `push`, `serve`, help
+//! and `--version`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
@@ -182,4 +183,213 @@ fn version_names_the_version_and_the_commit() {
         stdout(&out).trim(),
         format!("syncscope {} ({commit})", env!("CARGO_PKG_VERSION"))
     );
+}
+
+async fn server_with_token() -> (syncscope::Running, String) {
+    let running = syncscope::start(Config {
+        port: 0,
+        db: DbLocation::Memory,
+        token: Some("cli-test".into()),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let url = format!("http://{}", running.local_addr());
+    (running, url)
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+/// `events` for a session that does not exist fails and says which ones do; with nothing
+/// recording it says it shows the last session, and an empty session is said to be empty
+/// (on stderr: stdout stays what scripts parse).
+#[tokio::test(flavor = "multi_thread")]
+async fn events_says_when_there_is_nothing_to_show() {
+    let (running, url) = server_with_token().await;
+
+    let out = syncscope(&url, &["events", "--session", "999"]);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(stdout(&out).is_empty(), "{out:?}");
+    assert!(
+        stderr(&out).contains("there is no session 999; the server has sessions 1"),
+        "{out:?}"
+    );
+
+    // The launch session holds nothing yet; after `record stop` nothing is recording.
+    let out = syncscope(&url, &["record", "stop"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = syncscope(&url, &["events"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout(&out).is_empty(), "{out:?}");
+    let said = stderr(&out);
+    assert!(said.contains("Nothing is being recorded"), "{said}");
+    assert!(said.contains("No events in session 1."), "{said}");
+    running.shutdown().await;
+}
+
+/// A fake `change` push needs the model's id: without one the CLI refuses, saying what
+/// to pass, instead of sending `id: null`.
+#[tokio::test(flavor = "multi_thread")]
+async fn push_of_a_change_without_an_id_is_refused() {
+    let (running, url) = server_with_token().await;
+    for args in [
+        &["push", "update", "--channel", "/todos"][..],
+        &[
+            "push",
+            "patch",
+            "--channel",
+            "/todos",
+            r#"{"title":"no id"}"#,
+        ][..],
+        &["push", "delete", "--channel", "/todos", "7"][..],
+    ] {
+        let out = syncscope(&url, args);
+        assert!(!out.status.success(), "{args:?}: {out:?}");
+        let said = stderr(&out);
+        assert!(
+            said.contains("needs the model as JSON with its id"),
+            "{said}"
+        );
+        assert!(!stdout(&out).contains("Sent"), "{out:?}");
+    }
+    let out = syncscope(
+        &url,
+        &[
+            "push",
+            "update",
+            "--channel",
+            "/todos",
+            r#"{"id":"1","t":"x"}"#,
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(stdout(&out).trim(), "Sent change to 0 socket(s).");
+    running.shutdown().await;
+}
+
+/// Help never shows `[env: NAME=]` for a variable that is not set.
+#[test]
+fn help_shows_no_empty_environment_values() {
+    for command in [
+        "sockets", "events", "push", "record", "replay", "fault", "serve",
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_syncscope"))
+            .args([command, "--help"])
+            .env_remove("SYNCSCOPE_URL")
+            .env_remove("SYNCSCOPE_DB")
+            .env_remove("SYNCSCOPE_TOKEN")
+            .env_remove("SYNCSCOPE_ALLOW_ORIGIN")
+            .env_remove("SYNCSCOPE_ALLOW_HOST")
+            .env_remove("SYNCSCOPE_FAULT_SEED")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let help = stdout(&out);
+        assert!(!help.contains("=]"), "{command} --help:\n{help}");
+    }
+}
+
+/// A `serve` whose output goes to a file or a pipe: plain text lines, no colour codes.
+/// With --next-free-port on a taken port it listens on the next one and says the real
+/// address; without it, a taken port is an error naming --port.
+#[test]
+fn serve_logs_plain_text_and_finds_the_next_free_port() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_syncscope"))
+        .args(["serve", "--db", ":memory:", "--port", &port])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    assert!(stderr(&out).contains("--port"), "{out:?}");
+
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_syncscope"))
+        .args([
+            "serve",
+            "--db",
+            ":memory:",
+            "--next-free-port",
+            "--port",
+            &port,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
+    let listening = lines.next().unwrap().unwrap();
+    let addr = listening
+        .strip_prefix("Syncscope listening on http://")
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("{listening}"))
+        .to_string();
+    let real: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
+    assert_ne!(real.to_string(), port, "{listening}");
+    assert_ne!(real, 0, "{listening}");
+    // The log (stderr) names the demo at the real address, in plain text.
+    let mut log = BufReader::new(serve.stderr.take().unwrap()).lines();
+    let mut before_demo = Vec::new();
+    let demo = log
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| {
+            before_demo.push(l.clone());
+            l.contains("demo app at")
+        })
+        .expect("the log names the demo app");
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(demo.contains(&format!("http://{addr}/demo/")), "{demo}");
+    assert!(!demo.contains('\u{1b}'), "colour codes in {demo:?}");
+    // The search went on to a free port: no line tells the user to stop the other
+    // program or pass --port, as if it had failed.
+    let log = before_demo.join("\n");
+    assert!(!log.contains("already in use"), "{log}");
+    assert!(log.contains(&format!("port {port} was taken")), "{log}");
+    drop(taken);
+}
+
+/// Two servers on one database file: the second refuses, naming the first, instead of
+/// sharing the file silently; once the first stops, the file can be used again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_server_on_the_same_database_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("shared.db");
+    let config = Config {
+        port: 0,
+        db: DbLocation::File(db.clone()),
+        ..Config::default()
+    };
+    let first = syncscope::start(config.clone()).await.unwrap();
+    let mut second = Command::new(env!("CARGO_BIN_EXE_syncscope"))
+        .args(["serve", "--port", "0", "--db"])
+        .arg(&db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Its first line: empty when it stopped, the listening line when it did not.
+    let mut first_line = String::new();
+    BufReader::new(second.stdout.take().unwrap())
+        .read_line(&mut first_line)
+        .unwrap();
+    if !first_line.is_empty() {
+        let _ = second.kill();
+        panic!("a second server started on the same file: {first_line}");
+    }
+    let out = second.wait_with_output().unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    let said = stderr(&out);
+    assert!(
+        said.contains("is in use by another Syncscope server")
+            && said.contains(&format!("http://{}", first.local_addr())),
+        "{said}"
+    );
+    first.shutdown().await;
+    let again = syncscope::start(config)
+        .await
+        .expect("the file is free again");
+    again.shutdown().await;
 }

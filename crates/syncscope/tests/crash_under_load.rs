@@ -98,7 +98,11 @@ async fn writer(
         Transport::Websocket
     };
     let options = ConnectOptions {
-        eio: if socket % 2 == 0 { Eio::V4 } else { Eio::V3 },
+        eio: if socket.is_multiple_of(2) {
+            Eio::V4
+        } else {
+            Eio::V3
+        },
         transport,
         ..ConnectOptions::default()
     };

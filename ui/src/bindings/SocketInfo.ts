@@ -23,6 +23,12 @@ dialects: Array<string>,
  */
 channels: Array<string>, events_in: number, acks_out: number, error_acks: number, 
 /**
+ * How long the server took over the last request it acked (µs), null before the
+ * first ack. Kept here rather than found in the recording: an inspector opened after
+ * the traffic, or while nothing is recorded, still shows it.
+ */
+last_ack_latency_us: number | null, 
+/**
  * Pushes sent to it (through its channels, directly or to everyone).
  */
 pushes_in: number, 

@@ -518,6 +518,11 @@ function LiveLog(): JSX.Element {
           Server restarted at {fmtTime(s.restarted.at_us)} — this log now shows the new launch
           {s.restarted.session !== null ? ` (session #${s.restarted.session})` : ''}.
         </div>
+      ) : s.stats && !s.stats.recording ? (
+        <div class="log-notice" data-testid="log-not-recording">
+          Nothing is being recorded: this log shows what happens while the window is open, and
+          what clients did before it opened was not kept. Start a recording in Sessions to keep it.
+        </div>
       ) : null}
       <LogView log={log} follow={!s.paused} />
     </>

@@ -53,7 +53,9 @@ function SocketRow({ s, selected, onSelect }: { s: SocketInfo; selected: boolean
       <span class="c-num" title="events in / acks out / error acks / pushes in">
         {s.events_in}/{s.acks_out}/<span class={s.error_acks ? 'err' : ''}>{s.error_acks}</span>/{s.pushes_in}
       </span>
-      <span class="c-lat">{fmtLatency(store.lastAck.get(s.id))}</span>
+      <span class="c-lat" data-testid="socket-last-ack">
+        {fmtLatency(store.lastAck.get(s.id) ?? s.last_ack_latency_us)}
+      </span>
       <span class="c-act muted">{fmtAgo(s.last_activity_us)}</span>
     </div>
   );

@@ -128,6 +128,7 @@ impl Registry {
                                 events_in: 0,
                                 acks_out: 0,
                                 error_acks: 0,
+                                last_ack_latency_us: None,
                                 pushes_in: 0,
                                 bytes_in: 0,
                                 bytes_out: 0,
@@ -163,9 +164,15 @@ impl Registry {
                     entry.info.last_activity_us = record.at_us;
                 }
             }
-            Body::AckOut { dialect, error, .. } => {
+            Body::AckOut {
+                dialect,
+                error,
+                latency_us,
+                ..
+            } => {
                 if let Some(entry) = sid.and_then(|sid| inner.sockets.get_mut(sid)) {
                     entry.info.acks_out += 1;
+                    entry.info.last_ack_latency_us = Some(*latency_us);
                     entry.info.bytes_out += size;
                     if error.is_some() {
                         entry.info.error_acks += 1;

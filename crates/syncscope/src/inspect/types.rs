@@ -444,6 +444,10 @@ pub struct SocketInfo {
     pub events_in: u64,
     pub acks_out: u64,
     pub error_acks: u64,
+    /// How long the server took over the last request it acked (µs), null before the
+    /// first ack. Kept here rather than found in the recording: an inspector opened after
+    /// the traffic, or while nothing is recorded, still shows it.
+    pub last_ack_latency_us: Option<u64>,
     /// Pushes sent to it (through its channels, directly or to everyone).
     pub pushes_in: u64,
     /// Approximate JSON bytes of the events it sent.
