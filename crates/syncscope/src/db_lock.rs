@@ -89,6 +89,16 @@ impl DbLock {
     }
 }
 
+/// The address the server on the database at `db` last said it listens on (the text
+/// `describe` wrote), for the command line's default `--url`: `make app` may have taken
+/// the next free port. Read without locking, so it may name a server that has stopped;
+/// the command then says it cannot reach it.
+pub fn last_address(db: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path_for(db)).ok()?;
+    let address = text.trim().split_once(", ")?.1.trim();
+    address.starts_with("http").then(|| address.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

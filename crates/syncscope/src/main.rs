@@ -73,17 +73,16 @@ enum Command {
     },
 }
 
+/// Where the command line looks for a server when nothing says otherwise.
+const DEFAULT_URL: &str = "http://127.0.0.1:4000";
+
 /// How to reach a running server's control API.
 #[derive(clap::Args)]
 struct ConnArgs {
-    /// The server's address.
-    #[arg(
-        long,
-        env = "SYNCSCOPE_URL",
-        hide_env_values = true,
-        default_value = "http://127.0.0.1:4000"
-    )]
-    url: String,
+    /// The server's address [default: the address the server on --db listens on, else
+    /// http://127.0.0.1:4000].
+    #[arg(long, env = "SYNCSCOPE_URL", hide_env_values = true)]
+    url: Option<String>,
     /// The control token the server printed at start [default: for a server on this
     /// machine, the one kept beside --db].
     #[arg(long, env = "SYNCSCOPE_TOKEN", hide_env_values = true)]
@@ -96,7 +95,27 @@ struct ConnArgs {
 
 impl ConnArgs {
     fn client(&self) -> Client {
-        Client::new(&self.url, local_token(&self.url, &self.token, &self.db))
+        let url = self.url();
+        Client::new(&url, local_token(&url, &self.token, &self.db))
+    }
+
+    /// The address given, else the one the local server on --db wrote beside its
+    /// database (it may have taken the next free port), else the default port.
+    fn url(&self) -> String {
+        if let Some(url) = &self.url {
+            return url.clone();
+        }
+        let db = match self
+            .db
+            .clone()
+            .map(Ok)
+            .unwrap_or_else(DbLocation::default_file)
+        {
+            Ok(DbLocation::File(path)) => Some(path),
+            _ => None,
+        };
+        db.and_then(|db| syncscope::db_lock::last_address(&db))
+            .unwrap_or_else(|| DEFAULT_URL.to_string())
     }
 }
 

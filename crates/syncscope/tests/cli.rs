@@ -393,3 +393,49 @@ async fn a_second_server_on_the_same_database_refuses_to_start() {
         .expect("the file is free again");
     again.shutdown().await;
 }
+
+/// The local case needs nothing copied: a server on a database file (on whatever port it
+/// found) is reached by the command line with only `--db`, its address and token read
+/// from beside the file. Without a server there, the default port is tried and the
+/// error says so.
+#[test]
+fn the_cli_finds_the_local_server_on_its_database_without_url_or_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("app.db");
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_syncscope"))
+        .args(["serve", "--port", "0", "--db"])
+        .arg(&db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut listening = String::new();
+    BufReader::new(serve.stdout.take().unwrap())
+        .read_line(&mut listening)
+        .unwrap();
+    let cli = |command: &str, then: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_syncscope"))
+            .args([command, "--db"])
+            .arg(&db)
+            .args(then)
+            .env_remove("SYNCSCOPE_URL")
+            .env_remove("SYNCSCOPE_TOKEN")
+            .env_remove("SYNCSCOPE_DB")
+            .output()
+            .unwrap()
+    };
+    let added = cli(
+        "fault",
+        &["add", "fail", "--code", "conflict", "--event", "update"],
+    );
+    let sockets = cli("sockets", &[]);
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(
+        listening.starts_with("Syncscope listening on http://"),
+        "{listening}"
+    );
+    assert!(added.status.success(), "{added:?}");
+    assert!(stdout(&added).starts_with("Added rule 1:"), "{added:?}");
+    assert!(sockets.status.success(), "{sockets:?}");
+}
