@@ -16,6 +16,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 SECS=${SECS:-${1:-5}}
+# SEED=N repeats libFuzzer's draws (make test passes one, so a run finds the same inputs
+# each time instead of failing at random on a new find; make fuzz explores afresh).
+SEED_OPT=()
+[ -n "${SEED:-}" ] && SEED_OPT=(-seed="$SEED")
 TARGETS=(url request session_file control)
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/syncscope/target}"
 [ -d "$HOME/.cargo/bin" ] && export PATH="$HOME/.cargo/bin:$PATH"
@@ -34,7 +38,7 @@ for target in "${TARGETS[@]}"; do
   rc=0
   # -timeout: one input taking 10 s is a finding too (a hang); -rss_limit_mb likewise.
   "${FUZZ[@]}" run "${OPTS[@]}" "$target" "$scratch/$target" "fuzz/corpus/$target" -- \
-    -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    -max_total_time="$SECS" "${SEED_OPT[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="fuzz/artifacts/$target/" >"$log" 2>&1 || rc=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   if [ "$rc" -ne 0 ]; then

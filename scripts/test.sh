@@ -107,7 +107,7 @@ step "cargo clippy --workspace --all-targets -- -D warnings" \
   cargo clippy --workspace --all-targets -- -D warnings
 step "cargo build (server and desktop window)" cargo build -p syncscope -p syncscope-app
 step "cargo nextest run --workspace" cargo nextest run --workspace
-step "fuzz: ${FUZZ_SECS:-5} s per target (make fuzz runs longer)" env SECS="${FUZZ_SECS:-5}" scripts/fuzz.sh
+step "fuzz: ${FUZZ_SECS:-5} s per target (make fuzz runs longer)" env SECS="${FUZZ_SECS:-5}" SEED="${FUZZ_SEED:-1}" scripts/fuzz.sh
 step "replay every fixture with --check" replay_fixtures
 step "node --test (JavaScript and end-to-end tests)" node_tests
 

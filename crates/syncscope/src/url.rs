@@ -67,9 +67,15 @@ impl Url {
         Some((Url(parent.to_string()), id))
     }
 
-    /// The model url of `id` in this collection, encoded as Backbone encodes it.
+    /// The model url of `id` in this collection, encoded as Backbone encodes it — but for
+    /// an id `.` or `..`, whose url Backbone would send as a dot segment, which is refused
+    /// (see `parse`): those are sent as `%2E` and `%2E%2E`, which read back as the id.
     pub fn model_url(&self, id: &str) -> String {
-        format!("{}/{}", self.0, percent_encode(id))
+        match id {
+            "." => format!("{}/%2E", self.0),
+            ".." => format!("{}/%2E%2E", self.0),
+            id => format!("{}/{}", self.0, percent_encode(id)),
+        }
     }
 
     /// The first segment: the namespace of the iobind dialect.
@@ -121,6 +127,15 @@ fn percent_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dot_id_has_a_model_url_that_reads_back_as_it() {
+        for id in [".", ".."] {
+            let todos = Url::parse("/todos").unwrap();
+            let url = Url::parse(&todos.model_url(id)).expect("a url the server accepts");
+            assert_eq!(url.split_model(), Some((todos, id.to_string())));
+        }
+    }
 
     #[test]
     fn leading_and_trailing_slashes_are_normalised_away() {
