@@ -27,7 +27,7 @@ const time = async (what, fn) => {
   return out;
 };
 
-/** Fills `file` (already migrated) with one stopped session of COUNT records; its id. */
+/** Fills the sessions file `file` (already migrated) with one stopped session of COUNT records; its id. */
 function fill(file) {
   const db = new Database(file);
   db.pragma('synchronous = OFF');
@@ -76,8 +76,11 @@ describe(`the event log over a session of ${COUNT.toLocaleString()} records`, { 
     // A first launch creates the schema (its migrations), then the rows go in.
     const first = await startServer({ args: ['--db', file, '--token', TOKEN] });
     await first.stop();
-    session = await time(`write ${COUNT.toLocaleString()} records into SQLite`, async () => fill(file));
-    console.log(`# db file: ${(fs.statSync(file).size / 2 ** 20).toFixed(0)} MiB`);
+    // The recorder keeps its sessions in a file of their own beside the database
+    // (DB.sessions, docs/ARCHITECTURE.md).
+    const sessions = `${file}.sessions`;
+    session = await time(`write ${COUNT.toLocaleString()} records into SQLite`, async () => fill(sessions));
+    console.log(`# sessions file: ${(fs.statSync(sessions).size / 2 ** 20).toFixed(0)} MiB`);
     env = await startAll({ db: file });
     page = await openUi(env);
     page.on('request', (r) => { if (r.url().includes('/_syncscope/events')) pending++; });
