@@ -20,6 +20,23 @@ fn syncscope(url: &str, args: &[&str]) -> Output {
         .expect("the syncscope binary runs")
 }
 
+/// `syncscope serve --port 0 --db DB` as a process, and the first line it printed
+/// (empty when it stopped at once).
+fn serve_on(db: &std::path::Path, stderr: Stdio) -> (std::process::Child, String) {
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_syncscope"))
+        .args(["serve", "--port", "0", "--db"])
+        .arg(db)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let mut first_line = String::new();
+    BufReader::new(serve.stdout.take().unwrap())
+        .read_line(&mut first_line)
+        .unwrap();
+    (serve, first_line)
+}
+
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
@@ -363,18 +380,8 @@ async fn a_second_server_on_the_same_database_refuses_to_start() {
         ..Config::default()
     };
     let first = syncscope::start(config.clone()).await.unwrap();
-    let mut second = Command::new(env!("CARGO_BIN_EXE_syncscope"))
-        .args(["serve", "--port", "0", "--db"])
-        .arg(&db)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     // Its first line: empty when it stopped, the listening line when it did not.
-    let mut first_line = String::new();
-    BufReader::new(second.stdout.take().unwrap())
-        .read_line(&mut first_line)
-        .unwrap();
+    let (mut second, first_line) = serve_on(&db, Stdio::piped());
     if !first_line.is_empty() {
         let _ = second.kill();
         panic!("a second server started on the same file: {first_line}");
@@ -402,17 +409,7 @@ async fn a_second_server_on_the_same_database_refuses_to_start() {
 fn the_cli_finds_the_local_server_on_its_database_without_url_or_token() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("app.db");
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_syncscope"))
-        .args(["serve", "--port", "0", "--db"])
-        .arg(&db)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut listening = String::new();
-    BufReader::new(serve.stdout.take().unwrap())
-        .read_line(&mut listening)
-        .unwrap();
+    let (mut serve, listening) = serve_on(&db, Stdio::null());
     let cli = |command: &str, then: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_syncscope"))
             .args([command, "--db"])
