@@ -7,19 +7,7 @@
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startAll, openUi, go, shot, TOKEN } = require('./support');
-
-async function eventually(check, ms = 8000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > end) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
+const { startAll, openUi, go, shot, TOKEN, eventually, command: sendCommand } = require('./support');
 
 describe('the inspector answers the debugging question (issue 18)', { timeout: 180000 }, () => {
   let env, ui, tabA, tabB, firedRule;
@@ -39,14 +27,7 @@ describe('the inspector answers the debugging question (issue 18)', { timeout: 1
     { timeout: 5000 },
   );
   const socketOf = (page) => page.evaluate(() => window.Backbone.realtime.socket.id);
-  const command = async (body) => {
-    const res = await fetch(`${env.server.url}/_syncscope/command`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    return res.json();
-  };
+  const command = (body) => sendCommand(env, body);
 
   before(async () => {
     env = await startAll();

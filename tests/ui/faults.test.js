@@ -7,22 +7,7 @@ const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { startAll, openUi, connectClient, go, shot, TOKEN, ARTIFACTS } = require('./support');
-
-async function eventually(check, ms = 8000, page = null) {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > end) {
-        if (page) await shot(page, 'faults-failure');
-        throw err;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
+const { startAll, openUi, connectClient, go, shot, TOKEN, ARTIFACTS, eventually, command: sendCommand } = require('./support');
 
 /** A request with an ack timeout: `{ timedOut: true }` when no ack came within `ms`. */
 function callWithin(socket, ms, event, arg) {
@@ -45,14 +30,7 @@ describe('fault injection from the inspector UI', { timeout: 180000 }, () => {
     assert.equal(res.status, 200);
     return res.json();
   };
-  const command = async (body) => {
-    const res = await fetch(`${env.server.url}/_syncscope/command`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    return res.json();
-  };
+  const command = (body) => sendCommand(env, body);
   const ruleRow = (id) => page.locator(`[data-testid=fault-rule][data-rule="${id}"]`);
   const update = (socket, title) => socket.call('update', { url: `/todos/${todo.data.id}`, data: { ...todo.data, title } });
 
@@ -301,8 +279,6 @@ describe('fault injection from the inspector UI', { timeout: 180000 }, () => {
     await page.fill('[data-testid=fault-client]', '');
     await page.evaluate(() => document.activeElement?.blur());
     await shot(page, 'faults-editor');
-    fs.mkdirSync(path.join(__dirname, '..', '..', 'docs', 'screenshots'), { recursive: true });
-    fs.copyFileSync(path.join(ARTIFACTS, 'ui-faults-editor.png'), path.join(__dirname, '..', '..', 'docs', 'screenshots', 'faults-editor.png'));
     await page.click('[data-testid=fault-add]');
     await page.locator('[data-testid=fault-form-title]', { hasText: 'Add a rule' }).waitFor();
     const after = await rules();
@@ -350,7 +326,6 @@ describe('fault injection from the inspector UI', { timeout: 180000 }, () => {
     await page.selectOption('[data-testid=fault-socket]', bob.id);
     await page.evaluate(() => document.activeElement?.blur());
     await shot(page, 'faults-push-editor');
-    fs.copyFileSync(path.join(ARTIFACTS, 'ui-faults-push-editor.png'), path.join(__dirname, '..', '..', 'docs', 'screenshots', 'faults-push-editor.png'));
     await page.click('[data-testid=fault-add]');
     const [rule] = await eventually(async () => {
       const list = await rules();
@@ -381,7 +356,6 @@ describe('fault injection from the inspector UI', { timeout: 180000 }, () => {
     await page.evaluate(() => document.activeElement?.blur());
     await shot(page, 'faults-push-log');
     await page.selectOption('[data-testid=filter-kind]', '');
-    fs.copyFileSync(path.join(ARTIFACTS, 'ui-faults-push-log.png'), path.join(__dirname, '..', '..', 'docs', 'screenshots', 'faults-push-log.png'));
     await command({ command: 'fault_clear' });
   });
 

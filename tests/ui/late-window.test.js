@@ -5,32 +5,7 @@
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startAll, openUi, connectClient, go, shot } = require('./support');
-
-/** Retries `check` (which throws while the page is not there yet) for up to `ms`. */
-async function eventually(check, ms = 5000, page = null) {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > end) {
-        if (page) await shot(page, 'late-window-failure');
-        throw err;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
-async function command(env, body) {
-  const res = await fetch(`${env.server.url}/_syncscope/command`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${env.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  assert.equal(res.status, 200, await res.text());
-}
+const { startAll, openUi, connectClient, go, shot, eventually, command: sendCommand } = require('./support');
 
 const lastAck = (page) => page.$eval('[data-testid=socket-row] [data-testid=socket-last-ack]', (e) => e.textContent.trim());
 const logBadge = (page) => page.$eval('[data-testid=nav-log] .count', (e) => Number(e.textContent.replace(/\D/g, '')));
@@ -58,7 +33,7 @@ describe('an inspector window opened after the traffic', { timeout: 120000 }, ()
   });
 
   it('shows the last ack while nothing is recorded, and the log says why it starts empty', async () => {
-    await command(env, { command: 'record_stop' });
+    assert.equal((await sendCommand(env, { command: 'record_stop' })).result, 'ok');
     const app = await connectClient(env);
     assert.equal((await app.call('subscribe', { url: '/todos' })).err, null);
     assert.equal((await app.call('create', { url: '/todos', data: { title: 'unrecorded' } })).err, null);

@@ -9,19 +9,7 @@
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startAll, openUi, go, shot } = require('./support');
-
-async function eventually(check, ms = 8000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > end) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
+const { startAll, openUi, go, shot, eventually } = require('./support');
 
 describe('names for tabs and models, links from a request to its pushes (issue 18)', { timeout: 180000 }, () => {
   let env, ui, tabA, tabB, nameA, nameB, idA, idB;

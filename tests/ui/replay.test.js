@@ -7,20 +7,7 @@ const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { startAll, openUi, connectClient, go, shot, TOKEN, ARTIFACTS } = require('./support');
-
-/** Retries `check` (which throws while the page is not there yet) for up to `ms`. */
-async function eventually(check, ms = 5000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > end) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
+const { startAll, openUi, connectClient, go, shot, TOKEN, ARTIFACTS, eventually } = require('./support');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

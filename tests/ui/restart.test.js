@@ -7,22 +7,7 @@
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { startServer } = require('../support/server');
-const { startAll, openUi, connectClient, go, shot } = require('./support');
-
-async function eventually(check, ms, page) {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > end) {
-        if (page) await shot(page, 'restart-failure');
-        throw err;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
+const { startAll, openUi, connectClient, go, shot, eventually } = require('./support');
 
 describe('an inspector tab across a restart of the server', { timeout: 120000 }, () => {
   let env;

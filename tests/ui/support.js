@@ -125,4 +125,34 @@ function shot(page, name) {
   return page.screenshot({ path: path.join(ARTIFACTS, `ui-${name}.png`) });
 }
 
-module.exports = { startAll, openUi, connectClient, go, shot, TOKEN, ARTIFACTS };
+/**
+ * Retries `check` (which throws while the page is not there yet) for up to `ms`; on
+ * giving up, screenshots `page` (when given) as ui-FILE-failure.png, FILE being the
+ * test file's name, and throws the last error.
+ */
+async function eventually(check, ms = 8000, page = null) {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > end) {
+        if (page) await shot(page, `${path.basename(require.main?.filename ?? 'ui', '.test.js')}-failure`);
+        throw err;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** Sends a control command (`{command, ...}`) with the test token; its parsed answer. */
+async function command(env, body) {
+  const res = await fetch(`${env.server.url}/_syncscope/command`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${env.token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return res.json();
+}
+
+module.exports = { startAll, openUi, connectClient, go, shot, eventually, command, TOKEN, ARTIFACTS };
