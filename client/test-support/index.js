@@ -160,8 +160,25 @@ function tempDb() {
   };
 }
 
+// The usual cast of a push test: a fresh server (started with `serverOptions`), two
+// pages with the adapter (`a` and `b`) and a raw socket (`peek`) to look at the server
+// directly. `stopTwoTabs` closes what `twoTabs` opened.
+async function twoTabs(serverOptions) {
+  const server = await startServer(serverOptions);
+  return { server, a: tab(server), b: tab(server), peek: raw(server) };
+}
+
+async function stopTwoTabs({ server, a, b, peek }) {
+  a?.close();
+  b?.close();
+  peek?.close();
+  await server?.stop();
+}
+
 module.exports = {
   ADAPTER,
+  twoTabs,
+  stopTwoTabs,
   freshBackbone,
   tab,
   raw,

@@ -7,23 +7,15 @@
 
 const { describe, it, beforeEach, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
-const { tab, raw, next, until, startServer, outcome, connected } = require('../test-support');
+const { tab, next, until, outcome, connected, twoTabs, stopTwoTabs } = require('../test-support');
 
 describe('live queries', { timeout: 60000 }, () => {
   let server, a, b, peek;
 
   beforeEach(async () => {
-    server = await startServer({ args: ['--max-data', '4096'] });
-    a = tab(server);
-    b = tab(server);
-    peek = raw(server);
+    ({ server, a, b, peek } = await twoTabs({ args: ['--max-data', '4096'] }));
   });
-  afterEach(async () => {
-    a.close();
-    b.close();
-    peek.close();
-    await server.stop();
-  });
+  afterEach(() => stopTwoTabs({ server, a, b, peek }));
 
   const Todos = (t, extra = {}) => t.Backbone.Collection.extend({ url: '/todos', realtime: true, ...extra });
   const titles = (list) => list.pluck('title');

@@ -4,23 +4,15 @@
 
 const { describe, it, beforeEach, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
-const { tab, raw, record, next, until, sleep, startServer } = require('../test-support');
+const { tab, record, next, sleep, startServer, twoTabs, stopTwoTabs } = require('../test-support');
 
 describe('pushed changes', { timeout: 60000 }, () => {
   let server, a, b, peek;
 
   beforeEach(async () => {
-    server = await startServer();
-    a = tab(server);
-    b = tab(server);
-    peek = raw(server);
+    ({ server, a, b, peek } = await twoTabs());
   });
-  afterEach(async () => {
-    a.close();
-    b.close();
-    peek.close();
-    await server.stop();
-  });
+  afterEach(() => stopTwoTabs({ server, a, b, peek }));
 
   const Todos = (t, extra = {}) => t.Backbone.Collection.extend({ url: '/todos', realtime: true, ...extra });
 

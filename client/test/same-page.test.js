@@ -7,7 +7,7 @@
 const { describe, it, beforeEach, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const ioV4 = require('socket.io-client');
-const { tab, raw, record, next, until, startServer, connected, outcome } = require('../test-support');
+const { tab, raw, record, next, until, startServer, connected, outcome, twoTabs, stopTwoTabs } = require('../test-support');
 
 // The events a listener saw, without the ones Backbone fires for requests
 // and syncs of its own.
@@ -18,17 +18,9 @@ describe('several realtime objects of one url in one page', { timeout: 60000 }, 
   let server, a, b, peek;
 
   beforeEach(async () => {
-    server = await startServer();
-    a = tab(server);
-    b = tab(server);
-    peek = raw(server);
+    ({ server, a, b, peek } = await twoTabs());
   });
-  afterEach(async () => {
-    a.close();
-    b.close();
-    peek.close();
-    await server.stop();
-  });
+  afterEach(() => stopTwoTabs({ server, a, b, peek }));
 
   const Todos = (t, extra = {}) => t.Backbone.Collection.extend({ url: '/todos', realtime: true, ...extra });
   const serverState = async () => (await peek.ok('read', { url: '/todos' })).data;
