@@ -80,7 +80,9 @@ impl MessageHandler<LocalAdapter, ()> for Enqueue {
             if ack_id.is_some() {
                 let sent = match taken {
                     Ok(n) => ack.send(&(Value::Null, serde_json::json!({ "samples": n }))),
-                    Err(e) => ack.send(&(SyncError::bad_request("samples", e.to_string()).to_wire(),)),
+                    Err(e) => {
+                        ack.send(&(SyncError::bad_request("samples", e.to_string()).to_wire(),))
+                    }
                 };
                 if let Err(e) = sent {
                     tracing::debug!(sid = %s.id, "client_latency ack not sent: {e}");

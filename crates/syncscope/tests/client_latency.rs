@@ -51,7 +51,10 @@ async fn malformed_reports_are_ignored_with_a_reason_and_the_socket_stays_up() {
         (json!({"samples": {"read": 3}}), "`samples.read`"),
         (json!({"samples": {"read": [1, -1]}}), "`samples.read[1]`"),
         (json!({"samples": {"read": [1, "2"]}}), "`samples.read[1]`"),
-        (json!({"samples": {"update": [1e300]}}), "`samples.update[0]`"),
+        (
+            json!({"samples": {"update": [1e300]}}),
+            "`samples.update[0]`",
+        ),
         (json!({"samples": {"read": vec![1; 5000]}}), "at most 200"),
     ];
     for (report, says) in &bad {
@@ -70,7 +73,10 @@ async fn malformed_reports_are_ignored_with_a_reason_and_the_socket_stays_up() {
     assert_eq!(stats["client_latency"]["reporting"], 0);
     let sockets = control.get("/sockets").await;
     assert_eq!(sockets[0]["client_latency"], Value::Null);
-    assert_eq!(sockets[0]["events_in"], 1, "only the read counts as a request");
+    assert_eq!(
+        sockets[0]["events_in"], 1,
+        "only the read counts as a request"
+    );
 
     // Each ignored report is a protocol error of the socket, naming the event and why.
     // (The recorder writes in the background: wait until it has them all.)
@@ -109,7 +115,10 @@ async fn malformed_reports_are_ignored_with_a_reason_and_the_socket_stays_up() {
     assert_eq!(ack, vec![Value::Null, json!({"samples": 3})]);
     let stats = control.get("/stats").await;
     let overall = &stats["client_latency"];
-    assert_eq!((overall["count"].clone(), overall["reporting"].clone()), (json!(3), json!(1)));
+    assert_eq!(
+        (overall["count"].clone(), overall["reporting"].clone()),
+        (json!(3), json!(1))
+    );
     assert_eq!(overall["max_us"], 400_500);
     let update = overall["ops"]
         .as_array()
@@ -117,7 +126,10 @@ async fn malformed_reports_are_ignored_with_a_reason_and_the_socket_stays_up() {
         .iter()
         .find(|o| o["op"] == "update")
         .expect("the update's figures");
-    assert_eq!((update["count"].clone(), update["p99_us"].clone()), (json!(2), json!(400_500)));
+    assert_eq!(
+        (update["count"].clone(), update["p99_us"].clone()),
+        (json!(2), json!(400_500))
+    );
     let sockets = control.get("/sockets").await;
     assert_eq!(sockets[0]["client_latency"]["count"], 3);
 
