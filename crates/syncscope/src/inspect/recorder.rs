@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::now_us;
 use super::types::{Cursor, EventsPage, Filter, Latency, Record, SessionInfo};
-use crate::clean_tx::CleanTx;
+use crate::store::raw_handle::with_handle;
 
 /// Records that may wait for the writer before new ones are dropped.
 pub const DEFAULT_CAPACITY: usize = 8192;
@@ -473,24 +473,24 @@ impl Writer {
             return;
         }
         let n = batch.len() as u64;
-        let result = async {
-            // A failed batch rolls back cleanly, so the next one can write (issue 10).
-            let mut tx = CleanTx::begin(&self.pool, "BEGIN").await?;
-            // Many rows per statement: several times faster than one INSERT per record.
-            for chunk in batch.chunks(ROWS_PER_INSERT) {
-                insert_records(&mut tx, session, chunk).await?;
-            }
-            sqlx::query(
-                "UPDATE sessions SET recorded = recorded + ?, lost = lost + ? WHERE id = ?",
-            )
-            .bind(n as i64)
-            .bind(lost as i64)
-            .bind(session)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await
-        }
+        // The batch goes to a blocking thread and comes back (its capacity reused):
+        // SQLite runs there on the pooled connection's own handle, not on a runtime
+        // worker and not statement by statement through sqlx's worker thread.
+        let records = std::mem::take(batch);
+        let pool = self.pool.clone();
+        let runtime = tokio::runtime::Handle::current();
+        let joined = tokio::task::spawn_blocking(move || {
+            let result = runtime.block_on(write_batch(&pool, session, &records, lost));
+            (records, result)
+        })
         .await;
+        let result = match joined {
+            Ok((records, result)) => {
+                *batch = records;
+                result
+            }
+            Err(e) => Err(BatchError::Panicked(e.to_string())),
+        };
         batch.clear();
         let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(current) = current.as_mut() {
@@ -554,38 +554,100 @@ impl Writer {
     }
 }
 
-/// Stores one record of a session, with the copies of its fields that filters use.
-/// Shared by the recorder and session-file import, so both index records alike.
-/// Rows per multi-row INSERT (11 parameters each, far below SQLite's limit).
-const ROWS_PER_INSERT: usize = 64;
+/// Why a batch of records was not written (all of it is then counted lost).
+#[derive(Debug)]
+enum BatchError {
+    Pool(sqlx::Error),
+    Sqlite(rusqlite::Error),
+    Panicked(String),
+}
 
-async fn insert_records(
-    conn: &mut sqlx::SqliteConnection,
+impl From<sqlx::Error> for BatchError {
+    fn from(e: sqlx::Error) -> Self {
+        BatchError::Pool(e)
+    }
+}
+
+impl From<rusqlite::Error> for BatchError {
+    fn from(e: rusqlite::Error) -> Self {
+        BatchError::Sqlite(e)
+    }
+}
+
+impl std::fmt::Display for BatchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BatchError::Pool(e) => write!(f, "no database connection: {e}"),
+            BatchError::Sqlite(e) => write!(f, "{e}"),
+            BatchError::Panicked(e) => write!(f, "the writing thread failed: {e}"),
+        }
+    }
+}
+
+/// One record's row, with the copies of its fields that filters use (the same columns
+/// as [`insert_record`], which session-file import uses).
+const INSERT_RECORD: &str = "INSERT OR IGNORE INTO session_events
+     (session, seq, at_us, socket, url, kind, event, origin, error, latency_us, body)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+
+/// Writes a batch of records and the session's counts in one transaction. A failed
+/// batch rolls back cleanly, so the next one can write (issue 10); a connection whose
+/// ROLLBACK failed too is closed rather than returned to the pool inside a transaction.
+async fn write_batch(
+    pool: &SqlitePool,
     session: i64,
     records: &[Arc<Record>],
-) -> Result<(), sqlx::Error> {
-    let mut q = QueryBuilder::new(
-        "INSERT OR IGNORE INTO session_events (session, seq, at_us, socket, url, kind, event, origin, error, latency_us, body) ",
-    );
-    q.push_values(records, |mut row, record| {
+    lost: u64,
+) -> Result<(), BatchError> {
+    let mut conn = pool.acquire().await?;
+    let mut stuck = false;
+    let result = with_handle(&mut conn, |db| {
+        let result = insert_batch(db, session, records, lost);
+        if result.is_err() && !db.is_autocommit() && db.execute_batch("ROLLBACK").is_err() {
+            stuck = !db.is_autocommit();
+        }
+        result
+    })
+    .await;
+    // A one-connection pool (`:memory:`) keeps its connection: it is the database.
+    if stuck && pool.options().get_max_connections() > 1 {
+        conn.close_on_drop();
+    }
+    result
+}
+
+fn insert_batch(
+    db: &rusqlite::Connection,
+    session: i64,
+    records: &[Arc<Record>],
+    lost: u64,
+) -> Result<(), BatchError> {
+    db.execute_batch("BEGIN")?;
+    let mut insert = db.prepare_cached(INSERT_RECORD)?;
+    for record in records {
         let latency = match &record.body {
             super::types::Body::AckOut { latency_us, .. } => Some(*latency_us as i64),
             _ => None,
         };
-        let origin = serde_json::to_value(record.origin).unwrap_or_default();
-        row.push_bind(session)
-            .push_bind(record.seq as i64)
-            .push_bind(record.at_us as i64)
-            .push_bind(record.socket.clone())
-            .push_bind(record.url.clone())
-            .push_bind(record.body.kind())
-            .push_bind(record.body.event().map(str::to_string))
-            .push_bind(origin.as_str().unwrap_or_default().to_string())
-            .push_bind(record.body.is_error())
-            .push_bind(latency)
-            .push_bind(serde_json::to_string(&**record).unwrap_or_default());
-    });
-    q.build().execute(conn).await?;
+        insert.execute(rusqlite::params![
+            session,
+            record.seq as i64,
+            record.at_us as i64,
+            record.socket.as_deref(),
+            record.url.as_deref(),
+            record.body.kind(),
+            record.body.event(),
+            record.origin.as_str(),
+            record.body.is_error(),
+            latency,
+            serde_json::to_string(&**record).unwrap_or_default(),
+        ])?;
+    }
+    db.execute(
+        "UPDATE sessions SET recorded = recorded + ?1, lost = lost + ?2 WHERE id = ?3",
+        rusqlite::params![records.len() as i64, lost as i64, session],
+    )?;
+    db.execute_batch("COMMIT")?;
     Ok(())
 }
 
@@ -598,23 +660,19 @@ pub(crate) async fn insert_record(
         super::types::Body::AckOut { latency_us, .. } => Some(*latency_us as i64),
         _ => None,
     };
-    let origin = serde_json::to_value(record.origin).unwrap_or_default();
-    sqlx::query(
-        "INSERT OR IGNORE INTO session_events (session, seq, at_us, socket, url, kind, event, origin, error, latency_us, body)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(session)
-    .bind(record.seq as i64)
-    .bind(record.at_us as i64)
-    .bind(record.socket.as_deref())
-    .bind(record.url.as_deref())
-    .bind(record.body.kind())
-    .bind(record.body.event())
-    .bind(origin.as_str().unwrap_or_default())
-    .bind(record.body.is_error())
-    .bind(latency)
-    .bind(serde_json::to_string(record).unwrap_or_default())
-    .execute(conn)
-    .await?;
+    sqlx::query(INSERT_RECORD)
+        .bind(session)
+        .bind(record.seq as i64)
+        .bind(record.at_us as i64)
+        .bind(record.socket.as_deref())
+        .bind(record.url.as_deref())
+        .bind(record.body.kind())
+        .bind(record.body.event())
+        .bind(record.origin.as_str())
+        .bind(record.body.is_error())
+        .bind(latency)
+        .bind(serde_json::to_string(record).unwrap_or_default())
+        .execute(conn)
+        .await?;
     Ok(())
 }

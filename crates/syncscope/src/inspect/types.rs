@@ -22,6 +22,19 @@ pub enum Origin {
     Replay,
 }
 
+impl Origin {
+    /// The name it has on the wire (and in the recorder's `origin` column).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Client => "client",
+            Origin::Server => "server",
+            Origin::Inspector => "inspector",
+            Origin::Fault => "fault",
+            Origin::Replay => "replay",
+        }
+    }
+}
+
 /// One observed thing, as the bus carries it, the recorder stores it and watchers get it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Record {
@@ -843,4 +856,23 @@ pub enum ServerMessage {
     Error {
         message: String,
     },
+}
+
+#[cfg(test)]
+mod origin_tests {
+    use super::Origin;
+
+    /// The recorder stores `as_str` in the column that filters match against the wire name.
+    #[test]
+    fn an_origin_has_its_wire_name() {
+        for origin in [
+            Origin::Client,
+            Origin::Server,
+            Origin::Inspector,
+            Origin::Fault,
+            Origin::Replay,
+        ] {
+            assert_eq!(serde_json::to_value(origin).unwrap(), origin.as_str());
+        }
+    }
 }

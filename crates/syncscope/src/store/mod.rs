@@ -8,6 +8,7 @@
 //! write. Reads never take it: WAL gives them a consistent snapshot while a write is in
 //! progress.
 
+pub mod raw_handle;
 pub mod sessions_db;
 pub mod writer;
 

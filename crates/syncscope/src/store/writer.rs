@@ -39,6 +39,7 @@ use sqlx::{SqliteConnection, SqlitePool};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
+use super::raw_handle::with_handle;
 use super::{plan_write, Change, Model, Write};
 use crate::error::SyncError;
 use crate::url::Url;
@@ -255,12 +256,7 @@ async fn with_pool_handle<T>(
     f: impl FnOnce(&rusqlite::Connection) -> Result<T, SyncError>,
 ) -> Result<T, SyncError> {
     let mut conn = pool.acquire().await?;
-    let mut locked = conn.lock_handle().await?;
-    // SAFETY: as in `run`: `db` is dropped before `locked` gives the handle back.
-    let db = unsafe { rusqlite::Connection::from_handle(locked.as_raw_handle().as_ptr()) }?;
-    let out = f(&db);
-    drop(db);
-    out
+    with_handle(&mut conn, f).await
 }
 
 /// One write of a batch: the collection and what to write there.
