@@ -152,6 +152,8 @@ export interface Realtime extends Backbone.Events {
   socketOptions: object | null;
   /** The socket.io client function; default: `require('socket.io-client')` or the global `io`. */
   io: ((url: string, options?: object) => RealtimeSocket) | null;
+  /** Report CRUD round trips to a server that asks for them (default true). */
+  reportLatency: boolean;
   defaults: {
     timeout: number;
     queue: boolean;

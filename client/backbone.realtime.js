@@ -97,6 +97,11 @@
     socketOptions: null,
     io: io || null,
 
+    // Report the round trips of CRUD requests, as this page measured them, to a
+    // server that asks for them (Syncscope's Stats panel; docs/PROTOCOL.md,
+    // *Client latency*). Set to false to never send them.
+    reportLatency: true,
+
     // Defaults of every per-call / per-object option (see docs/ADAPTER.md).
     defaults: {
       timeout: 10000,     // ms before an unanswered request fails with `timeout`
@@ -347,6 +352,11 @@
     this.busy = {};
     this.channels = {};
     this.everConnected = !!socket.connected;
+    // Round trips waiting to be reported; `reporting` is the server's opt-in.
+    this.reporting = null;
+    this.trips = {};
+    this.tripCount = 0;
+    this.reportTimer = null;
     var link = this;
     socket.on('connect', function() { link.onConnect(); });
     socket.on('disconnect', function(reason) { link.onDisconnect(reason); });
@@ -566,7 +576,9 @@
       this.inflight.push(req);
       if (req.write) req.write.state = 'inflight';
       req.startTimer(this);
+      var sentAt = clock();
       this.socket.emit(req.method, req.payload, function(err, result) {
+        link.measured(req.method, clock() - sentAt);
         link.forget(req);
         if (req.done) {
           // Too late: the app was told `timeout`. Still learn the version, so
@@ -615,6 +627,8 @@
     // server sees a new socket after a reconnect. Fail them now; whether a
     // write was applied shows in the resync that follows.
     onDisconnect: function(reason) {
+      // The next connection is a new socket of the server: it asks again.
+      this.stopReporting();
       _.each(this.channels, function(channel) { channel.reset(); });
       var inflight = this.inflight;
       this.inflight = [];
@@ -644,8 +658,63 @@
     channel: function(url, query) {
       var key = channelKey(url, query);
       return this.channels[key] || (this.channels[key] = new Channel(this, normalizeUrl(url), query));
+    },
+
+    // Client latency
+    // --------------
+    // A server that wants the round trips its requests took as this page saw
+    // them (network and queues included, which the server cannot see) says so
+    // in its subscribe acks: `clientLatency: {interval, samples}`. From then on,
+    // for this connection, the round trip of each CRUD request (emit to ack
+    // callback) is kept, and sent as `client_latency {samples: {method: [ms…]}}`
+    // at most every `interval` ms, or as soon as `samples` of them wait. A
+    // server that does not ask (an older one, another Socket.IO server) is never
+    // sent any.
+    optIn: function(asked) {
+      if (!realtime.reportLatency || !asked || typeof asked !== 'object') return;
+      var interval = +asked.interval, samples = Math.floor(+asked.samples);
+      if (!(interval > 0) || !(samples > 0)) return;
+      this.reporting = {interval: Math.max(interval, 100), samples: samples};
+    },
+
+    measured: function(method, ms) {
+      if (!this.reporting || !(ms >= 0)) return;
+      var list = this.trips[method] || (this.trips[method] = []);
+      list.push(Math.round(ms * 100) / 100);
+      this.tripCount++;
+      if (this.tripCount >= this.reporting.samples) return this.report();
+      if (!this.reportTimer) {
+        var link = this;
+        this.reportTimer = setTimeout(function() { link.report(); }, this.reporting.interval);
+        // In Node, a report due must not keep the process alive.
+        if (this.reportTimer && this.reportTimer.unref) this.reportTimer.unref();
+      }
+    },
+
+    report: function() {
+      clearTimeout(this.reportTimer);
+      this.reportTimer = null;
+      var trips = this.trips;
+      this.trips = {};
+      this.tripCount = 0;
+      if (!this.reporting || !this.socket.connected || _.isEmpty(trips)) return;
+      this.socket.emit('client_latency', {samples: trips});
+    },
+
+    stopReporting: function() {
+      clearTimeout(this.reportTimer);
+      this.reportTimer = null;
+      this.reporting = null;
+      this.trips = {};
+      this.tripCount = 0;
     }
   });
+
+  // Milliseconds for round trips: the page's monotonic clock where there is one.
+  function clock() {
+    var perf = root.performance;
+    return perf && typeof perf.now === 'function' ? perf.now() : Date.now();
+  }
 
   // Requests
   // --------
@@ -1075,6 +1144,8 @@
         result = result || {};
         // The server's `--max-data`: writes over it are refused before sending.
         if (result.maxData > 0) link.maxData = result.maxData;
+        // The server takes this page's round trips (*Client latency*).
+        if (result.clientLatency) link.optIn(result.clientLatency);
         var first = !channel.everSubscribed;
         channel.subscribed = channel.everSubscribed = true;
         channel.caughtUp(since, result, first);

@@ -53,9 +53,13 @@ function freshBackbone() {
 
 // A "tab": Backbone + adapter whose shared socket connects to `server`.
 // Reconnection is fast so that reconnect tests do not wait for socket.io's
-// default back-off.
-function tab(server, { io = ioV4, socketOptions = {} } = {}) {
+// default back-off. The adapter's round-trip reports (`client_latency`, about once
+// a second) are off unless asked for: tests that look at what a tab sends would
+// otherwise see one at a moment that depends on the machine's speed
+// (client-latency.test.js turns them on).
+function tab(server, { io = ioV4, socketOptions = {}, reportLatency = false } = {}) {
   const { Backbone, realtime } = freshBackbone();
+  realtime.reportLatency = reportLatency;
   const socket = io(server.url, {
     forceNew: true,
     transports: ['websocket'],

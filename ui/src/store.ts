@@ -24,6 +24,18 @@ export interface Second {
   injected: number;
   p50: number | null;
   p99: number | null;
+  /**
+   * Round trips as the pages measured them (emit to ack callback), over the server's
+   * last few seconds of reports (Stats.client_latency); null when no page reported.
+   */
+  pageP50: number | null;
+  pageP99: number | null;
+}
+
+/** An ack's latency and when it came, for the figures over the last few seconds. */
+interface RecentAck {
+  t: number;
+  us: number;
 }
 
 const RECENT_CHANGES = 20;
@@ -58,6 +70,8 @@ class Store {
    */
   known = new Map<string, number>();
   private bucket: number[] = [];
+  /** Ack latencies of the last 10 s (figures over the same window as the pages' round trips). */
+  recentAcks: RecentAck[] = [];
   private bucketErrors = 0;
   private bucketInjected = 0;
   private lastSeq: number | null = null;
@@ -89,6 +103,7 @@ class Store {
           // the new launch's session (backfill below).
           this.restarted = { at_us: msg.stats.launched_at_us, session: msg.stats.recording?.id ?? null };
           this.lastAck.clear();
+          this.recentAcks = [];
           this.series = [];
           this.known.clear();
         }
@@ -184,6 +199,7 @@ class Store {
         this.refreshFaultsSoon();
       } else if (r.kind === 'ack_out') {
         this.bucket.push(r.latency_us);
+        this.recentAcks.push({ t: Date.now(), us: r.latency_us });
         if (r.error && r.fault != null) this.bucketInjected++;
         else if (r.error) this.bucketErrors++;
         if (r.socket) this.lastAck.set(r.socket, r.latency_us);
@@ -278,14 +294,20 @@ class Store {
     const events = this.lastSeq === null ? 0 : Math.max(0, seq - this.lastSeq);
     this.lastSeq = seq;
     const sorted = this.bucket.sort((a, b) => a - b);
+    const page = stats.client_latency;
+    const now = Date.now();
+    const keepFrom = now - 10_000;
+    if (this.recentAcks.length && this.recentAcks[0].t < keepFrom) this.recentAcks = this.recentAcks.filter((x) => x.t >= keepFrom);
     this.series.push({
-      t: Date.now(),
+      t: now,
       events,
       acks: sorted.length,
       errors: this.bucketErrors,
       injected: this.bucketInjected,
       p50: percentile(sorted, 0.5),
       p99: percentile(sorted, 0.99),
+      pageP50: page && page.count > 0 ? page.p50_us : null,
+      pageP99: page && page.count > 0 ? page.p99_us : null,
     });
     if (this.series.length > SERIES) this.series.shift();
     this.bucket = [];
@@ -338,7 +360,7 @@ function secondsOf(records: Rec[], now: number): Second[] {
   const out: Second[] = [];
   const lat: number[][] = [];
   for (let sec = first; sec < last; sec++) {
-    out.push({ t: (sec + 1) * 1000, events: 0, acks: 0, errors: 0, injected: 0, p50: null, p99: null });
+    out.push({ t: (sec + 1) * 1000, events: 0, acks: 0, errors: 0, injected: 0, p50: null, p99: null, pageP50: null, pageP99: null });
     lat.push([]);
   }
   for (const r of records) {
@@ -358,6 +380,12 @@ function secondsOf(records: Rec[], now: number): Second[] {
     x.p99 = percentile(sorted, 0.99);
   });
   return out;
+}
+
+/** p50 and p99 of the acks of the last `secs` seconds (µs), null without any. */
+export function recentAckLatency(acks: { t: number; us: number }[], secs: number, now = Date.now()): { p50: number | null; p99: number | null; count: number } {
+  const sorted = acks.filter((x) => x.t > now - secs * 1000).map((x) => x.us).sort((a, b) => a - b);
+  return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), count: sorted.length };
 }
 
 export const store = new Store();

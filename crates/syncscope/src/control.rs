@@ -153,7 +153,7 @@ async fn stats(State(state): State<Arc<ControlState>>) -> impl IntoResponse {
 }
 
 async fn sockets(State(state): State<Arc<ControlState>>) -> impl IntoResponse {
-    Json(state.inspector.bus.registry.sockets())
+    Json(state.inspector.sockets())
 }
 
 async fn channels(State(state): State<Arc<ControlState>>) -> impl IntoResponse {
@@ -536,7 +536,7 @@ async fn watch(socket: WebSocket, state: Arc<ControlState>) {
     let mut live = state.inspector.bus.watch();
     let hello = ServerMessage::Hello {
         stats: state.inspector.stats(),
-        sockets: state.inspector.bus.registry.sockets(),
+        sockets: state.inspector.sockets(),
         channels: state.inspector.bus.registry.channels(),
     };
     if !send(&mut sink, &hello).await {

@@ -303,7 +303,10 @@ pub fn render(dialect: &Dialect, outcome: Outcome) -> Value {
                 max_data,
             },
         ) => {
-            let mut result = json!({ "url": url, "query": query, "seq": seq, "maxData": max_data });
+            let mut result = json!({
+                "url": url, "query": query, "seq": seq, "maxData": max_data,
+                "clientLatency": crate::client_report::opt_in(),
+            });
             if let Some(since) = since {
                 since.render(&mut result);
             }
@@ -319,7 +322,10 @@ pub fn render(dialect: &Dialect, outcome: Outcome) -> Value {
                 max_data,
             },
         ) => {
-            let mut result = json!({ "url": url, "seq": seq, "last": last, "maxData": max_data });
+            let mut result = json!({
+                "url": url, "seq": seq, "last": last, "maxData": max_data,
+                "clientLatency": crate::client_report::opt_in(),
+            });
             match since {
                 None => {}
                 Some(crate::store::Since::Changes(changes)) => {

@@ -72,6 +72,24 @@ impl MessageHandler<LocalAdapter, ()> for Enqueue {
         let Ok(TryData(arg)) = TryData::<Value>::from_message_parts(&s, &mut v, &ack_id);
         let Ok(ack) = AckSender::from_message_parts(&s, &mut v, &ack_id);
         let arg = arg.map_err(|e| e.to_string());
+        // A page's report of its round trips is taken at once, outside the queue and
+        // the log: it measures the requests, it is not one (docs/PROTOCOL.md, *Client
+        // latency*).
+        if event == crate::client_report::EVENT {
+            let taken = self.inspect.client_report(&s.id.to_string(), &arg);
+            if ack_id.is_some() {
+                let sent = match taken {
+                    Ok(n) => ack.send(&(Value::Null, serde_json::json!({ "samples": n }))),
+                    Err(e) => {
+                        ack.send(&(SyncError::bad_request("samples", e.to_string()).to_wire(),))
+                    }
+                };
+                if let Err(e) = sent {
+                    tracing::debug!(sid = %s.id, "client_latency ack not sent: {e}");
+                }
+            }
+            return;
+        }
         // Timed here, on arrival: the ack's latency includes the wait in the queue.
         let request = self.inspect.event_in(&s, &event, &arg, ack_id);
         let incoming = Box::new(Incoming {
@@ -138,6 +156,7 @@ pub fn attach(io: &SocketIo, sync: Arc<Sync>) {
                 tracing::info!(sid = %socket.id, ?reason, "socket disconnected");
                 let sid = socket.id.to_string();
                 queries.queries.disconnected(&sid);
+                inspect.client_latency.gone(&sid);
                 if reason == DisconnectReason::PacketParsingError {
                     inspect.protocol_error(&sid, None, reason.to_string());
                 }

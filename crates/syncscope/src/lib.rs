@@ -7,6 +7,7 @@ pub mod access;
 pub mod assets;
 pub mod channel_seq;
 pub mod clean_tx;
+pub mod client_report;
 pub mod control;
 pub mod db_lock;
 pub mod dialect;

@@ -10,6 +10,7 @@
 pub mod bindings;
 pub mod bus;
 pub mod client;
+pub mod client_latency;
 pub mod offline;
 pub mod recorder;
 pub mod registry;
@@ -54,6 +55,8 @@ pub struct Inspector {
     /// a push made on behalf of a socket is caused by the request it is handling;
     /// its `push_out` record names it (`cause`).
     handling: Mutex<HashMap<String, u64>>,
+    /// Round trips the pages reported (`client_latency`), for the Stats panel.
+    pub client_latency: client_latency::ClientLatencies,
 }
 
 /// While alive, the pushes made on behalf of a socket name its request as their
@@ -112,6 +115,7 @@ impl Inspector {
             faults,
             offline: offline::OfflineClients::default(),
             handling: Mutex::default(),
+            client_latency: client_latency::ClientLatencies::default(),
         }
     }
 
@@ -635,6 +639,48 @@ impl Inspector {
                 .into_iter()
                 .map(|(client, secs_left)| types::OfflineClient { client, secs_left })
                 .collect(),
+            client_latency: self.client_latency.overall(),
+        }
+    }
+
+    /// The live sockets, each with its page's reported round trips.
+    pub fn sockets(&self) -> Vec<types::SocketInfo> {
+        let mut sockets = self.bus.registry.sockets();
+        for socket in &mut sockets {
+            socket.client_latency = self.client_latency.of_socket(&socket.id);
+        }
+        sockets
+    }
+
+    /// A page's `client_latency` report (crate::client_report): kept when it is of the
+    /// documented shape; otherwise ignored, logged and recorded as a protocol error
+    /// naming what is wrong. Never recorded as an event: a page reports about once a
+    /// second, which would crowd the log it measures. Returns the round trips taken.
+    pub fn client_report(
+        &self,
+        sid: &str,
+        arg: &Result<Value, String>,
+    ) -> Result<usize, crate::client_report::ReportError> {
+        use crate::client_report::{parse_report, ReportError};
+        let parsed = match arg {
+            Ok(arg) => parse_report(arg),
+            Err(_) => Err(ReportError::NotAnObject("nothing readable")),
+        };
+        match parsed {
+            Ok(trips) => {
+                let n = trips.len();
+                self.client_latency.add(sid, trips);
+                Ok(n)
+            }
+            Err(e) => {
+                tracing::warn!(sid, "client_latency report ignored: {e}");
+                self.protocol_error(
+                    sid,
+                    Some(crate::client_report::EVENT),
+                    format!("report ignored: {e}"),
+                );
+                Err(e)
+            }
         }
     }
 }

@@ -129,6 +129,7 @@ impl Registry {
                                 acks_out: 0,
                                 error_acks: 0,
                                 last_ack_latency_us: None,
+                                client_latency: None,
                                 pushes_in: 0,
                                 bytes_in: 0,
                                 bytes_out: 0,

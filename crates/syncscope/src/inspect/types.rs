@@ -461,6 +461,11 @@ pub struct SocketInfo {
     /// first ack. Kept here rather than found in the recording: an inspector opened after
     /// the traffic, or while nothing is recorded, still shows it.
     pub last_ack_latency_us: Option<u64>,
+    /// Its page's round trips of the last minute as the page measured them (emit to
+    /// ack callback: network and queues included), when it reports them
+    /// (backbone.realtime does; docs/PROTOCOL.md, *Client latency*). Null otherwise.
+    #[serde(default)]
+    pub client_latency: Option<ClientLatency>,
     /// Pushes sent to it (through its channels, directly or to everyone).
     pub pushes_in: u64,
     /// Approximate JSON bytes of the events it sent.
@@ -522,6 +527,44 @@ pub struct Stats {
     pub fault_seed: u64,
     /// The clients taken offline now, with the seconds each has left.
     pub offline: Vec<OfflineClient>,
+    /// Round trips as the pages measured them, over the last few seconds (every
+    /// reporting socket together): the latency a user waits for, beside the ack
+    /// latency inside the server.
+    #[serde(default)]
+    pub client_latency: ClientLatency,
+}
+
+/// CRUD round trips as pages measured them, from the emit of a request to its ack
+/// callback, in microseconds (docs/PROTOCOL.md, *Client latency*). Unlike an ack's
+/// latency, which ends when the server sends the ack, it holds the network, the
+/// queues on both sides and the page's own event loop.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+pub struct ClientLatency {
+    /// The span the figures cover, in seconds, up to now.
+    pub window_secs: u64,
+    /// Connected sockets whose pages reported round trips in the last minute (0: no
+    /// page reports: none uses backbone.realtime, or none has subscribed yet).
+    pub reporting: u64,
+    /// Of them, those with round trips in the window.
+    pub pages: u64,
+    /// Round trips in the window.
+    pub count: u64,
+    pub p50_us: Option<u64>,
+    pub p99_us: Option<u64>,
+    pub max_us: Option<u64>,
+    /// The same per method (`create`, `read`, `update`, `patch`, `delete`), for the
+    /// methods with round trips in the window.
+    pub ops: Vec<OpRoundTrips>,
+}
+
+/// The round trips of one method.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct OpRoundTrips {
+    pub op: String,
+    pub count: u64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
 }
 
 /// A client kept offline by the inspector.

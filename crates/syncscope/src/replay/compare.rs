@@ -225,8 +225,8 @@ impl Mapping {
 /// Fields a newer server adds to its answers, which recordings made before them lack:
 /// the channel links of the gap detection (`prev` in acks and pushes, `last` in a
 /// subscribe ack; docs/PROTOCOL.md, *Gaps*) and the size limit a subscribe ack
-/// announces (`maxData`).
-const LINKS: [&str; 3] = ["prev", "last", "maxData"];
+/// announces (`maxData`), and its opt-in to client latency reports (`clientLatency`).
+const LINKS: [&str; 4] = ["prev", "last", "maxData", "clientLatency"];
 
 /// Leaves out of `now` the links a recording made before them does not have, so that
 /// an older recording still replays.
