@@ -27,6 +27,7 @@ pub mod inspect;
 pub mod live_replay;
 pub mod outbound;
 pub mod outcome;
+pub mod owned_head;
 pub mod pacing;
 pub mod port_search;
 pub mod push_faults;

@@ -88,6 +88,9 @@ impl Default for Config {
 /// The largest Engine.IO message, as Node's `maxHttpBufferSize` default.
 pub const MAX_MESSAGE: u64 = 1_000_000;
 
+/// The read buffer of one websocket, in bytes (engineioxide's default is 4 KiB).
+const WS_READ_BUFFER: usize = 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("{addr} is already in use: stop the program using it, or pass --port with another port (0 picks a free one)")]
@@ -201,6 +204,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         // and a dropped ack leaves a client waiting forever.
         .max_buffer_size(crate::endpoint::SEND_BUFFER)
         .ws_max_message_size(MAX_MESSAGE as usize)
+        // Every websocket holds a read buffer of this size, zero-filled, for its whole
+        // life (4 KiB by default): 1 KiB holds a usual request whole, and a larger frame
+        // has room reserved for its full length, read in 1 KiB steps (issue 9: memory
+        // per idle websocket).
+        .ws_read_buffer_size(WS_READ_BUFFER)
         .build_layer();
     let recorder = Recorder::start(
         store.pool().clone(),

@@ -316,6 +316,9 @@ pub async fn track(State(transport): State<Transport>, req: Request, next: Next)
     if !crate::handshake_guard::is_engine_path(req.uri().path()) {
         return next.run(req).await;
     }
+    // engineioxide keeps a socket's handshake head for the socket's life: copied, so
+    // that it does not keep hyper's read buffer (crate::owned_head).
+    crate::owned_head::detach(&mut req);
     let sid = req.uri().query().and_then(|q| {
         q.split('&')
             .find_map(|kv| kv.strip_prefix("sid="))
