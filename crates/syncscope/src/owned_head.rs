@@ -45,8 +45,8 @@ mod tests {
     #[test]
     fn the_head_no_longer_points_into_the_buffer() {
         let buffer = Bytes::from_static(b"/socket.io/?EIO=4&transport=websocketx-client-id");
-        let uri = Uri::from_maybe_shared(buffer.slice(0..38)).unwrap();
-        let value = HeaderValue::from_maybe_shared(buffer.slice(38..)).unwrap();
+        let uri = Uri::from_maybe_shared(buffer.slice(0..37)).unwrap();
+        let value = HeaderValue::from_maybe_shared(buffer.slice(37..)).unwrap();
         let mut req = Request::builder()
             .uri(uri)
             .header("x-client", value)
