@@ -228,10 +228,14 @@ fn insert_batch(db: &rusqlite::Connection, batch: &Batch) -> Result<(), BatchErr
             serde_json::to_string(&**record).unwrap_or_default(),
         ])?;
     }
-    db.execute(
+    db.prepare_cached(
         "UPDATE sessions SET recorded = recorded + ?1, lost = lost + ?2 WHERE id = ?3",
-        rusqlite::params![batch.records.len() as i64, batch.lost as i64, batch.session],
-    )?;
+    )?
+    .execute(rusqlite::params![
+        batch.records.len() as i64,
+        batch.lost as i64,
+        batch.session
+    ])?;
     db.execute_batch("COMMIT")?;
     Ok(())
 }
