@@ -12,6 +12,7 @@ pub mod bus;
 pub mod client;
 pub mod client_latency;
 pub mod offline;
+pub mod record_writer;
 pub mod recorder;
 pub mod registry;
 pub mod types;

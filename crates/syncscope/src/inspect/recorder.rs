@@ -14,8 +14,8 @@ use sqlx::{QueryBuilder, Row, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::now_us;
+use super::record_writer::{Batch, RecordWriter, Written, INSERT_RECORD};
 use super::types::{Cursor, EventsPage, Filter, Latency, Record, SessionInfo};
-use crate::store::raw_handle::with_handle;
 
 /// Records that may wait for the writer before new ones are dropped.
 pub const DEFAULT_CAPACITY: usize = 8192;
@@ -23,6 +23,12 @@ pub const DEFAULT_CAPACITY: usize = 8192;
 pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
 /// The most records written in one transaction.
 const BATCH: usize = 512;
+/// The least time between two batches' commits while records keep coming. A commit
+/// costs far more than a row (callgrind: ~130k instructions per batch of two or three
+/// records at one client, most of it BEGIN/COMMIT), so under steady traffic records
+/// wait up to this long to share one; the first record after a quiet spell is written
+/// at once.
+const MIN_COMMIT_GAP: std::time::Duration = std::time::Duration::from_millis(5);
 
 enum Control {
     Start {
@@ -84,8 +90,10 @@ impl Recorder {
         .execute(&pool)
         .await
         .map_err(|e| format!("cannot prepare the sessions table: {e}"))?;
+        let sink = RecordWriter::start(&pool).await?;
         let writer = Writer {
             pool,
+            sink,
             rx,
             queued_bytes,
             control: control_rx,
@@ -392,6 +400,8 @@ fn session_from(row: &sqlx::sqlite::SqliteRow) -> SessionInfo {
 
 struct Writer {
     pool: SqlitePool,
+    /// Where batches are written (a thread with a connection of its own).
+    sink: RecordWriter,
     rx: mpsc::Receiver<(Arc<Record>, usize)>,
     queued_bytes: Arc<AtomicUsize>,
     control: mpsc::UnboundedReceiver<Control>,
@@ -402,6 +412,8 @@ struct Writer {
 impl Writer {
     async fn run(mut self) {
         let mut batch = Vec::with_capacity(BATCH);
+        let mut shutdown = None;
+        let mut last_commit: Option<tokio::time::Instant> = None;
         loop {
             tokio::select! {
                 biased;
@@ -419,7 +431,7 @@ impl Writer {
                         }
                         Control::Shutdown { done } => {
                             let _ = self.close().await;
-                            let _ = done.send(());
+                            shutdown = Some(done);
                             break;
                         }
                     }
@@ -427,15 +439,26 @@ impl Writer {
                 record = self.rx.recv() => {
                     let Some(record) = record else { break };
                     batch.push(self.taken(record));
+                    if let Some(at) = last_commit {
+                        if at.elapsed() < MIN_COMMIT_GAP && self.rx.len() < BATCH {
+                            tokio::time::sleep_until(at + MIN_COMMIT_GAP).await;
+                        }
+                    }
                     while batch.len() < BATCH {
                         match self.rx.try_recv() {
                             Ok(record) => batch.push(self.taken(record)),
                             Err(_) => break,
                         }
                     }
+                    last_commit = Some(tokio::time::Instant::now());
                     self.write(&mut batch).await;
                 }
             }
+        }
+        // The thread's connection is closed before the server goes on to close the pool.
+        self.sink.close().await;
+        if let Some(done) = shutdown {
+            let _ = done.send(());
         }
     }
 
@@ -473,24 +496,15 @@ impl Writer {
             return;
         }
         let n = batch.len() as u64;
-        // The batch goes to a blocking thread and comes back (its capacity reused):
-        // SQLite runs there on the pooled connection's own handle, not on a runtime
-        // worker and not statement by statement through sqlx's worker thread.
-        let records = std::mem::take(batch);
-        let pool = self.pool.clone();
-        let runtime = tokio::runtime::Handle::current();
-        let joined = tokio::task::spawn_blocking(move || {
-            let result = runtime.block_on(write_batch(&pool, session, &records, lost));
-            (records, result)
-        })
-        .await;
-        let result = match joined {
-            Ok((records, result)) => {
-                *batch = records;
-                result
-            }
-            Err(e) => Err(BatchError::Panicked(e.to_string())),
-        };
+        let Written { records, result } = self
+            .sink
+            .write(Batch {
+                session,
+                records: std::mem::take(batch),
+                lost,
+            })
+            .await;
+        *batch = records;
         batch.clear();
         let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(current) = current.as_mut() {
@@ -552,103 +566,6 @@ impl Writer {
         session.stopped_at_us = Some(stopped);
         Ok(Some(session))
     }
-}
-
-/// Why a batch of records was not written (all of it is then counted lost).
-#[derive(Debug)]
-enum BatchError {
-    Pool(sqlx::Error),
-    Sqlite(rusqlite::Error),
-    Panicked(String),
-}
-
-impl From<sqlx::Error> for BatchError {
-    fn from(e: sqlx::Error) -> Self {
-        BatchError::Pool(e)
-    }
-}
-
-impl From<rusqlite::Error> for BatchError {
-    fn from(e: rusqlite::Error) -> Self {
-        BatchError::Sqlite(e)
-    }
-}
-
-impl std::fmt::Display for BatchError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            BatchError::Pool(e) => write!(f, "no database connection: {e}"),
-            BatchError::Sqlite(e) => write!(f, "{e}"),
-            BatchError::Panicked(e) => write!(f, "the writing thread failed: {e}"),
-        }
-    }
-}
-
-/// One record's row, with the copies of its fields that filters use (the same columns
-/// as [`insert_record`], which session-file import uses).
-const INSERT_RECORD: &str = "INSERT OR IGNORE INTO session_events
-     (session, seq, at_us, socket, url, kind, event, origin, error, latency_us, body)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
-
-/// Writes a batch of records and the session's counts in one transaction. A failed
-/// batch rolls back cleanly, so the next one can write (issue 10); a connection whose
-/// ROLLBACK failed too is closed rather than returned to the pool inside a transaction.
-async fn write_batch(
-    pool: &SqlitePool,
-    session: i64,
-    records: &[Arc<Record>],
-    lost: u64,
-) -> Result<(), BatchError> {
-    let mut conn = pool.acquire().await?;
-    let mut stuck = false;
-    let result = with_handle(&mut conn, |db| {
-        let result = insert_batch(db, session, records, lost);
-        if result.is_err() && !db.is_autocommit() && db.execute_batch("ROLLBACK").is_err() {
-            stuck = !db.is_autocommit();
-        }
-        result
-    })
-    .await;
-    // A one-connection pool (`:memory:`) keeps its connection: it is the database.
-    if stuck && pool.options().get_max_connections() > 1 {
-        conn.close_on_drop();
-    }
-    result
-}
-
-fn insert_batch(
-    db: &rusqlite::Connection,
-    session: i64,
-    records: &[Arc<Record>],
-    lost: u64,
-) -> Result<(), BatchError> {
-    db.execute_batch("BEGIN")?;
-    let mut insert = db.prepare_cached(INSERT_RECORD)?;
-    for record in records {
-        let latency = match &record.body {
-            super::types::Body::AckOut { latency_us, .. } => Some(*latency_us as i64),
-            _ => None,
-        };
-        insert.execute(rusqlite::params![
-            session,
-            record.seq as i64,
-            record.at_us as i64,
-            record.socket.as_deref(),
-            record.url.as_deref(),
-            record.body.kind(),
-            record.body.event(),
-            record.origin.as_str(),
-            record.body.is_error(),
-            latency,
-            serde_json::to_string(&**record).unwrap_or_default(),
-        ])?;
-    }
-    db.execute(
-        "UPDATE sessions SET recorded = recorded + ?1, lost = lost + ?2 WHERE id = ?3",
-        rusqlite::params![records.len() as i64, lost as i64, session],
-    )?;
-    db.execute_batch("COMMIT")?;
-    Ok(())
 }
 
 pub(crate) async fn insert_record(
