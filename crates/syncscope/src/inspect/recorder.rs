@@ -51,6 +51,8 @@ pub struct Recorder {
     recording: AtomicBool,
     /// Lost since the last batch write (moved into the session row by the writer).
     lost_pending: Arc<AtomicU64>,
+    /// Records offered and not yet written (in the channel or in the writer's batch).
+    unwritten: Arc<AtomicUsize>,
     lost_total: AtomicU64,
     capacity: usize,
     current: Arc<Mutex<Option<SessionInfo>>>,
@@ -75,6 +77,7 @@ impl Recorder {
             control,
             recording: AtomicBool::new(false),
             lost_pending: Arc::new(AtomicU64::new(0)),
+            unwritten: Arc::new(AtomicUsize::new(0)),
             lost_total: AtomicU64::new(0),
             capacity,
             current: Arc::new(Mutex::new(None)),
@@ -98,6 +101,7 @@ impl Recorder {
             queued_bytes,
             control: control_rx,
             lost_pending: recorder.lost_pending.clone(),
+            unwritten: recorder.unwritten.clone(),
             current: recorder.current.clone(),
         };
         tokio::spawn(writer.run());
@@ -111,7 +115,10 @@ impl Recorder {
             return;
         }
         let before = self.queued_bytes.fetch_add(size, Ordering::Relaxed);
+        // Counted before it is sent: the writer may write it (and count it down) first.
+        self.unwritten.fetch_add(1, Ordering::AcqRel);
         if before + size > self.max_bytes || self.tx.try_send((record.clone(), size)).is_err() {
+            self.unwritten.fetch_sub(1, Ordering::AcqRel);
             self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
             self.lost_pending.fetch_add(1, Ordering::Relaxed);
             self.lost_total.fetch_add(1, Ordering::Relaxed);
@@ -122,8 +129,11 @@ impl Recorder {
         self.capacity
     }
 
+    /// Records offered and not yet written: those in the channel and those the writer
+    /// took into a batch that has not committed yet (it may wait for a batch-mate, see
+    /// `MIN_COMMIT_GAP`). Zero means everything offered so far is readable.
     pub fn queued(&self) -> usize {
-        self.capacity - self.tx.capacity()
+        self.unwritten.load(Ordering::Acquire)
     }
 
     /// Bytes (approximate) of the records waiting for the writer.
@@ -406,6 +416,7 @@ struct Writer {
     queued_bytes: Arc<AtomicUsize>,
     control: mpsc::UnboundedReceiver<Control>,
     lost_pending: Arc<AtomicU64>,
+    unwritten: Arc<AtomicUsize>,
     current: Arc<Mutex<Option<SessionInfo>>>,
 }
 
@@ -487,6 +498,12 @@ impl Writer {
     }
 
     async fn write(&mut self, batch: &mut Vec<Arc<Record>>) {
+        let n = batch.len();
+        self.write_batch(batch).await;
+        self.unwritten.fetch_sub(n, Ordering::AcqRel);
+    }
+
+    async fn write_batch(&mut self, batch: &mut Vec<Arc<Record>>) {
         let lost = self.lost_pending.swap(0, Ordering::Relaxed);
         let Some(session) = self.session_id() else {
             batch.clear();
