@@ -90,7 +90,9 @@ describe('client-observed latency in Stats (issue 18)', { timeout: 120000 }, () 
     assert.ok(ms(await ui.innerText('[data-testid=latency-page-p99]')) >= DELAY_MS * 0.9, pageCard);
     assert.notEqual(await ui.innerText('[data-testid=latency-server-p50]'), '—', serverCard);
 
-    // Which page: the demo tab, named as elsewhere in the inspector.
+    // Which page: the demo tab, named as elsewhere in the inspector. The per-page rows
+    // come with the socket list's updates, not with /stats, so they may come later.
+    await ui.locator('[data-testid=client-latency-pages] tbody tr').first().waitFor({ timeout: 15000 });
     const pages = await ui.locator('[data-testid=client-latency-pages] tbody tr').allInnerTexts();
     assert.equal(pages.length, 1, pages.join('\n'));
     const socket = await demo.evaluate(() => Backbone.realtime.socket.id);
