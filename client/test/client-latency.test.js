@@ -7,6 +7,7 @@
 // Socket.IO server that does not ask (an older Syncscope, someone else's server, here
 // Node's real `socket.io` answering the native dialect), nothing is ever sent.
 
+const { control: controlWithToken } = require('../../tests/support/server');
 const http = require('node:http');
 const { describe, it, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
@@ -16,14 +17,7 @@ const { tab, until, sleep, startServer, connected, outcome } = require('../test-
 const TOKEN = 'client-latency-token';
 const Todos = (t) => t.Backbone.Collection.extend({ url: '/todos', realtime: true });
 
-async function control(server, pathname, body) {
-  const res = await fetch(`${server.url}/_syncscope${pathname}`, {
-    method: body ? 'POST' : 'GET',
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return res.json();
-}
+const control = (server, pathname, body) => controlWithToken(server, TOKEN, pathname, body);
 
 // Node's socket.io server speaking enough of the native dialect for a collection's
 // fetch and create; `clientLatency` is what its subscribe ack says (undefined: it

@@ -8,20 +8,14 @@
 //
 // Unlike gaps.test.js, nothing is changed in the client: the server misbehaves.
 
+const { control: controlWithToken } = require('../../tests/support/server');
 const { describe, it, beforeEach, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const { tab, raw, next, until, record, startServer, connected } = require('../test-support');
 
 const TOKEN = 'push-faults-token';
 
-async function control(server, pathname, body) {
-  const res = await fetch(`${server.url}/_syncscope${pathname}`, {
-    method: body ? 'POST' : 'GET',
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return res.json();
-}
+const control = (server, pathname, body) => controlWithToken(server, TOKEN, pathname, body);
 
 async function addRule(server, rule) {
   const res = await control(server, '/command', { command: 'fault_add', rule });

@@ -5,6 +5,7 @@
 // server drops for page B is recovered by the adapter (gap, resubscribe `since`), and
 // one it sends twice is listed once. Debian's chromium driven by playwright-core.
 
+const { control: controlWithToken } = require('../support/server');
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -19,14 +20,7 @@ const TOKEN = 'browser-push-faults';
 describe('push tampering seen by the demo app in Chromium', { timeout: 120000 }, () => {
   let dir, server, browser, pageA, pageB, clientB;
 
-  async function control(pathname, body) {
-    const res = await fetch(`${server.url}/_syncscope${pathname}`, {
-      method: body ? 'POST' : 'GET',
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return res.json();
-  }
+  const control = (pathname, body) => controlWithToken(server, TOKEN, pathname, body);
 
   async function openPage(name) {
     const page = await browser.newPage();

@@ -7,6 +7,7 @@
 // figure and asserts only a wide lower bound (2 s) that an unlimited read on
 // loopback never comes near. No upper bound: a loaded machine may be slower.
 
+const { control: controlWithToken } = require('../support/server');
 const { describe, it, after } = require('node:test');
 const assert = require('node:assert/strict');
 const os = require('node:os');
@@ -32,14 +33,7 @@ async function start() {
   return server;
 }
 
-async function control(server, pathname, body) {
-  const res = await fetch(`${server.url}/_syncscope${pathname}`, {
-    method: body ? 'POST' : 'GET',
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return res.json();
-}
+const control = (server, pathname, body) => controlWithToken(server, TOKEN, pathname, body);
 
 async function command(server, body) {
   const res = await control(server, '/command', body);

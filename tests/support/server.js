@@ -138,4 +138,17 @@ function startServer({ args = [], env = {} } = {}) {
   });
 }
 
-module.exports = { startServer, binaryPath };
+/**
+ * A control-API call (`/_syncscope` + `pathname`) with `token`: a POST of `body` when
+ * given, else a GET; the parsed JSON answer.
+ */
+async function control(server, token, pathname, body) {
+  const res = await fetch(`${server.url}/_syncscope${pathname}`, {
+    method: body ? 'POST' : 'GET',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return res.json();
+}
+
+module.exports = { startServer, binaryPath, control };
