@@ -81,6 +81,10 @@ struct Args {
     /// profile of what a connection costs).
     #[arg(long)]
     idle: Option<usize>,
+    /// With --drive: instead of CRUD, this many subscribers of one channel and `--ops`
+    /// writes to it, one at a time (the fan-out scenario, for a profile of pushes).
+    #[arg(long)]
+    fanout: Option<usize>,
 }
 
 /// The sizes of one run.
@@ -498,8 +502,8 @@ async fn subscriber(mut client: Client, writes: usize) -> Vec<Option<Instant>> {
     seen
 }
 
-async fn fanout(server: &Server, subscribers: usize, writes: usize) -> Result<Sample, String> {
-    let url = server.url.clone();
+async fn fanout(url: &str, subscribers: usize, writes: usize) -> Result<Sample, String> {
+    let url = url.to_string();
     let clients: Vec<Client> = stream::iter(0..subscribers)
         .map(|_| {
             let url = url.clone();
@@ -696,7 +700,7 @@ impl Scenario {
             Scenario::Fanout {
                 subscribers,
                 writes,
-            } => fanout(&server, subscribers, writes).await,
+            } => fanout(&server.url, subscribers, writes).await,
             Scenario::Idle { connections } => idle_memory(server, connections).await,
         }
     }
@@ -1011,6 +1015,23 @@ async fn drive(args: &Args, url: &str) -> std::process::ExitCode {
         println!("{connected} of {idle} websockets connected; holding them 5 s");
         tokio::time::sleep(Duration::from_secs(5)).await;
         return std::process::ExitCode::SUCCESS;
+    }
+    if let Some(subscribers) = args.fanout {
+        return match fanout(url, subscribers, args.ops as usize).await {
+            Ok(sample) => {
+                let figures: Vec<String> = sample
+                    .values
+                    .iter()
+                    .map(|(name, value)| format!("{name} {}", number(*value)))
+                    .collect();
+                println!("{} ({} failed)", figures.join(", "), sample.failed);
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("loadgen: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
     }
     let speech = if args.iobind {
         Speech::Iobind

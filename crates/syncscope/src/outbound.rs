@@ -11,6 +11,7 @@
 
 use socketioxide::extract::SocketRef;
 
+use crate::inspect::registry::Recipients;
 use crate::inspect::types::Origin;
 use crate::inspect::Inspector;
 use crate::transport::{Cut, Transport};
@@ -57,8 +58,12 @@ impl Outbound<'_> {
     pub fn admit(self, recipients: Vec<SocketRef>, bytes: u64) -> Vec<SocketRef> {
         let limit = self.transport.max_queued_bytes();
         let mut kept = Vec::with_capacity(recipients.len());
-        for socket in recipients {
-            let Some(link) = self.transport.link(&socket.id.to_string()) else {
+        // One lock for every recipient's link, not one each (a channel may have thousands).
+        let links = self
+            .transport
+            .links_of(recipients.iter().map(|s| s.id.as_str()));
+        for (socket, link) in recipients.into_iter().zip(links) {
+            let Some(link) = link else {
                 // Not known to the transport (being set up): nothing to bound it by yet.
                 kept.push(socket);
                 continue;
@@ -99,7 +104,7 @@ pub fn packet_bytes(event: &str, payload: &impl serde::Serialize) -> u64 {
     (body + event.len() + 6) as u64
 }
 
-/// Sockets as ids, for records.
-pub fn ids(sockets: &[SocketRef]) -> Vec<String> {
-    sockets.iter().map(|s| s.id.to_string()).collect()
+/// Sockets as a push record's recipients.
+pub fn ids(sockets: &[SocketRef]) -> Recipients {
+    Recipients::of(sockets.iter().map(|s| s.id.as_str()))
 }

@@ -24,6 +24,7 @@ use socketioxide::extract::SocketRef;
 
 use crate::fault_store::FaultStore;
 use crate::faults::{FaultAction, Faults, Fired, Layer, Subject};
+use crate::inspect::registry::Recipients;
 use crate::inspect::types::{Origin, RuleChange};
 use crate::inspect::Inspector;
 use crate::url::Url;
@@ -99,16 +100,17 @@ pub struct Plan {
 
 impl Plan {
     /// The sockets the push is sent to (now or later): all but those it was dropped for.
-    pub fn recipients(&self) -> Vec<String> {
-        self.each
-            .iter()
-            .filter(|(_, fired)| {
-                !fired
-                    .as_ref()
-                    .is_some_and(|f| f.action == FaultAction::PushDrop)
-            })
-            .map(|(s, _)| s.id.to_string())
-            .collect()
+    pub fn recipients(&self) -> Recipients {
+        Recipients::of(
+            self.each
+                .iter()
+                .filter(|(_, fired)| {
+                    !fired
+                        .as_ref()
+                        .is_some_and(|f| f.action == FaultAction::PushDrop)
+                })
+                .map(|(s, _)| s.id.as_str()),
+        )
     }
 }
 

@@ -252,6 +252,12 @@ impl Transport {
         self.links().get(sid).cloned()
     }
 
+    /// The links of `sids`, in their order, under one lock.
+    pub fn links_of<'a>(&self, sids: impl Iterator<Item = &'a str>) -> Vec<Option<Arc<Link>>> {
+        let links = self.links();
+        sids.map(|sid| links.get(sid).cloned()).collect()
+    }
+
     /// Ends every connection carrying socket `sid` at the TCP level: no Socket.IO or
     /// Engine.IO packet says goodbye. From then on its requests are refused and nothing
     /// more is sent to it.

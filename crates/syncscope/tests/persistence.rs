@@ -339,3 +339,75 @@ async fn a_session_left_open_by_a_killed_server_is_closed_on_the_next_launch() {
         "closed at its last record"
     );
 }
+
+/// The index names in the sessions file beside `db`.
+fn sessions_file_indexes(db: &std::path::Path) -> Vec<String> {
+    let file = rusqlite::Connection::open(syncscope::store::sessions_db::path_for(db)).unwrap();
+    let mut names = file
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name")
+        .unwrap();
+    let names = names
+        .query_map([], |row| row.get::<_, String>(0))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    names
+}
+
+/// Issue 9: the index by socket cost every recorded row a page per socket per batch,
+/// and no query used it. A sessions file an older launch made with it loses it at the
+/// next launch; what it recorded stays readable, filters included.
+#[tokio::test]
+async fn an_older_sessions_files_index_by_socket_is_dropped_and_its_records_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("older.db");
+    let server = start(file_config(&db)).await;
+    let mut c = Client::connect(server.local_addr()).await;
+    ok(&c
+        .request("create", json!({"url": "/older", "data": {"id": "a"}}))
+        .await);
+    drop(c);
+    // Shutting down writes what the recorder holds.
+    server.shutdown().await;
+    assert!(
+        !sessions_file_indexes(&db)
+            .iter()
+            .any(|n| n == "session_events_by_socket"),
+        "a new sessions file is made without it"
+    );
+    // The file as a launch before this change left it.
+    rusqlite::Connection::open(syncscope::store::sessions_db::path_for(&db))
+        .unwrap()
+        .execute_batch(
+            "CREATE INDEX session_events_by_socket ON session_events (session, socket, seq)",
+        )
+        .unwrap();
+
+    let server = start(file_config(&db)).await;
+    let recorder = &server.inspector().bus.recorder;
+    let page = recorder
+        .events(
+            Some(1),
+            &syncscope::inspect::types::Filter {
+                kinds: Some(vec!["ack_out".into()]),
+                ..Default::default()
+            },
+            syncscope::inspect::types::Cursor::After(0),
+            100,
+            true,
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.total, Some(1), "{page:?}");
+    assert_eq!(page.records[0].url.as_deref(), Some("/older"));
+    server.shutdown().await;
+    let indexes = sessions_file_indexes(&db);
+    assert!(
+        !indexes.iter().any(|n| n == "session_events_by_socket"),
+        "{indexes:?}"
+    );
+    assert!(
+        indexes.iter().any(|n| n == "session_events_by_kind"),
+        "the index by kind is kept: {indexes:?}"
+    );
+}

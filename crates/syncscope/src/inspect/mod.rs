@@ -425,15 +425,13 @@ impl Inspector {
         target: Target,
         event: &str,
         args: Vec<Value>,
-        mut to: Vec<String>,
+        to: Recipients,
     ) {
         let url = match &target {
             Target::Channel { url } | Target::Query { url, .. } => Some(url.clone()),
             Target::Iobind { ns } => Some(format!("/{ns}")),
             _ => None,
         };
-        let recipients = to.len() as u32;
-        to.truncate(types::MAX_RECIPIENT_IDS);
         let cause = self.cause_of(from);
         self.bus.publish(
             from,
@@ -442,8 +440,8 @@ impl Inspector {
             Body::PushOut {
                 event: event.to_string(),
                 target,
-                recipients,
-                to,
+                recipients: to.count,
+                to: to.ids,
                 cause,
                 args,
             },

@@ -18,6 +18,21 @@ pub struct Recipients {
     pub ids: Vec<String>,
 }
 
+impl Recipients {
+    /// Counts every id and keeps the first `MAX_RECIPIENT_IDS`: a push to a thousand
+    /// sockets copies the few ids its record shows, not a thousand (issue 9).
+    pub fn of<'a>(ids: impl IntoIterator<Item = &'a str>) -> Recipients {
+        let mut found = Recipients::default();
+        for id in ids {
+            found.count += 1;
+            if found.ids.len() < MAX_RECIPIENT_IDS {
+                found.ids.push(id.to_owned());
+            }
+        }
+        found
+    }
+}
+
 #[derive(Default)]
 pub struct Registry {
     inner: Mutex<Inner>,

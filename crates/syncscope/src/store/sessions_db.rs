@@ -48,7 +48,13 @@ pub fn attach_sql(file: Option<&Path>, durability: Durability) -> String {
         None => (":memory:".to_string(), String::new()),
     };
     // The sessions' tables as migration 0002 made them in the main schema (migration
-    // 0100_sessions_file moves what a database recorded before).
+    // 0100_sessions_file moves what a database recorded before), less the index by
+    // socket, which a file made before is rid of here. Issue 9: the planner never used
+    // it (a socket's filter is `socket = ? OR` a push to it, so the pages walk the
+    // primary key in seq order), yet every record paid for it, and dearly: its entries
+    // land in as many places as there are sockets, so each batch dirtied a page per
+    // socket (a third of the recorder's SQLite time). The index by kind stays: a rare
+    // kind's page and count read it instead of the whole session.
     format!(
         "ATTACH DATABASE '{target}' AS {SCHEMA};
         {file_pragmas}
@@ -74,9 +80,8 @@ pub fn attach_sql(file: Option<&Path>, durability: Durability) -> String {
             body        TEXT    NOT NULL,
             PRIMARY KEY (session, seq)
         );
-        CREATE INDEX IF NOT EXISTS {SCHEMA}.session_events_by_socket
-            ON session_events (session, socket, seq);
         CREATE INDEX IF NOT EXISTS {SCHEMA}.session_events_by_kind
-            ON session_events (session, kind, seq);"
+            ON session_events (session, kind, seq);
+        DROP INDEX IF EXISTS {SCHEMA}.session_events_by_socket;"
     )
 }
