@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::{Row, SqlitePool};
 use tokio::io::{AsyncBufRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::inspect::recorder::insert_record;
+use crate::inspect::record_writer::insert_records;
 use crate::inspect::types::Record;
+use crate::store::raw_handle::with_handle;
 
 /// The format this build writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -57,9 +58,14 @@ pub enum SessionFileError {
     TooNew(u32),
     #[error("the database failed: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("the database failed: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("reading or writing the file failed: {0}")]
     Io(#[from] std::io::Error),
 }
+
+/// Records written per call on the raw handle when a session file is imported.
+const IMPORT_CHUNK: usize = 100;
 
 /// Writes session `id` to `out`; returns how many records were written.
 pub async fn export(
@@ -189,8 +195,14 @@ pub async fn import(
     .bind(header.lost)
     .fetch_one(&mut *tx)
     .await?;
-    for record in &records {
-        insert_record(&mut tx, id, record).await?;
+    // On the connection's own handle, in chunks: a round trip to sqlx's worker per
+    // chunk, not per record (a session of a million records). A chunk is a plain call
+    // that blocks this (runtime) thread about a millisecond, short enough to share it.
+    for chunk in records.chunks(IMPORT_CHUNK) {
+        with_handle(&mut tx, |db| {
+            insert_records(db, id, chunk).map_err(SessionFileError::from)
+        })
+        .await?;
     }
     tx.commit().await?;
     Ok((id, header))

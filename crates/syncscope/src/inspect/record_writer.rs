@@ -19,9 +19,8 @@ use tokio::sync::oneshot;
 use super::types::{Body, Record};
 use crate::store::raw_handle::with_handle;
 
-/// One record's row, with the copies of its fields that filters use (session-file
-/// import writes the same columns, see `recorder::insert_record`).
-pub const INSERT_RECORD: &str = "INSERT OR IGNORE INTO session_events
+/// One record's row, with the copies of its fields that filters use.
+const INSERT_RECORD: &str = "INSERT OR IGNORE INTO session_events
      (session, seq, at_us, socket, url, kind, event, origin, error, latency_us, body)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 
@@ -208,26 +207,7 @@ fn write_batch(db: &rusqlite::Connection, batch: &Batch) -> Result<(), BatchErro
 
 fn insert_batch(db: &rusqlite::Connection, batch: &Batch) -> Result<(), BatchError> {
     db.execute_batch("BEGIN")?;
-    let mut insert = db.prepare_cached(INSERT_RECORD)?;
-    for record in &batch.records {
-        let latency = match &record.body {
-            Body::AckOut { latency_us, .. } => Some(*latency_us as i64),
-            _ => None,
-        };
-        insert.execute(rusqlite::params![
-            batch.session,
-            record.seq as i64,
-            record.at_us as i64,
-            record.socket.as_deref(),
-            record.url.as_deref(),
-            record.body.kind(),
-            record.body.event(),
-            record.origin.as_str(),
-            record.body.is_error(),
-            latency,
-            serde_json::to_string(&**record).unwrap_or_default(),
-        ])?;
-    }
+    insert_records(db, batch.session, batch.records.iter().map(|r| &**r))?;
     db.prepare_cached(
         "UPDATE sessions SET recorded = recorded + ?1, lost = lost + ?2 WHERE id = ?3",
     )?
@@ -237,5 +217,36 @@ fn insert_batch(db: &rusqlite::Connection, batch: &Batch) -> Result<(), BatchErr
         batch.session
     ])?;
     db.execute_batch("COMMIT")?;
+    Ok(())
+}
+
+/// Writes `records` into session `session`, in the transaction the caller holds: the
+/// one place a record becomes a row, for the recorder's batches and for session files
+/// imported (crate::session_file).
+pub fn insert_records<'a>(
+    db: &rusqlite::Connection,
+    session: i64,
+    records: impl IntoIterator<Item = &'a Record>,
+) -> rusqlite::Result<()> {
+    let mut insert = db.prepare_cached(INSERT_RECORD)?;
+    for record in records {
+        let latency = match &record.body {
+            Body::AckOut { latency_us, .. } => Some(*latency_us as i64),
+            _ => None,
+        };
+        insert.execute(rusqlite::params![
+            session,
+            record.seq as i64,
+            record.at_us as i64,
+            record.socket.as_deref(),
+            record.url.as_deref(),
+            record.body.kind(),
+            record.body.event(),
+            record.origin.as_str(),
+            record.body.is_error(),
+            latency,
+            serde_json::to_string(record).unwrap_or_default(),
+        ])?;
+    }
     Ok(())
 }

@@ -14,7 +14,7 @@ use sqlx::{QueryBuilder, Row, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::now_us;
-use super::record_writer::{Batch, RecordWriter, Written, INSERT_RECORD};
+use super::record_writer::{Batch, RecordWriter, Written};
 use super::types::{Cursor, EventsPage, Filter, Latency, Record, SessionInfo};
 
 /// Records that may wait for the writer before new ones are dropped.
@@ -586,30 +586,4 @@ impl Writer {
         session.stopped_at_us = Some(stopped);
         Ok(Some(session))
     }
-}
-
-pub(crate) async fn insert_record(
-    conn: &mut sqlx::SqliteConnection,
-    session: i64,
-    record: &Record,
-) -> Result<(), sqlx::Error> {
-    let latency = match &record.body {
-        super::types::Body::AckOut { latency_us, .. } => Some(*latency_us as i64),
-        _ => None,
-    };
-    sqlx::query(INSERT_RECORD)
-        .bind(session)
-        .bind(record.seq as i64)
-        .bind(record.at_us as i64)
-        .bind(record.socket.as_deref())
-        .bind(record.url.as_deref())
-        .bind(record.body.kind())
-        .bind(record.body.event())
-        .bind(record.origin.as_str())
-        .bind(record.body.is_error())
-        .bind(latency)
-        .bind(serde_json::to_string(record).unwrap_or_default())
-        .execute(conn)
-        .await?;
-    Ok(())
 }
