@@ -25,13 +25,13 @@ pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
 const BATCH: usize = 512;
 /// The least time between two batches' commits while records keep coming. A commit
 /// costs far more than a row (callgrind: ~130k instructions per batch of two or three
-/// records at one client, most of it BEGIN/COMMIT), and a batch writes each index page
-/// it touches once however many of its rows land there, so under steady traffic records
+/// records at one client, most of it BEGIN/COMMIT), so under steady traffic records
 /// wait up to this long to share one; the first record after a quiet spell is written
-/// at once. 50 ms rather than 5 (issue 9): at 50 clients the server spent ~6 % less CPU
-/// per request, and nobody reads a record from the file within 50 ms of it happening
-/// (the inspector's live view comes from the bus; `/stats` counts what waits).
-const MIN_COMMIT_GAP: std::time::Duration = std::time::Duration::from_millis(50);
+/// at once. Not longer (issue 9): 50 ms saved ~6 % of the server's CPU per request at
+/// 50 clients, but a reader of `/events` right after an action (the CLI, tests, replay
+/// recording a step) then missed its last records. Reads do not wait for the records
+/// queued before them; until they do, the gap has to stay below a client's round trip.
+const MIN_COMMIT_GAP: std::time::Duration = std::time::Duration::from_millis(5);
 
 enum Control {
     Start {
