@@ -619,6 +619,8 @@ async fn export_session(
     State(state): State<Arc<ControlState>>,
     axum::extract::Path(id): axum::extract::Path<i64>,
 ) -> Response {
+    // Every record offered so far is in the file (Recorder::settle).
+    state.inspector.recorder().settle().await;
     let mut file = Vec::new();
     match crate::session_file::export(state.sync.store.pool(), id, &mut file).await {
         Ok(_) => (

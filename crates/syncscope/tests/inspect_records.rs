@@ -538,3 +538,33 @@ async fn under_a_burst_every_request_has_one_ack_record_and_acks_the_transport_d
     }
     running.shutdown().await;
 }
+
+/// Under steady traffic the recorder commits at most every `MIN_COMMIT_GAP`, yet a read
+/// waits for the records offered before it: an action's records are readable the moment
+/// it is acked (a CLI call or a test step right after it, issue 9).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_right_after_an_ack_finds_that_requests_records_under_steady_traffic() {
+    let running = server().await;
+    let control = Control::of(&running);
+    let addr = running.local_addr();
+    // Another socket's writes keep the recorder's writer inside its commit gap.
+    let busy = tokio::spawn(async move {
+        let mut other = Sio::connect(addr).await;
+        loop {
+            other
+                .request("create", json!({"url": "/busy", "data": {}}))
+                .await;
+        }
+    });
+    let mut me = Sio::connect(addr).await;
+    for n in 0..30 {
+        me.request("create", json!({"url": "/mine", "data": {"id": n}}))
+            .await;
+        let page = control
+            .get(&format!("/events?kinds=ack_out&socket={}&limit=1000", me.sid))
+            .await;
+        let acks = page["records"].as_array().map_or(0, Vec::len);
+        assert_eq!(acks, n + 1, "after write {n}: {page}");
+    }
+    busy.abort();
+}

@@ -25,13 +25,13 @@ pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
 const BATCH: usize = 512;
 /// The least time between two batches' commits while records keep coming. A commit
 /// costs far more than a row (callgrind: ~130k instructions per batch of two or three
-/// records at one client, most of it BEGIN/COMMIT), so under steady traffic records
+/// records at one client, most of it BEGIN/COMMIT), and a batch writes each index page
+/// it touches once however many of its rows land there, so under steady traffic records
 /// wait up to this long to share one; the first record after a quiet spell is written
-/// at once. Not longer (issue 9): 50 ms saved ~6 % of the server's CPU per request at
-/// 50 clients, but a reader of `/events` right after an action (the CLI, tests, replay
-/// recording a step) then missed its last records. Reads do not wait for the records
-/// queued before them; until they do, the gap has to stay below a client's round trip.
-const MIN_COMMIT_GAP: std::time::Duration = std::time::Duration::from_millis(5);
+/// at once. 50 ms rather than 5 (issue 9): ~6 % less server CPU per request at 50
+/// clients. A read of the records (`events`, `latency`, `sessions`, an export) first
+/// waits for those offered before it ([`Recorder::settle`]), so no reader sees the gap.
+const MIN_COMMIT_GAP: std::time::Duration = std::time::Duration::from_millis(50);
 
 enum Control {
     Start {
@@ -46,8 +46,27 @@ enum Control {
     },
 }
 
+/// How far the writer has got, for readers that must see every record offered before
+/// they asked (`Recorder::settle`).
+#[derive(Default)]
+struct Progress {
+    /// Records taken into the queue, ever.
+    accepted: AtomicU64,
+    /// Records whose batch has finished (written, or counted lost), ever.
+    finished: AtomicU64,
+    /// Told after every batch.
+    batch_done: tokio::sync::Notify,
+    /// Tells the writer not to wait out the commit gap: a reader is waiting.
+    hurry: tokio::sync::Notify,
+}
+
+/// The longest a read waits for the records offered before it (a writer slowed down by
+/// the disk must not hang the inspector: the read then shows what is written).
+const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub struct Recorder {
     tx: mpsc::Sender<(Arc<Record>, usize)>,
+    progress: Arc<Progress>,
     queued_bytes: Arc<AtomicUsize>,
     max_bytes: usize,
     control: mpsc::UnboundedSender<Control>,
@@ -75,6 +94,7 @@ impl Recorder {
         let (control, control_rx) = mpsc::unbounded_channel();
         let recorder = Arc::new(Recorder {
             tx,
+            progress: Arc::default(),
             queued_bytes: queued_bytes.clone(),
             max_bytes,
             control,
@@ -105,6 +125,7 @@ impl Recorder {
             control: control_rx,
             lost_pending: recorder.lost_pending.clone(),
             unwritten: recorder.unwritten.clone(),
+            progress: recorder.progress.clone(),
             current: recorder.current.clone(),
         };
         tokio::spawn(writer.run());
@@ -125,6 +146,8 @@ impl Recorder {
             self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
             self.lost_pending.fetch_add(1, Ordering::Relaxed);
             self.lost_total.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.progress.accepted.fetch_add(1, Ordering::AcqRel);
         }
     }
 
@@ -137,6 +160,29 @@ impl Recorder {
     /// `MIN_COMMIT_GAP`). Zero means everything offered so far is readable.
     pub fn queued(&self) -> usize {
         self.unwritten.load(Ordering::Acquire)
+    }
+
+    /// Waits until every record offered before the call has been written (or counted
+    /// lost), so that a read sees what happened up to the moment it was asked: a test
+    /// step, or a CLI call right after an action. The writer is told not to wait out its
+    /// commit gap. Gives up after `SETTLE_WAIT`.
+    pub async fn settle(&self) {
+        let progress = &self.progress;
+        let target = progress.accepted.load(Ordering::Acquire);
+        let deadline = tokio::time::Instant::now() + SETTLE_WAIT;
+        loop {
+            let done = progress.batch_done.notified();
+            tokio::pin!(done);
+            // Registered before the check, so a batch finishing in between is not missed.
+            done.as_mut().enable();
+            if progress.finished.load(Ordering::Acquire) >= target {
+                return;
+            }
+            progress.hurry.notify_one();
+            if tokio::time::timeout_at(deadline, done).await.is_err() {
+                return;
+            }
+        }
     }
 
     /// Bytes (approximate) of the records waiting for the writer.
@@ -193,6 +239,7 @@ impl Recorder {
     }
 
     pub async fn sessions(&self) -> Result<Vec<SessionInfo>, String> {
+        self.settle().await;
         let rows = sqlx::query(
             "SELECT id, name, started_at_us, stopped_at_us, recorded, lost FROM sessions ORDER BY id",
         )
@@ -223,6 +270,7 @@ impl Recorder {
         limit: u32,
         total: bool,
     ) -> Result<EventsPage, String> {
+        self.settle().await;
         let session = self.resolve(session).await?;
         let limit = limit.clamp(1, 1000) as i64;
         let mut q = QueryBuilder::new("SELECT seq, body FROM session_events WHERE session = ");
@@ -293,6 +341,7 @@ impl Recorder {
 
     /// Ack latency percentiles over a session (acks matching `filter`).
     pub async fn latency(&self, session: Option<i64>, filter: &Filter) -> Result<Latency, String> {
+        self.settle().await;
         let session = self.resolve(session).await?;
         let mut q = QueryBuilder::new("SELECT latency_us FROM session_events WHERE session = ");
         q.push_bind(session).push(" AND kind = 'ack_out'");
@@ -420,6 +469,7 @@ struct Writer {
     control: mpsc::UnboundedReceiver<Control>,
     lost_pending: Arc<AtomicU64>,
     unwritten: Arc<AtomicUsize>,
+    progress: Arc<Progress>,
     current: Arc<Mutex<Option<SessionInfo>>>,
 }
 
@@ -455,7 +505,11 @@ impl Writer {
                     batch.push(self.taken(record));
                     if let Some(at) = last_commit {
                         if at.elapsed() < MIN_COMMIT_GAP && self.rx.len() < BATCH {
-                            tokio::time::sleep_until(at + MIN_COMMIT_GAP).await;
+                            // A reader waiting for these records cuts the wait short.
+                            tokio::select! {
+                                _ = tokio::time::sleep_until(at + MIN_COMMIT_GAP) => {}
+                                _ = self.progress.hurry.notified() => {}
+                            }
                         }
                     }
                     while batch.len() < BATCH {
@@ -504,6 +558,8 @@ impl Writer {
         let n = batch.len();
         self.write_batch(batch).await;
         self.unwritten.fetch_sub(n, Ordering::AcqRel);
+        self.progress.finished.fetch_add(n as u64, Ordering::AcqRel);
+        self.progress.batch_done.notify_waiters();
     }
 
     async fn write_batch(&mut self, batch: &mut Vec<Arc<Record>>) {
