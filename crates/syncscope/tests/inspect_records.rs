@@ -561,7 +561,10 @@ async fn a_read_right_after_an_ack_finds_that_requests_records_under_steady_traf
         me.request("create", json!({"url": "/mine", "data": {"id": n}}))
             .await;
         let page = control
-            .get(&format!("/events?kinds=ack_out&socket={}&limit=1000", me.sid))
+            .get(&format!(
+                "/events?kinds=ack_out&socket={}&limit=1000",
+                me.sid
+            ))
             .await;
         let acks = page["records"].as_array().map_or(0, Vec::len);
         assert_eq!(acks, n + 1, "after write {n}: {page}");
