@@ -105,6 +105,6 @@ pub fn packet_bytes(event: &str, payload: &impl serde::Serialize) -> u64 {
 }
 
 /// Sockets as a push record's recipients.
-pub fn ids(sockets: &[SocketRef]) -> Recipients {
+pub fn recipients(sockets: &[SocketRef]) -> Recipients {
     Recipients::of(sockets.iter().map(|s| s.id.as_str()))
 }

@@ -220,6 +220,8 @@ pub async fn export_current(
         .resolve(None)
         .await
         .map_err(|message| SessionFileError::Invalid { line: 0, message })?;
+    // Every record offered so far is in the file, as with the control API's export.
+    running.inspector().recorder().settle().await;
     let n = export(running.store().pool(), id, out).await?;
     Ok((id, n))
 }

@@ -305,7 +305,7 @@ impl Sync {
                 target,
                 "change",
                 vec![payload],
-                crate::outbound::ids(&to),
+                crate::outbound::recipients(&to),
             );
         }
     }
@@ -390,7 +390,7 @@ impl Sync {
         let tampered = crate::push_faults::plan(self.push_faults(), &to, collection);
         let recipients = match &tampered {
             Some(plan) => plan.recipients(),
-            None => crate::outbound::ids(&to),
+            None => crate::outbound::recipients(&to),
         };
         self.inspect.pushed_exact(
             writer.as_deref(),

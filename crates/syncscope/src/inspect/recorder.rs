@@ -73,8 +73,6 @@ pub struct Recorder {
     recording: AtomicBool,
     /// Lost since the last batch write (moved into the session row by the writer).
     lost_pending: Arc<AtomicU64>,
-    /// Records offered and not yet written (in the channel or in the writer's batch).
-    unwritten: Arc<AtomicUsize>,
     lost_total: AtomicU64,
     capacity: usize,
     current: Arc<Mutex<Option<SessionInfo>>>,
@@ -100,7 +98,6 @@ impl Recorder {
             control,
             recording: AtomicBool::new(false),
             lost_pending: Arc::new(AtomicU64::new(0)),
-            unwritten: Arc::new(AtomicUsize::new(0)),
             lost_total: AtomicU64::new(0),
             capacity,
             current: Arc::new(Mutex::new(None)),
@@ -124,7 +121,6 @@ impl Recorder {
             queued_bytes,
             control: control_rx,
             lost_pending: recorder.lost_pending.clone(),
-            unwritten: recorder.unwritten.clone(),
             progress: recorder.progress.clone(),
             current: recorder.current.clone(),
         };
@@ -139,10 +135,7 @@ impl Recorder {
             return;
         }
         let before = self.queued_bytes.fetch_add(size, Ordering::Relaxed);
-        // Counted before it is sent: the writer may write it (and count it down) first.
-        self.unwritten.fetch_add(1, Ordering::AcqRel);
         if before + size > self.max_bytes || self.tx.try_send((record.clone(), size)).is_err() {
-            self.unwritten.fetch_sub(1, Ordering::AcqRel);
             self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
             self.lost_pending.fetch_add(1, Ordering::Relaxed);
             self.lost_total.fetch_add(1, Ordering::Relaxed);
@@ -159,7 +152,11 @@ impl Recorder {
     /// took into a batch that has not committed yet (it may wait for a batch-mate, see
     /// `MIN_COMMIT_GAP`). Zero means everything offered so far is readable.
     pub fn queued(&self) -> usize {
-        self.unwritten.load(Ordering::Acquire)
+        // `finished` may pass `accepted` for a moment: the writer can write a record
+        // before its offer has counted it.
+        let finished = self.progress.finished.load(Ordering::Acquire);
+        let accepted = self.progress.accepted.load(Ordering::Acquire);
+        accepted.saturating_sub(finished) as usize
     }
 
     /// Waits until every record offered before the call has been written (or counted
@@ -468,7 +465,6 @@ struct Writer {
     queued_bytes: Arc<AtomicUsize>,
     control: mpsc::UnboundedReceiver<Control>,
     lost_pending: Arc<AtomicU64>,
-    unwritten: Arc<AtomicUsize>,
     progress: Arc<Progress>,
     current: Arc<Mutex<Option<SessionInfo>>>,
 }
@@ -557,7 +553,6 @@ impl Writer {
     async fn write(&mut self, batch: &mut Vec<Arc<Record>>) {
         let n = batch.len();
         self.write_batch(batch).await;
-        self.unwritten.fetch_sub(n, Ordering::AcqRel);
         self.progress.finished.fetch_add(n as u64, Ordering::AcqRel);
         self.progress.batch_done.notify_waiters();
     }
