@@ -16,11 +16,14 @@
 //! - Each write is checked against the state the writes before it left, so versions
 //!   and conflicts are exactly those of one write at a time. A refused write (conflict,
 //!   not found, bad id) is refused before it changes anything, so it needs no rollback.
-//! - Order: the thread holds the store's write lock from before the batch until every
-//!   write of it was acked and pushed, and hands the outcomes over one at a time, in seq
-//!   order, each waiting until the previous holder dropped its [`Committed`]. So pushes
-//!   leave in seq order, and a `subscribe since` (which takes the same lock) never sees
-//!   a committed write whose push is still to come.
+//! - Order: the store's write lock is taken before the batch and held until every write
+//!   of it was acked and pushed: each [`Committed`] of the batch shares the guard, and
+//!   the lock is free once the last is dropped. So a `subscribe since` (which takes the
+//!   same lock) never sees a committed write whose push is still to come, and the next
+//!   batch waits for this one's pushes. Within a batch, [`Writer::commit`] returns only
+//!   once the write before it dropped its [`Committed`], so pushes leave in seq order.
+//!   The thread hands a batch's outcomes over all at once and does not wait for them:
+//!   waiting for each holder in turn cost a wake-up of this thread per write (issue 9).
 //! - The change log is pruned in steps of an eighth of what it retains (at most 1024
 //!   changes) rather than on every write: it keeps between `retain` and `retain` + a step.
 //!
@@ -37,7 +40,7 @@ use rusqlite::OptionalExtension;
 use serde_json::Value;
 use sqlx::{SqliteConnection, SqlitePool};
 use tokio::runtime::Handle;
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot, Mutex, OwnedMutexGuard};
 
 use super::raw_handle::with_handle;
 use super::{plan_write, Change, Model, Write};
@@ -50,18 +53,27 @@ const MAX_BATCH: usize = 256;
 const MAX_PRUNE_STEP: i64 = 1024;
 
 /// A write's outcome, handed over once its transaction has committed (or failed).
-/// While it is held the writer waits: its holder acks and pushes first, so pushes
-/// leave in seq order. Drop it to let the next write go on.
+/// While it is held, no later write is handed over: its holder acks and pushes first,
+/// so pushes leave in seq order. Drop it to let the next write go on.
 pub struct Committed {
     pub result: Result<Change, SyncError>,
-    /// Dropping it tells the writer this write's ack and pushes are out.
+    /// Dropping it tells the batch's next write that this one's ack and pushes are out.
     _turn: oneshot::Sender<()>,
+    /// The store's write lock, shared by the batch's outcomes: free once all are dropped.
+    _lock: Arc<OwnedMutexGuard<()>>,
+}
+
+/// What the thread sends a write's caller: its outcome, and the turn of the write
+/// before it in the batch, to wait for before the outcome is the caller's to use.
+struct Delivery {
+    committed: Committed,
+    after: Option<oneshot::Receiver<()>>,
 }
 
 struct Job {
     collection: Url,
     write: Write,
-    done: oneshot::Sender<Committed>,
+    done: oneshot::Sender<Delivery>,
 }
 
 /// Where the writer's connection comes from.
@@ -141,7 +153,12 @@ impl Writer {
             self.waiting.fetch_sub(1, Ordering::Relaxed);
             return Err(closed());
         }
-        outcome.await.map_err(|_| closed())
+        let Delivery { committed, after } = outcome.await.map_err(|_| closed())?;
+        if let Some(after) = after {
+            // An error means the write before went away without waiting: its turn is over.
+            let _ = after.await;
+        }
+        Ok(committed)
     }
 
     /// How many writes are queued and not yet taken into a batch (the batch is taken
@@ -208,11 +225,10 @@ fn run(
             };
             let _ = ready.send(warm_up(&db).map_err(|e| e.to_string()));
             while let Some(first) = rx.blocking_recv() {
-                let guard = shared.lock.blocking_lock();
+                let guard = shared.lock.clone().blocking_lock_owned();
                 let (writes, dones) = gather(first, &mut rx, &shared.waiting);
                 let results = state.run_batch(&db, writes);
-                hand_over(dones, results);
-                drop(guard);
+                hand_over(dones, results, guard);
             }
             drop(db);
         }
@@ -233,7 +249,7 @@ fn run(
                 }
             };
             while let Some(first) = rx.blocking_recv() {
-                let guard = shared.lock.blocking_lock();
+                let guard = shared.lock.clone().blocking_lock_owned();
                 let (writes, dones) = gather(first, &mut rx, &shared.waiting);
                 let n = writes.len();
                 let results = shared
@@ -243,8 +259,7 @@ fn run(
                         |db| Ok(state.run_batch(db, writes)),
                     ))
                     .unwrap_or_else(|e| vec![Err(e); n]);
-                hand_over(dones, results);
-                drop(guard);
+                hand_over(dones, results, guard);
             }
         }
     }
@@ -272,7 +287,7 @@ fn gather(
     first: Job,
     rx: &mut mpsc::UnboundedReceiver<Job>,
     waiting: &AtomicUsize,
-) -> (Vec<Pending>, Vec<oneshot::Sender<Committed>>) {
+) -> (Vec<Pending>, Vec<oneshot::Sender<Delivery>>) {
     let mut writes = Vec::new();
     let mut dones = Vec::new();
     let mut next = Some(first);
@@ -290,17 +305,29 @@ fn gather(
     (writes, dones)
 }
 
-/// Gives each write its outcome, in order, waiting until its holder is done.
-fn hand_over(dones: Vec<oneshot::Sender<Committed>>, results: Vec<Result<Change, SyncError>>) {
+/// Gives each write its outcome, chained so that each caller goes on only after the
+/// one before it dropped its [`Committed`]; the lock goes with them.
+fn hand_over(
+    dones: Vec<oneshot::Sender<Delivery>>,
+    results: Vec<Result<Change, SyncError>>,
+    guard: OwnedMutexGuard<()>,
+) {
+    let lock = Arc::new(guard);
+    let mut after = None;
     for (done, result) in dones.into_iter().zip(results) {
         let (turn, turn_done) = oneshot::channel();
-        let committed = Committed {
-            result,
-            _turn: turn,
+        let delivery = Delivery {
+            committed: Committed {
+                result,
+                _turn: turn,
+                _lock: lock.clone(),
+            },
+            after: after.replace(turn_done),
         };
-        // A caller that went away dropped its receiver; nobody to wait for then.
-        if done.send(committed).is_ok() {
-            let _ = turn_done.blocking_recv();
+        // A caller that went away dropped its receiver: its outcome is dropped here,
+        // and the next caller waits for the turn this one would have waited for.
+        if let Err(undelivered) = done.send(delivery) {
+            after = undelivered.after;
         }
     }
 }
@@ -668,5 +695,59 @@ mod tests {
         let seqs: Vec<i64> = results.iter().map(|r| r.as_ref().unwrap().seq).collect();
         assert_eq!(seqs, vec![1, 2, 3]);
         assert_eq!(stored(&db), vec![("a".into(), 2), ("b".into(), 1)]);
+    }
+
+    /// Outcomes of one batch with their turns: `n` writes, the callers of those in
+    /// `gone` having gone away before their outcome came.
+    fn deliveries(
+        n: usize,
+        gone: &[usize],
+        lock: &Arc<Mutex<()>>,
+    ) -> Vec<Option<oneshot::Receiver<Delivery>>> {
+        let (dones, receivers): (Vec<_>, Vec<_>) = (0..n)
+            .map(|i| {
+                let (done, receiver) = oneshot::channel();
+                (done, (!gone.contains(&i)).then_some(receiver))
+            })
+            .unzip();
+        let results = (0..n)
+            .map(|i| Err(SyncError::Internal(format!("outcome {i}"))))
+            .collect();
+        hand_over(dones, results, lock.clone().try_lock_owned().unwrap());
+        receivers
+    }
+
+    async fn turn_comes(delivery: &mut Delivery) -> bool {
+        match delivery.after.as_mut() {
+            None => true,
+            Some(after) => tokio::time::timeout(std::time::Duration::from_millis(50), after)
+                .await
+                .is_ok(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batchs_outcomes_take_turns_in_order_even_past_a_caller_that_went_away() {
+        let lock = Arc::new(Mutex::new(()));
+        let mut receivers = deliveries(3, &[1], &lock);
+        let mut first = receivers[0].take().unwrap().await.unwrap();
+        let mut third = receivers[2].take().unwrap().await.unwrap();
+        assert!(turn_comes(&mut first).await, "the first goes at once");
+        assert!(
+            !turn_comes(&mut third).await,
+            "the third waits for the first, though the second's caller is gone"
+        );
+        assert!(lock.try_lock().is_err(), "the batch holds the write lock");
+        drop(first);
+        assert!(
+            turn_comes(&mut third).await,
+            "the third goes once the first is done"
+        );
+        assert!(lock.try_lock().is_err(), "the third still holds the lock");
+        drop(third);
+        assert!(
+            lock.try_lock().is_ok(),
+            "the lock is free once all are done"
+        );
     }
 }
