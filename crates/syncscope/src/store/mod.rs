@@ -15,12 +15,12 @@ pub mod writer;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{ConnectOptions, Executor, Row, SqlitePool};
+use sqlx::{Executor, Row, SqlitePool};
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::clean_tx::CleanTx;
@@ -199,7 +199,7 @@ impl Store {
             DbLocation::Memory => None,
             DbLocation::File(path) => Some(sessions_db::path_for(path)),
         };
-        let (options, pool_options, own_writer) = match &location {
+        let (options, pool_options) = match &location {
             DbLocation::Memory => (
                 SqliteConnectOptions::from_str("sqlite::memory:").map_err(|e| e.to_string())?,
                 // One connection, never recycled: every connection would be its own database.
@@ -209,7 +209,6 @@ impl Store {
                     .min_connections(1)
                     .idle_timeout(None)
                     .max_lifetime(None),
-                false,
             ),
             DbLocation::File(path) => {
                 crate::foreign_db::refuse_foreign(path, &MIGRATOR).await?;
@@ -230,7 +229,7 @@ impl Store {
                             Durability::Process => SqliteSynchronous::Normal,
                             Durability::Machine => SqliteSynchronous::Full,
                         })
-                        .busy_timeout(Duration::from_secs(5)),
+                        .busy_timeout(writer::BUSY_TIMEOUT),
                     // Kept open for good once warmed up (Store::warm_up): a recycled
                     // connection would make some later write pay its set-up again.
                     // Not opened all at once: on a new file, connections racing to switch
@@ -241,7 +240,6 @@ impl Store {
                         .max_connections(FILE_CONNECTIONS)
                         .idle_timeout(None)
                         .max_lifetime(None),
-                    true,
                 )
             }
         };
@@ -279,15 +277,11 @@ impl Store {
             .await
             .map_err(|e| cannot_write(e.to_string()))?;
         // Opened after the pool's, once the file is in WAL mode (see above).
-        let source = if own_writer {
-            Source::Own(
-                options
-                    .connect()
-                    .await
-                    .map_err(|e| cannot_write(e.to_string()))?,
-            )
-        } else {
-            Source::Pool(pool.clone())
+        let source = match &location {
+            DbLocation::File(path) => {
+                Source::File(writer::open_file(path, durability).map_err(cannot_write)?)
+            }
+            DbLocation::Memory => Source::Pool(pool.clone()),
         };
         let lock = Arc::new(Mutex::new(()));
         let writer = Writer::start(source, lock.clone(), retain_changes.max(1))

@@ -32,23 +32,47 @@
 //! writer borrows that connection per batch. A file database gives the writer a
 //! connection of its own for good.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use rusqlite::OptionalExtension;
 use serde_json::Value;
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::SqlitePool;
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot, Mutex, OwnedMutexGuard};
 
 use super::raw_handle::with_handle;
-use super::{plan_write, Change, Model, Write};
+use super::{plan_write, Change, Durability, Model, Write};
 use crate::error::SyncError;
 use crate::url::Url;
 
 /// The most writes one transaction takes.
 const MAX_BATCH: usize = 256;
+/// Opens a file database's connection for the writer: the file is in WAL mode already
+/// (the pool's first connection set it); `synchronous` is as `durability` asks.
+pub fn open_file(path: &Path, durability: Durability) -> Result<rusqlite::Connection, String> {
+    use rusqlite::OpenFlags;
+    let open = || -> rusqlite::Result<rusqlite::Connection> {
+        let db = rusqlite::Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        db.busy_timeout(BUSY_TIMEOUT)?;
+        let synchronous = match durability {
+            Durability::Process => "NORMAL",
+            Durability::Machine => "FULL",
+        };
+        db.pragma_update(None, "synchronous", synchronous)?;
+        Ok(db)
+    };
+    open().map_err(|e| e.to_string())
+}
+
+/// How long a write waits for SQLite's lock when another program holds it (as the
+/// store's other connections do) before it fails with `busy`.
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// The most changes the log keeps beyond `retain` before it is pruned.
 const MAX_PRUNE_STEP: i64 = 1024;
 
@@ -57,8 +81,9 @@ const MAX_PRUNE_STEP: i64 = 1024;
 /// so pushes leave in seq order. Drop it to let the next write go on.
 pub struct Committed {
     pub result: Result<Change, SyncError>,
-    /// Dropping it tells the batch's next write that this one's ack and pushes are out.
-    _turn: oneshot::Sender<()>,
+    /// Dropping it tells the batch's next write that this one's ack and pushes are out
+    /// (None for a write that ran alone on its caller's task).
+    _turn: Option<oneshot::Sender<()>>,
     /// The store's write lock, shared by the batch's outcomes: free once all are dropped.
     _lock: Arc<OwnedMutexGuard<()>>,
 }
@@ -78,11 +103,22 @@ struct Job {
 
 /// Where the writer's connection comes from.
 pub enum Source {
-    /// A connection of its own (file databases).
-    Own(SqliteConnection),
+    /// A connection of its own (file databases), opened by the store.
+    File(rusqlite::Connection),
     /// The pool's, borrowed per batch (`:memory:`, whose one connection is the database).
     Pool(SqlitePool),
 }
+
+/// A file database's connection and what the writer remembers between batches. Used
+/// only by whoever holds the store's write lock: the thread for a batch, or a caller
+/// running its write on its own task (the mutex only makes that visible to Rust).
+struct Engine {
+    db: rusqlite::Connection,
+    state: State,
+}
+
+/// The engine, gone once the writer closed.
+type SharedEngine = Arc<std::sync::Mutex<Option<Engine>>>;
 
 /// The handle the store keeps: where to send writes, and the thread to wait for.
 pub struct Writer {
@@ -92,6 +128,9 @@ pub struct Writer {
     waiting: Arc<AtomicUsize>,
     jobs: std::sync::Mutex<Option<mpsc::UnboundedSender<Job>>>,
     thread: std::sync::Mutex<Option<JoinHandle<()>>>,
+    lock: Arc<Mutex<()>>,
+    /// Set when a write may run on its caller's task (see [`Writer::commit`]).
+    engine: Option<SharedEngine>,
 }
 
 /// What the thread needs besides its connection.
@@ -111,33 +150,64 @@ impl Writer {
         retain: i64,
     ) -> Result<Writer, String> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let (ready_tx, ready_rx) = oneshot::channel();
         let waiting = Arc::new(AtomicUsize::new(0));
         let shared = Shared {
-            lock,
+            lock: lock.clone(),
             waiting: waiting.clone(),
             retain,
             runtime: Handle::current(),
         };
-        let thread = std::thread::Builder::new()
-            .name("syncscope-writer".into())
-            .spawn(move || run(source, shared, rx, ready_tx))
-            .map_err(|e| format!("cannot start the writer thread: {e}"))?;
-        let synchronous = match ready_rx.await {
-            Ok(Ok(synchronous)) => synchronous,
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err("the writer thread stopped at start".into()),
+        let spawn = |body: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name("syncscope-writer".into())
+                .spawn(body)
+                .map_err(|e| format!("cannot start the writer thread: {e}"))
+        };
+        let (thread, synchronous, engine) = match source {
+            Source::File(db) => {
+                let state = State::load(&db, retain).map_err(|e| e.to_string())?;
+                let synchronous = warm_up(&db).map_err(|e| e.to_string())?;
+                let engine: SharedEngine =
+                    Arc::new(std::sync::Mutex::new(Some(Engine { db, state })));
+                let theirs = engine.clone();
+                let thread = spawn(Box::new(move || run_file(theirs, shared, rx)))?;
+                // With `--durable` every commit waits for an fsync: that wait stays on
+                // the thread rather than stalling one of the runtime's workers.
+                let inline = synchronous < 2;
+                (thread, synchronous, inline.then_some(engine))
+            }
+            Source::Pool(pool) => {
+                let (ready_tx, ready_rx) = oneshot::channel();
+                let thread = spawn(Box::new(move || run_pool(pool, shared, rx, ready_tx)))?;
+                let synchronous = match ready_rx.await {
+                    Ok(Ok(synchronous)) => synchronous,
+                    Ok(Err(e)) => return Err(e),
+                    Err(_) => return Err("the writer thread stopped at start".into()),
+                };
+                (thread, synchronous, None)
+            }
         };
         Ok(Writer {
             synchronous,
             waiting,
             jobs: std::sync::Mutex::new(Some(tx)),
             thread: std::sync::Mutex::new(Some(thread)),
+            lock,
+            engine,
         })
     }
 
     /// Queues a write; resolves once its batch committed (or failed).
+    ///
+    /// When nothing else is writing (no write queued, the write lock free) a file
+    /// database's write runs here, on the caller's task, as a batch of one: a lone
+    /// client's write then costs no hop to the thread and back (issue 9). It takes the
+    /// write lock as the thread would, so order and acks are as for a batch.
     pub async fn commit(&self, collection: &Url, write: Write) -> Result<Committed, SyncError> {
+        let write = match self.commit_here(collection, write) {
+            Ok(committed) => return Ok(committed),
+            Err(write) => write,
+        };
         let (done, outcome) = oneshot::channel();
         let job = Job {
             collection: collection.clone(),
@@ -161,6 +231,37 @@ impl Writer {
         Ok(committed)
     }
 
+    /// Runs `write` on this task when nothing else is writing; gives it back otherwise
+    /// (another write queued or running, the lock held, SQLite's lock taken by another
+    /// connection: then the thread, which waits out the busy timeout, takes it).
+    fn commit_here(&self, collection: &Url, write: Write) -> Result<Committed, Write> {
+        let Some(engine) = &self.engine else {
+            return Err(write);
+        };
+        if self.waiting.load(Ordering::Relaxed) > 0 {
+            return Err(write);
+        }
+        let Ok(guard) = self.lock.clone().try_lock_owned() else {
+            return Err(write);
+        };
+        let mut engine = engine.lock().unwrap_or_else(|e| e.into_inner());
+        let result = match engine.as_mut() {
+            Some(Engine { db, state }) => {
+                let pending = Pending {
+                    collection: collection.clone(),
+                    write,
+                };
+                state.run_now(db, pending).map_err(|pending| pending.write)?
+            }
+            None => Err(closed()),
+        };
+        Ok(Committed {
+            result,
+            _turn: None,
+            _lock: Arc::new(guard),
+        })
+    }
+
     /// How many writes are queued and not yet taken into a batch (the batch is taken
     /// once the thread holds the write lock: a test holding the lock sees them pile up).
     pub fn waiting(&self) -> usize {
@@ -173,6 +274,11 @@ impl Writer {
         let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(thread) = thread {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+        if let Some(engine) = &self.engine {
+            // Under the write lock: a write running on a caller's task finishes first.
+            let _held = self.lock.lock().await;
+            engine.lock().unwrap_or_else(|e| e.into_inner()).take();
         }
     }
 }
@@ -188,80 +294,54 @@ fn closed() -> SyncError {
     SyncError::Internal("the store is closed (the server is stopping)".into())
 }
 
-/// The thread: one batch at a time, for as long as writes can come.
-fn run(
-    source: Source,
+/// The thread of a file database: one batch at a time, for as long as writes can come.
+fn run_file(engine: SharedEngine, shared: Shared, mut rx: mpsc::UnboundedReceiver<Job>) {
+    while let Some(first) = rx.blocking_recv() {
+        let guard = shared.lock.clone().blocking_lock_owned();
+        let (writes, dones) = gather(first, &mut rx, &shared.waiting);
+        let n = writes.len();
+        let results = match engine.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            Some(Engine { db, state }) => state.run_batch(db, writes),
+            None => vec![Err(closed()); n],
+        };
+        hand_over(dones, results, guard);
+    }
+}
+
+/// The thread of a `:memory:` database, which borrows the pool's connection per batch.
+fn run_pool(
+    pool: SqlitePool,
     shared: Shared,
     mut rx: mpsc::UnboundedReceiver<Job>,
     ready: oneshot::Sender<Result<i64, String>>,
 ) {
-    match source {
-        Source::Own(mut conn) => {
-            let locked = shared.runtime.block_on(conn.lock_handle());
-            let mut locked = match locked {
-                Ok(locked) => locked,
-                Err(e) => {
-                    let _ = ready.send(Err(format!("cannot use the writer's connection: {e}")));
-                    return;
-                }
-            };
-            // SAFETY: the handle stays open and unused by sqlx for as long as `locked`
-            // lives, which outlives `db` (dropped first, finalising its statements).
-            let db =
-                match unsafe { rusqlite::Connection::from_handle(locked.as_raw_handle().as_ptr()) }
-                {
-                    Ok(db) => db,
-                    Err(e) => {
-                        let _ = ready.send(Err(format!("cannot use the writer's connection: {e}")));
-                        return;
-                    }
-                };
-            let mut state = match State::load(&db, shared.retain) {
-                Ok(state) => state,
-                Err(e) => {
-                    let _ = ready.send(Err(e.to_string()));
-                    return;
-                }
-            };
-            let _ = ready.send(warm_up(&db).map_err(|e| e.to_string()));
-            while let Some(first) = rx.blocking_recv() {
-                let guard = shared.lock.clone().blocking_lock_owned();
-                let (writes, dones) = gather(first, &mut rx, &shared.waiting);
-                let results = state.run_batch(&db, writes);
-                hand_over(dones, results, guard);
-            }
-            drop(db);
+    let prepared = shared.runtime.block_on(with_pool_handle(&pool, |db| {
+        let state = State::load(db, shared.retain)?;
+        let synchronous = warm_up(db)?;
+        Ok((state, synchronous))
+    }));
+    let mut state = match prepared {
+        Ok((state, synchronous)) => {
+            let _ = ready.send(Ok(synchronous));
+            state
         }
-        Source::Pool(pool) => {
-            let prepared = shared.runtime.block_on(with_pool_handle(&pool, |db| {
-                let state = State::load(db, shared.retain)?;
-                let synchronous = warm_up(db)?;
-                Ok((state, synchronous))
-            }));
-            let mut state = match prepared {
-                Ok((state, synchronous)) => {
-                    let _ = ready.send(Ok(synchronous));
-                    state
-                }
-                Err(e) => {
-                    let _ = ready.send(Err(e.to_string()));
-                    return;
-                }
-            };
-            while let Some(first) = rx.blocking_recv() {
-                let guard = shared.lock.clone().blocking_lock_owned();
-                let (writes, dones) = gather(first, &mut rx, &shared.waiting);
-                let n = writes.len();
-                let results = shared
-                    .runtime
-                    .block_on(with_pool_handle(
-                        &pool,
-                        |db| Ok(state.run_batch(db, writes)),
-                    ))
-                    .unwrap_or_else(|e| vec![Err(e); n]);
-                hand_over(dones, results, guard);
-            }
+        Err(e) => {
+            let _ = ready.send(Err(e.to_string()));
+            return;
         }
+    };
+    while let Some(first) = rx.blocking_recv() {
+        let guard = shared.lock.clone().blocking_lock_owned();
+        let (writes, dones) = gather(first, &mut rx, &shared.waiting);
+        let n = writes.len();
+        let results = shared
+            .runtime
+            .block_on(with_pool_handle(
+                &pool,
+                |db| Ok(state.run_batch(db, writes)),
+            ))
+            .unwrap_or_else(|e| vec![Err(e); n]);
+        hand_over(dones, results, guard);
     }
 }
 
@@ -319,7 +399,7 @@ fn hand_over(
         let delivery = Delivery {
             committed: Committed {
                 result,
-                _turn: turn,
+                _turn: Some(turn),
                 _lock: lock.clone(),
             },
             after: after.replace(turn_done),
@@ -410,9 +490,46 @@ impl State {
         writes: Vec<Pending>,
     ) -> Result<Vec<Result<Change, SyncError>>, SyncError> {
         // IMMEDIATE takes SQLite's write lock up front (waiting out the busy timeout
-        // when the recorder or another program holds it).
-        db.prepare_cached("BEGIN IMMEDIATE")
-            .and_then(|mut s| s.execute([]))?;
+        // when another program holds it).
+        begin(db)?;
+        self.run_begun(db, writes)
+    }
+
+    /// Runs one write at once, unless another connection holds SQLite's write lock:
+    /// then it is given back untouched, to be queued for the thread (whose wait for
+    /// the lock must not stall the caller's task).
+    fn run_now(
+        &mut self,
+        db: &rusqlite::Connection,
+        pending: Pending,
+    ) -> Result<Result<Change, SyncError>, Pending> {
+        let began = db
+            .busy_timeout(std::time::Duration::ZERO)
+            .and_then(|_| begin(db));
+        if let Err(e) = db.busy_timeout(BUSY_TIMEOUT) {
+            tracing::warn!("cannot restore the writer's busy timeout: {e}");
+        }
+        match began {
+            Ok(()) => {}
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {
+                return Err(pending)
+            }
+            Err(e) => return Ok(Err(e.into())),
+        }
+        Ok(match self.run_begun(db, vec![pending]) {
+            Ok(mut results) => results
+                .pop()
+                .unwrap_or_else(|| Err(SyncError::Internal("a write had no outcome".into()))),
+            Err(e) => Err(e),
+        })
+    }
+
+    /// The writes of a transaction `begin` opened, then its commit.
+    fn run_begun(
+        &mut self,
+        db: &rusqlite::Connection,
+        writes: Vec<Pending>,
+    ) -> Result<Vec<Result<Change, SyncError>>, SyncError> {
         let mut results = Vec::with_capacity(writes.len());
         let mut last_seq = None;
         for Pending { collection, write } in writes {
@@ -488,6 +605,13 @@ impl State {
             }
         }
     }
+}
+
+/// Opens a transaction holding SQLite's write lock.
+fn begin(db: &rusqlite::Connection) -> rusqlite::Result<()> {
+    db.prepare_cached("BEGIN IMMEDIATE")
+        .and_then(|mut s| s.execute([]))
+        .map(|_| ())
 }
 
 /// Why one write of a batch did not happen.
