@@ -9,6 +9,7 @@
 //! progress.
 
 pub mod raw_handle;
+pub mod readers;
 pub mod sessions_db;
 pub mod writer;
 
@@ -179,6 +180,8 @@ pub struct Store {
     pool: SqlitePool,
     lock: Arc<Mutex<()>>,
     writer: Writer,
+    /// Point reads on the caller's task (file databases; crate::store::readers).
+    readers: Option<readers::Readers>,
     location: DbLocation,
 }
 
@@ -287,10 +290,15 @@ impl Store {
         let writer = Writer::start(source, lock.clone(), retain_changes.max(1))
             .await
             .map_err(cannot_write)?;
+        let readers = match &location {
+            DbLocation::File(path) => Some(readers::Readers::new(path)),
+            DbLocation::Memory => None,
+        };
         Ok(Store {
             pool,
             lock,
             writer,
+            readers,
             location,
         })
     }
@@ -310,6 +318,9 @@ impl Store {
     pub async fn close(&self) {
         self.writer.close().await;
         let _held = self.lock.lock().await;
+        if let Some(readers) = &self.readers {
+            readers.close();
+        }
         self.pool.close().await;
     }
 
@@ -370,22 +381,25 @@ impl Store {
             .transpose()
     }
 
-    /// The model with the last seq of the same snapshot, in one statement (one round
-    /// trip to sqlx's worker instead of two).
+    /// The model with the last seq of the same snapshot, in one statement. On the
+    /// caller's task for a file database (crate::store::readers).
     pub async fn read_model_with_seq(
         &self,
         collection: &Url,
         id: &str,
     ) -> Result<Option<(Model, i64)>, SyncError> {
-        let row = sqlx::query(
-            "SELECT data, version,
-                 COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)
-             FROM models WHERE collection = ? AND id = ?",
-        )
-        .bind(collection.as_str())
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        if let Some(readers) = &self.readers {
+            let stored =
+                readers.with(|db| Ok(readers::model_with_seq(db, collection.as_str(), id)?))?;
+            return stored
+                .map(|m| Ok((model_from(id.to_string(), m.data, m.version)?, m.seq)))
+                .transpose();
+        }
+        let row = sqlx::query(readers::MODEL_WITH_SEQ)
+            .bind(collection.as_str())
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         match row {
             Some(row) => {
                 let model = model_from(id.to_string(), row.get(0), row.get(1))?;

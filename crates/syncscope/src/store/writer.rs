@@ -246,13 +246,17 @@ impl Writer {
         };
         let mut engine = engine.lock().unwrap_or_else(|e| e.into_inner());
         let result = match engine.as_mut() {
-            Some(Engine { db, state }) => {
-                let pending = Pending {
-                    collection: collection.clone(),
-                    write,
-                };
-                state.run_now(db, pending).map_err(|pending| pending.write)?
-            }
+            Some(Engine { db, state }) => match begin_now(db) {
+                Ok(true) => {
+                    let pending = Pending {
+                        collection: collection.clone(),
+                        write,
+                    };
+                    state.run_one_begun(db, pending)
+                }
+                Ok(false) => return Err(write),
+                Err(e) => Err(e.into()),
+            },
             None => Err(closed()),
         };
         Ok(Committed {
@@ -495,33 +499,15 @@ impl State {
         self.run_begun(db, writes)
     }
 
-    /// Runs one write at once, unless another connection holds SQLite's write lock:
-    /// then it is given back untouched, to be queued for the thread (whose wait for
-    /// the lock must not stall the caller's task).
-    fn run_now(
+    /// Runs one write in the transaction [`begin_now`] opened.
+    fn run_one_begun(
         &mut self,
         db: &rusqlite::Connection,
         pending: Pending,
-    ) -> Result<Result<Change, SyncError>, Pending> {
-        let began = db
-            .busy_timeout(std::time::Duration::ZERO)
-            .and_then(|_| begin(db));
-        if let Err(e) = db.busy_timeout(BUSY_TIMEOUT) {
-            tracing::warn!("cannot restore the writer's busy timeout: {e}");
-        }
-        match began {
-            Ok(()) => {}
-            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {
-                return Err(pending)
-            }
-            Err(e) => return Ok(Err(e.into())),
-        }
-        Ok(match self.run_begun(db, vec![pending]) {
-            Ok(mut results) => results
-                .pop()
-                .unwrap_or_else(|| Err(SyncError::Internal("a write had no outcome".into()))),
-            Err(e) => Err(e),
-        })
+    ) -> Result<Change, SyncError> {
+        self.run_begun(db, vec![pending])?
+            .pop()
+            .unwrap_or_else(|| Err(SyncError::Internal("a write had no outcome".into())))
     }
 
     /// The writes of a transaction `begin` opened, then its commit.
@@ -604,6 +590,20 @@ impl State {
                 db.execute_batch("ROLLBACK TO prune; RELEASE prune")
             }
         }
+    }
+}
+
+/// Opens a transaction holding SQLite's write lock at once, or answers false when
+/// another connection holds that lock (the thread, which waits out the busy timeout,
+/// then takes the write: that wait must not stall a caller's task).
+fn begin_now(db: &rusqlite::Connection) -> rusqlite::Result<bool> {
+    db.busy_timeout(std::time::Duration::ZERO)?;
+    let began = begin(db);
+    db.busy_timeout(BUSY_TIMEOUT)?;
+    match began {
+        Ok(()) => Ok(true),
+        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
