@@ -1,7 +1,7 @@
 //! The store: models as JSON per (collection url, id) with a version, and a change log
 //! with one server-wide sequence number, in one SQLite file (WAL).
 //!
-//! Writes go through one writer thread (crate::store::writer: group commit on a connection of
+//! Writes go through one writer (crate::store::writer: group commit on a connection of
 //! its own), which holds the write lock across a batch's transaction *and* the acks and
 //! pushes that follow it, so subscribers see a collection's changes in seq order and a
 //! `subscribe since` snapshot (taken under the same lock) cannot interleave with a

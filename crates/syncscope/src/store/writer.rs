@@ -1,12 +1,14 @@
-//! The store's one writer: every write of every socket goes through one thread, which
-//! runs all the writes waiting at that moment in one SQLite transaction (group commit)
-//! and hands each its outcome only after that transaction committed.
+//! The store's one writer: the writes waiting at a moment run in one SQLite
+//! transaction (group commit) on one connection, and each gets its outcome only after
+//! that transaction committed.
 //!
 //! Why (issue 9): a write through sqlx was five to seven statements, each a round trip
 //! to sqlx's worker thread and back (two thread wake-ups apiece), and one commit per
 //! write. Here the statements of a batch run back to back on a plain rusqlite
-//! connection with cached statements, on a thread of its own, so the tokio workers never
-//! wait on SQLite: a write costs one hop to this thread and one back.
+//! connection with cached statements. Under load a thread of its own runs the batches,
+//! so a write costs one hop to it and one back, shared by the batch. A write that
+//! finds nothing else writing (a lone client's) runs on its caller's task instead, as
+//! a batch of one: no hop at all ([`Writer::commit`]).
 //!
 //! What stays as it was:
 //! - An outcome is handed over after COMMIT returned. Nothing of a transaction SQLite
@@ -27,10 +29,10 @@
 //! - The change log is pruned in steps of an eighth of what it retains (at most 1024
 //!   changes) rather than on every write: it keeps between `retain` and `retain` + a step.
 //!
-//! The connection is sqlx's (its raw handle, locked away from sqlx while in use), so a
-//! `:memory:` database, which exists only on its one pooled connection, works alike: the
-//! writer borrows that connection per batch. A file database gives the writer a
-//! connection of its own for good.
+//! A file database gives the writer a connection of its own for good. A `:memory:`
+//! database exists only on the pool's one connection: the thread borrows it per batch
+//! (its raw handle, locked away from sqlx while in use), and its writes always go
+//! through the thread.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
