@@ -8,6 +8,7 @@
 //! write. Reads never take it: WAL gives them a consistent snapshot while a write is in
 //! progress.
 
+pub mod checkpoint;
 pub mod raw_handle;
 pub mod readers;
 pub mod sessions_db;
@@ -281,9 +282,10 @@ impl Store {
             .map_err(|e| cannot_write(e.to_string()))?;
         // Opened after the pool's, once the file is in WAL mode (see above).
         let source = match &location {
-            DbLocation::File(path) => {
-                Source::File(writer::open_file(path, durability).map_err(cannot_write)?)
-            }
+            DbLocation::File(path) => Source::File {
+                db: writer::open_file(path, durability).map_err(cannot_write)?,
+                checkpoints: checkpoint::Checkpoints::start(path).map_err(cannot_write)?,
+            },
             DbLocation::Memory => Source::Pool(pool.clone()),
         };
         let lock = Arc::new(Mutex::new(()));

@@ -45,6 +45,7 @@ use sqlx::SqlitePool;
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot, Mutex, OwnedMutexGuard};
 
+use super::checkpoint::Checkpoints;
 use super::raw_handle::with_handle;
 use super::{plan_write, Change, Durability, Model, Write};
 use crate::error::SyncError;
@@ -67,6 +68,8 @@ pub fn open_file(path: &Path, durability: Durability) -> Result<rusqlite::Connec
             Durability::Machine => "FULL",
         };
         db.pragma_update(None, "synchronous", synchronous)?;
+        // Checkpoints run on a thread of their own (crate::store::checkpoint).
+        db.pragma_update(None, "wal_autocheckpoint", 0)?;
         Ok(db)
     };
     open().map_err(|e| e.to_string())
@@ -105,8 +108,12 @@ struct Job {
 
 /// Where the writer's connection comes from.
 pub enum Source {
-    /// A connection of its own (file databases), opened by the store.
-    File(rusqlite::Connection),
+    /// A connection of its own (file databases), opened by the store ([`open_file`]),
+    /// and the thread that checkpoints for it.
+    File {
+        db: rusqlite::Connection,
+        checkpoints: Checkpoints,
+    },
     /// The pool's, borrowed per batch (`:memory:`, whose one connection is the database).
     Pool(SqlitePool),
 }
@@ -117,6 +124,17 @@ pub enum Source {
 struct Engine {
     db: rusqlite::Connection,
     state: State,
+    /// Counts the writes committed, for the checkpoints' thread.
+    checkpoints: Checkpoints,
+}
+
+impl Engine {
+    fn run_batch(&mut self, writes: Vec<Pending>) -> Vec<Result<Change, SyncError>> {
+        self.checkpoints.finish(&self.db);
+        let results = self.state.run_batch(&self.db, writes);
+        self.checkpoints.written(results.len());
+        results
+    }
 }
 
 /// The engine, gone once the writer closed.
@@ -166,11 +184,14 @@ impl Writer {
                 .map_err(|e| format!("cannot start the writer thread: {e}"))
         };
         let (thread, synchronous, engine) = match source {
-            Source::File(db) => {
+            Source::File { db, checkpoints } => {
                 let state = State::load(&db, retain).map_err(|e| e.to_string())?;
                 let synchronous = warm_up(&db).map_err(|e| e.to_string())?;
-                let engine: SharedEngine =
-                    Arc::new(std::sync::Mutex::new(Some(Engine { db, state })));
+                let engine: SharedEngine = Arc::new(std::sync::Mutex::new(Some(Engine {
+                    db,
+                    state,
+                    checkpoints,
+                })));
                 let theirs = engine.clone();
                 let thread = spawn(Box::new(move || run_file(theirs, shared, rx)))?;
                 // With `--durable` every commit waits for an fsync: that wait stays on
@@ -247,19 +268,31 @@ impl Writer {
             return Err(write);
         };
         let mut engine = engine.lock().unwrap_or_else(|e| e.into_inner());
-        let result = match engine.as_mut() {
-            Some(Engine { db, state }) => match begin_now(db) {
-                Ok(true) => {
-                    let pending = Pending {
-                        collection: collection.clone(),
-                        write,
-                    };
-                    state.run_one_begun(db, pending)
-                }
-                Ok(false) => return Err(write),
-                Err(e) => Err(e.into()),
-            },
-            None => Err(closed()),
+        let Some(Engine {
+            db,
+            state,
+            checkpoints,
+        }) = engine.as_mut()
+        else {
+            return Ok(Committed {
+                result: Err(closed()),
+                _turn: None,
+                _lock: Arc::new(guard),
+            });
+        };
+        checkpoints.finish(db);
+        let result = match begin_now(db) {
+            Ok(true) => {
+                let pending = Pending {
+                    collection: collection.clone(),
+                    write,
+                };
+                let result = state.run_one_begun(db, pending);
+                checkpoints.written(1);
+                result
+            }
+            Ok(false) => return Err(write),
+            Err(e) => Err(e.into()),
         };
         Ok(Committed {
             result,
@@ -284,7 +317,16 @@ impl Writer {
         if let Some(engine) = &self.engine {
             // Under the write lock: a write running on a caller's task finishes first.
             let _held = self.lock.lock().await;
-            engine.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let engine = engine.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(engine) = engine {
+                let Engine {
+                    db, checkpoints, ..
+                } = engine;
+                drop(db);
+                tokio::task::spawn_blocking(move || checkpoints.close())
+                    .await
+                    .ok();
+            }
         }
     }
 }
@@ -307,7 +349,7 @@ fn run_file(engine: SharedEngine, shared: Shared, mut rx: mpsc::UnboundedReceive
         let (writes, dones) = gather(first, &mut rx, &shared.waiting);
         let n = writes.len();
         let results = match engine.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-            Some(Engine { db, state }) => state.run_batch(db, writes),
+            Some(engine) => engine.run_batch(writes),
             None => vec![Err(closed()); n],
         };
         hand_over(dones, results, guard);
