@@ -293,7 +293,13 @@ impl Store {
             .await
             .map_err(cannot_write)?;
         let readers = match &location {
-            DbLocation::File(path) => Some(readers::Readers::new(path)),
+            DbLocation::File(path) => {
+                let readers = readers::Readers::new(path);
+                readers
+                    .warm_up()
+                    .map_err(|e| format!("cannot read the database {location}: {e}"))?;
+                Some(readers)
+            }
             DbLocation::Memory => None,
         };
         Ok(Store {

@@ -33,6 +33,20 @@ impl Readers {
         }
     }
 
+    /// Opens as many connections as the runtime has workers and prepares the read on
+    /// each, so that no client's first read pays for that (as the pool's are warmed).
+    pub fn warm_up(&self) -> Result<(), SyncError> {
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let mut opened = Vec::new();
+        for _ in 0..workers.min(KEEP_IDLE) {
+            let db = self.open()?;
+            model_with_seq(&db, "/_syncscope_warm_up", "")?;
+            opened.push(db);
+        }
+        self.idle().extend(opened);
+        Ok(())
+    }
+
     /// Runs `f` on an idle connection, opening one when none is.
     pub fn with<T>(
         &self,
