@@ -382,16 +382,22 @@ impl Sync {
         // Charged to each recipient; one over the bound is cut, not sent to, and not
         // counted (crate::outbound).
         let room = channel_room(collection);
-        let bytes = crate::outbound::packet_bytes("change", &push);
-        let to = self
-            .outbound()
-            .admit(self.to(origin, room.clone()).sockets(), bytes);
+        let members = self.to(origin, room.clone()).sockets();
+        // Measured only when someone is to be charged: a write nobody listens to
+        // (a lone client's) skips encoding the push a second time.
+        let bytes = match members.is_empty() {
+            true => 0,
+            false => crate::outbound::packet_bytes("change", &push),
+        };
+        let to = self.outbound().admit(members, bytes);
         // Push rules may drop, repeat, delay or hold it per recipient (crate::push_faults).
         let tampered = crate::push_faults::plan(self.push_faults(), &to, collection);
         let recipients = match &tampered {
             Some(plan) => plan.recipients(),
             None => crate::outbound::recipients(&to),
         };
+        // The record takes the push's JSON; a copy is kept only when faults carry it on.
+        let kept_json = tampered.as_ref().map(|_| change_json.clone());
         self.inspect.pushed_exact(
             writer.as_deref(),
             tag,
@@ -399,10 +405,10 @@ impl Sync {
                 url: collection.to_string(),
             },
             "change",
-            vec![change_json.clone()],
+            vec![change_json],
             recipients,
         );
-        if let Some(plan) = tampered {
+        if let (Some(plan), Some(change_json)) = (tampered, kept_json) {
             crate::push_faults::carry_out(
                 self.push_faults(),
                 plan,

@@ -151,6 +151,12 @@ fn run_own(mut conn: SqliteConnection, runtime: &Handle, rx: std::sync::mpsc::Re
                 return fail_all(rx, &e.to_string());
             }
         };
+        // Every record names the session being recorded, whose row exists (sessions are
+        // never deleted): checking that per record cost a lookup each (issue 9). This
+        // connection is the recorder's alone (detached from the pool).
+        if let Err(e) = db.pragma_update(None, "foreign_keys", false) {
+            tracing::warn!("the recorder's connection checks foreign keys: {e}");
+        }
         while let Ok(Job { batch, done }) = rx.recv() {
             let result = write_batch(&db, &batch);
             let _ = done.send(Written {
