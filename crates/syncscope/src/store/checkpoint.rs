@@ -16,9 +16,7 @@ use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use rusqlite::OpenFlags;
-
-use super::writer::BUSY_TIMEOUT;
+use super::open_connection;
 
 /// Writes between two nudges: a few pages each, so about SQLite's own 1000-page
 /// threshold.
@@ -39,12 +37,8 @@ pub struct Checkpoints {
 impl Checkpoints {
     /// Opens the thread's connection to `path` and starts it.
     pub fn start(path: &Path) -> Result<Checkpoints, String> {
-        let db = rusqlite::Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .and_then(|db| db.busy_timeout(BUSY_TIMEOUT).map(|_| db))
-        .map_err(|e| format!("cannot open the checkpoints' connection: {e}"))?;
+        let db = open_connection(path)
+            .map_err(|e| format!("cannot open the checkpoints' connection: {e}"))?;
         // One nudge waiting is enough: the checkpoint it starts takes the whole log.
         let (nudge, nudged) = sync_channel::<()>(1);
         let finish = Arc::new(AtomicBool::new(false));

@@ -17,7 +17,7 @@ pub mod writer;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -31,6 +31,23 @@ use crate::url::Url;
 use writer::{Committed, Source, Writer};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// How long a statement waits for SQLite's lock when another connection or program
+/// holds it before it fails with `busy`.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens a rusqlite connection of the store's own to a file database (the writer's,
+/// the readers', the checkpoints'): the file is in WAL mode already (the pool's first
+/// connection set it), and a locked file is waited for as on every connection.
+pub(crate) fn open_connection(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags;
+    let db = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    db.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(db)
+}
 
 /// How many connections a file database keeps open for reads and the session recorder
 /// (the writer has one more of its own).
@@ -233,7 +250,7 @@ impl Store {
                             Durability::Process => SqliteSynchronous::Normal,
                             Durability::Machine => SqliteSynchronous::Full,
                         })
-                        .busy_timeout(writer::BUSY_TIMEOUT),
+                        .busy_timeout(BUSY_TIMEOUT),
                     // Kept open for good once warmed up (Store::warm_up): a recycled
                     // connection would make some later write pay its set-up again.
                     // Not opened all at once: on a new file, connections racing to switch

@@ -11,9 +11,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use rusqlite::{OpenFlags, OptionalExtension};
+use rusqlite::OptionalExtension;
 
-use super::writer::BUSY_TIMEOUT;
+use super::open_connection;
 use crate::error::SyncError;
 
 /// Idle connections kept for the next reads: one per runtime worker is all that can
@@ -71,11 +71,7 @@ impl Readers {
     }
 
     fn open(&self) -> rusqlite::Result<rusqlite::Connection> {
-        let db = rusqlite::Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        db.busy_timeout(BUSY_TIMEOUT)?;
+        let db = open_connection(&self.path)?;
         // Reads only: a bug here must not be able to write behind the writer's back.
         db.pragma_update(None, "query_only", true)?;
         Ok(db)

@@ -47,22 +47,17 @@ use tokio::sync::{mpsc, oneshot, Mutex, OwnedMutexGuard};
 
 use super::checkpoint::Checkpoints;
 use super::raw_handle::with_handle;
-use super::{plan_write, Change, Durability, Model, Write};
+use super::{open_connection, plan_write, Change, Durability, Model, Write, BUSY_TIMEOUT};
 use crate::error::SyncError;
 use crate::url::Url;
 
 /// The most writes one transaction takes.
 const MAX_BATCH: usize = 256;
-/// Opens a file database's connection for the writer: the file is in WAL mode already
-/// (the pool's first connection set it); `synchronous` is as `durability` asks.
+/// Opens a file database's connection for the writer: `synchronous` is as
+/// `durability` asks.
 pub fn open_file(path: &Path, durability: Durability) -> Result<rusqlite::Connection, String> {
-    use rusqlite::OpenFlags;
     let open = || -> rusqlite::Result<rusqlite::Connection> {
-        let db = rusqlite::Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        db.busy_timeout(BUSY_TIMEOUT)?;
+        let db = open_connection(path)?;
         let synchronous = match durability {
             Durability::Process => "NORMAL",
             Durability::Machine => "FULL",
@@ -75,9 +70,6 @@ pub fn open_file(path: &Path, durability: Durability) -> Result<rusqlite::Connec
     open().map_err(|e| e.to_string())
 }
 
-/// How long a write waits for SQLite's lock when another program holds it (as the
-/// store's other connections do) before it fails with `busy`.
-pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// The most changes the log keeps beyond `retain` before it is pruned.
 const MAX_PRUNE_STEP: i64 = 1024;
 
@@ -134,6 +126,28 @@ impl Engine {
         let results = self.state.run_batch(&self.db, writes);
         self.checkpoints.written(results.len());
         results
+    }
+
+    /// Runs one write at once, unless another connection holds SQLite's write lock:
+    /// then it is given back untouched, for the thread (see [`begin_now`]).
+    fn run_alone(
+        &mut self,
+        collection: &Url,
+        write: Write,
+    ) -> Result<Result<Change, SyncError>, Write> {
+        self.checkpoints.finish(&self.db);
+        match begin_now(&self.db) {
+            Ok(true) => {}
+            Ok(false) => return Err(write),
+            Err(e) => return Ok(Err(e.into())),
+        }
+        let pending = Pending {
+            collection: collection.clone(),
+            write,
+        };
+        let result = self.state.run_one_begun(&self.db, pending);
+        self.checkpoints.written(1);
+        Ok(result)
     }
 }
 
@@ -267,32 +281,9 @@ impl Writer {
         let Ok(guard) = self.lock.clone().try_lock_owned() else {
             return Err(write);
         };
-        let mut engine = engine.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(Engine {
-            db,
-            state,
-            checkpoints,
-        }) = engine.as_mut()
-        else {
-            return Ok(Committed {
-                result: Err(closed()),
-                _turn: None,
-                _lock: Arc::new(guard),
-            });
-        };
-        checkpoints.finish(db);
-        let result = match begin_now(db) {
-            Ok(true) => {
-                let pending = Pending {
-                    collection: collection.clone(),
-                    write,
-                };
-                let result = state.run_one_begun(db, pending);
-                checkpoints.written(1);
-                result
-            }
-            Ok(false) => return Err(write),
-            Err(e) => Err(e.into()),
+        let result = match engine.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            Some(engine) => engine.run_alone(collection, write)?,
+            None => Err(closed()),
         };
         Ok(Committed {
             result,
