@@ -55,7 +55,13 @@ impl Outbound<'_> {
 
     /// Charges a packet of `bytes` to each of `recipients`, and cuts those that now have
     /// more than the bound waiting (or were cut before). Returns the sockets to send it to.
-    pub fn admit(self, recipients: Vec<SocketRef>, bytes: u64) -> Vec<SocketRef> {
+    /// `bytes` is measured only when there is someone to charge: a push nobody listens to
+    /// (a lone client's write) is not encoded a second time (issue 9).
+    pub fn admit(self, recipients: Vec<SocketRef>, bytes: impl FnOnce() -> u64) -> Vec<SocketRef> {
+        if recipients.is_empty() {
+            return recipients;
+        }
+        let bytes = bytes();
         let limit = self.transport.max_queued_bytes();
         let mut kept = Vec::with_capacity(recipients.len());
         // One lock for every recipient's link, not one each (a channel may have thousands).

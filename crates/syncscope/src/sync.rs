@@ -257,7 +257,7 @@ impl Sync {
             // (docs/PROTOCOL.md, *Queries and gaps*).
             let payload = push.payload(collection, &room.query);
             // Charged to each recipient like a channel's push (crate::outbound).
-            let bytes = crate::outbound::packet_bytes("change", &payload);
+            let bytes = || crate::outbound::packet_bytes("change", &payload);
             let (sent, target, to) = match (audience, origin) {
                 (Audience::Writer, Some(socket)) => {
                     let to = self.outbound().admit(vec![socket.clone()], bytes);
@@ -382,14 +382,10 @@ impl Sync {
         // Charged to each recipient; one over the bound is cut, not sent to, and not
         // counted (crate::outbound).
         let room = channel_room(collection);
-        let members = self.to(origin, room.clone()).sockets();
-        // Measured only when someone is to be charged: a write nobody listens to
-        // (a lone client's) skips encoding the push a second time.
-        let bytes = match members.is_empty() {
-            true => 0,
-            false => crate::outbound::packet_bytes("change", &push),
-        };
-        let to = self.outbound().admit(members, bytes);
+        let bytes = || crate::outbound::packet_bytes("change", &push);
+        let to = self
+            .outbound()
+            .admit(self.to(origin, room.clone()).sockets(), bytes);
         // Push rules may drop, repeat, delay or hold it per recipient (crate::push_faults).
         let tampered = crate::push_faults::plan(self.push_faults(), &to, collection);
         let recipients = match &tampered {
