@@ -9,24 +9,20 @@
 const { describe, it, beforeEach, afterEach } = require('node:test');
 const assert = require('node:assert/strict');
 const { tab, raw, outcome, withTimeout, startServer, WAIT_MS } = require('../test-support');
+const { controlStatus } = require('../../tests/support/server');
 
 const TOKEN = 'conflict-edges-token-0123456789';
 
 describe('conflict edges', { timeout: 60000 }, () => {
   let server, a, peek, list, model;
 
-  async function control(method, path, body) {
-    const res = await fetch(`${server.url}/_syncscope${path}`, {
-      method,
-      headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
-      body: body && JSON.stringify(body),
-    });
-    const json = await res.json();
-    assert.equal(res.status, 200, JSON.stringify(json));
-    return json;
+  async function control(pathname, body) {
+    const res = await controlStatus(server, TOKEN, pathname, body);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return res.body;
   }
-  const addFault = (rule) => control('POST', '/command', { command: 'fault_add', rule });
-  const faults = () => control('GET', '/faults');
+  const addFault = (rule) => control('/command', { command: 'fault_add', rule });
+  const faults = () => control('/faults');
 
   beforeEach(async () => {
     server = await startServer({ args: ['--token', TOKEN] });
@@ -61,7 +57,7 @@ describe('conflict edges', { timeout: 60000 }, () => {
     assert.equal(rule.fired, 4, 'the save and 3 retries reached the server, then no more');
     assert.deepEqual((await stored()).data, { id: 1, title: 'original', done: false }, 'nothing was written');
     // The cap is per save: the next one (the conflicts gone) goes through.
-    await control('POST', '/command', { command: 'fault_clear' });
+    await control('/command', { command: 'fault_clear' });
     assert.ok((await outcome((cb) => model.save({ title: 'later' }, cb))).ok);
     assert.equal((await stored()).data.title, 'later');
   });

@@ -9,7 +9,7 @@ const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const ioV4 = require('socket.io-client');
 const ioV2 = require('socket.io-client-v2');
-const { startServer } = require('../support/server');
+const { startServer, controlStatus } = require('../support/server');
 const { ack, withTimeout } = require('./lib/clients');
 
 const TOKEN = 'cut-test-token-0123456789';
@@ -42,19 +42,12 @@ async function upgraded(socket) {
   await withTimeout(new Promise((resolve) => socket.io.engine.once('upgrade', resolve)), 10000, 'the upgrade to websocket');
 }
 
-async function control(server, path, body) {
-  const res = await fetch(`${server.url}/_syncscope/${path}`, {
-    method: body ? 'POST' : 'GET',
-    headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
-    body: body && JSON.stringify(body),
-  });
-  return { status: res.status, body: await res.json() };
-}
+const control = (server, pathname, body) => controlStatus(server, TOKEN, pathname, body);
 
 // Waits until the log holds a record matching `pred`, and returns it.
 async function logged(server, pred, what) {
   for (let i = 0; i < 200; i++) {
-    const { body } = await control(server, 'events?limit=1000');
+    const { body } = await control(server, '/events?limit=1000');
     const found = body.records.find(pred);
     if (found) return found;
     await new Promise((r) => setTimeout(r, 50));
@@ -83,7 +76,7 @@ describe('a socket cut off by the server at the TCP level', () => {
       if (flavour.upgraded) await upgraded(socket);
       const before = socket.id;
       const disconnected = nextEvent(socket, 'disconnect', 'the disconnect');
-      const { status, body } = await control(server, 'command', { command: 'cut', socket: before });
+      const { status, body } = await control(server, '/command', { command: 'cut', socket: before });
       assert.equal(status, 200, JSON.stringify(body));
       assert.equal(body.value.cut, before);
       // A polling socket may have no request open at that instant (0 connections):
@@ -110,7 +103,7 @@ describe('a socket cut off by the server at the TCP level', () => {
     sockets.push(socket);
     await nextEvent(socket, 'connect', 'the first connect');
     const before = socket.id;
-    const { status, body } = await control(server, 'command', {
+    const { status, body } = await control(server, '/command', {
       command: 'fault_add', rule: { when: { event: 'read', url: '/cut-me' }, action: 'cut', times: 1 },
     });
     assert.equal(status, 200, JSON.stringify(body));
@@ -130,7 +123,7 @@ describe('a socket cut off by the server at the TCP level', () => {
   });
 
   it('refuses to cut a socket that is not connected, saying how to list them', async () => {
-    const { status, body } = await control(server, 'command', { command: 'cut', socket: 'no-such-socket' });
+    const { status, body } = await control(server, '/command', { command: 'cut', socket: 'no-such-socket' });
     assert.equal(status, 404);
     assert.equal(body.code, 'not_found');
     assert.match(body.message, /syncscope sockets/);

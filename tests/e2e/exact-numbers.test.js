@@ -7,7 +7,7 @@
 
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { startServer } = require('../support/server');
+const { startServer, controlRequest } = require('../support/server');
 const { ioV4, connected, ack, recorder, sleep, closeAll } = require('./lib/clients');
 
 const TOKEN = 'exact-numbers-token';
@@ -57,11 +57,10 @@ function differences(where, sent, got) {
   return wrong;
 }
 
-async function control(server, path) {
-  const res = await fetch(`${server.url}/_syncscope${path}`, {
-    headers: { authorization: `Bearer ${TOKEN}` },
-  });
-  assert.equal(res.status, 200, `GET ${path}`);
+// The answer as text: the numbers are checked digit for digit, before any parse.
+async function control(server, pathname) {
+  const res = await controlRequest(server, TOKEN, pathname);
+  assert.equal(res.status, 200, `GET ${pathname}`);
   return res.text();
 }
 

@@ -10,7 +10,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
-const { startServer } = require('../support/server');
+const { startServer, controlStatus } = require('../support/server');
 const { ioV4, ioV2, connected, ack, sleep, closeAll } = require('./lib/clients');
 
 const TOKEN = 'fault-test-token';
@@ -36,14 +36,7 @@ async function start(args = []) {
   return server;
 }
 
-async function control(server, pathname, body) {
-  const res = await fetch(`${server.url}/_syncscope${pathname}`, {
-    method: body ? 'POST' : 'GET',
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: await res.json() };
-}
+const control = (server, pathname, body) => controlStatus(server, TOKEN, pathname, body);
 
 async function command(server, body) {
   const { status, body: res } = await control(server, '/command', body);

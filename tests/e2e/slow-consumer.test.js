@@ -12,7 +12,7 @@ const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const ioV4 = require('socket.io-client');
-const { startServer } = require('../support/server');
+const { startServer, control: controlWithToken } = require('../support/server');
 const { ack, withTimeout } = require('./lib/clients');
 
 const TOKEN = 'slow-consumer-token-0123456789';
@@ -25,12 +25,7 @@ function rssKb(pid) {
   return Number(/VmRSS:\s+(\d+)/.exec(status)[1]);
 }
 
-async function control(server, path) {
-  const res = await fetch(`${server.url}/_syncscope/${path}`, {
-    headers: { Authorization: `Bearer ${TOKEN}` },
-  });
-  return res.json();
-}
+const control = (server, pathname) => controlWithToken(server, TOKEN, pathname);
 
 function connect(server) {
   return ioV4(server.url, {
@@ -91,7 +86,7 @@ describe('a subscriber that stops reading', () => {
       if (i % 10 === 0) {
         rssMax = Math.max(rssMax, rssKb(server.proc.pid));
         if (!slowRecord) {
-          const found = await control(server, 'events?limit=10&kinds=slow_consumer');
+          const found = await control(server, '/events?limit=10&kinds=slow_consumer');
           slowRecord = found.records.find((r) => r.socket === slowId);
         }
       }
@@ -100,7 +95,7 @@ describe('a subscriber that stops reading', () => {
     const tookMs = Date.now() - started;
     rssMax = Math.max(rssMax, rssKb(server.proc.pid));
     assert.ok(slowRecord, `a slow_consumer record names the socket that stopped reading (after ${updates} updates)`);
-    const records = (await control(server, 'events?limit=5000&kinds=push_out')).records;
+    const records = (await control(server, '/events?limit=5000&kinds=push_out')).records;
     assert.ok(slowRecord.queued_bytes <= LIMIT && slowRecord.queued_bytes + slowRecord.push_bytes > LIMIT,
       `it went over the bound of ${LIMIT} bytes: ${JSON.stringify(slowRecord)}`);
     assert.equal(slowRecord.limit_bytes, LIMIT);
@@ -121,7 +116,7 @@ describe('a subscriber that stops reading', () => {
     const reasons = pausedMs < 40000 ? ['transport close', 'transport error'] : ['transport close', 'transport error', 'ping timeout'];
     assert.ok(reasons.includes(reason), `a transport close: got "${reason}" after ${pausedMs} ms paused`);
     await withTimeout(back, 20000, `the slow client to reconnect (it disconnected with "${reason}")`);
-    const gone = (await control(server, 'events?limit=100&kinds=disconnect')).records.find((r) => r.socket === slowId);
+    const gone = (await control(server, '/events?limit=100&kinds=disconnect')).records.find((r) => r.socket === slowId);
     if (reason !== 'ping timeout') {
       assert.equal(gone.origin, 'server', 'the server cut it, not the client nor the inspector');
       assert.match(gone.reason, /slow consumer \(\d+ bytes waited to be sent, limit 2097152\)/);

@@ -140,15 +140,25 @@ function startServer({ args = [], env = {} } = {}) {
 
 /**
  * A control-API call (`/_syncscope` + `pathname`) with `token`: a POST of `body` when
- * given, else a GET; the parsed JSON answer.
+ * given, else a GET; the fetch Response.
  */
-async function control(server, token, pathname, body) {
-  const res = await fetch(`${server.url}/_syncscope${pathname}`, {
+function controlRequest(server, token, pathname, body) {
+  return fetch(`${server.url}/_syncscope${pathname}`, {
     method: body ? 'POST' : 'GET',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: body ? JSON.stringify(body) : undefined,
   });
-  return res.json();
 }
 
-module.exports = { startServer, binaryPath, control };
+/** As controlRequest; the status and the parsed JSON answer, for tests of refusals. */
+async function controlStatus(server, token, pathname, body) {
+  const res = await controlRequest(server, token, pathname, body);
+  return { status: res.status, body: await res.json() };
+}
+
+/** As controlRequest; the parsed JSON answer. */
+async function control(server, token, pathname, body) {
+  return (await controlRequest(server, token, pathname, body)).json();
+}
+
+module.exports = { startServer, binaryPath, control, controlStatus, controlRequest };
