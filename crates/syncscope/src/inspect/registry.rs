@@ -22,10 +22,15 @@ impl Recipients {
     /// Counts every id and keeps the first `MAX_RECIPIENT_IDS`: a push to a thousand
     /// sockets copies the few ids its record shows, not a thousand (issue 9).
     pub fn of<'a>(ids: impl IntoIterator<Item = &'a str>) -> Recipients {
+        Recipients::counted(ids, MAX_RECIPIENT_IDS)
+    }
+
+    /// Counts every id and keeps the first `max_ids`.
+    fn counted<'a>(ids: impl IntoIterator<Item = &'a str>, max_ids: usize) -> Recipients {
         let mut found = Recipients::default();
         for id in ids {
             found.count += 1;
-            if found.ids.len() < MAX_RECIPIENT_IDS {
+            if found.ids.len() < max_ids {
                 found.ids.push(id.to_owned());
             }
         }
@@ -290,59 +295,37 @@ impl Registry {
         max_ids: usize,
     ) -> Recipients {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let mut found = Recipients::default();
-        let mut add = |id: &str| {
-            if Some(id) == except {
-                return;
-            }
-            found.count += 1;
-            if found.ids.len() < max_ids {
-                found.ids.push(id.to_string());
-            }
+        let others = |id: &&str| Some(*id) != except;
+        let members = |key: &str| {
+            inner
+                .channels
+                .get(key)
+                .into_iter()
+                .flat_map(|channel| channel.members.iter().map(String::as_str))
         };
         match target {
-            Target::Socket { id } => {
-                if inner.sockets.contains_key(id) {
-                    // A direct emit reaches its socket even when it caused it.
-                    found.count = 1;
-                    if max_ids > 0 {
-                        found.ids.push(id.clone());
-                    }
-                }
-            }
-            Target::All => {
-                // Everyone, the causing socket included (a broadcast to all).
-                for id in inner.sockets.keys() {
-                    found.count += 1;
-                    if found.ids.len() < max_ids {
-                        found.ids.push(id.clone());
-                    }
-                }
-            }
+            // A direct emit reaches its socket even when it caused it.
+            Target::Socket { id } => Recipients::counted(
+                inner.sockets.get_key_value(id).map(|(id, _)| id.as_str()),
+                max_ids,
+            ),
+            // Everyone, the causing socket included (a broadcast to all).
+            Target::All => Recipients::counted(inner.sockets.keys().map(String::as_str), max_ids),
             Target::Iobind { ns } => {
                 let dialect = format!("iobind:{ns}");
-                for entry in inner.sockets.values() {
-                    if entry.dialects.contains(&dialect) {
-                        add(&entry.info.id);
-                    }
-                }
+                let speakers = inner
+                    .sockets
+                    .values()
+                    .filter(|entry| entry.dialects.contains(&dialect))
+                    .map(|entry| entry.info.id.as_str());
+                Recipients::counted(speakers.filter(others), max_ids)
             }
-            Target::Channel { url } => {
-                if let Some(channel) = inner.channels.get(url) {
-                    for member in &channel.members {
-                        add(member);
-                    }
-                }
-            }
-            Target::Query { url, query } => {
-                if let Some(channel) = inner.channels.get(&channel_key(url, Some(query))) {
-                    for member in &channel.members {
-                        add(member);
-                    }
-                }
-            }
+            Target::Channel { url } => Recipients::counted(members(url).filter(others), max_ids),
+            Target::Query { url, query } => Recipients::counted(
+                members(&channel_key(url, Some(query))).filter(others),
+                max_ids,
+            ),
         }
-        found
     }
 
     /// The ids of the live sockets of `client`.
@@ -424,5 +407,104 @@ impl Registry {
     pub fn counts(&self) -> (u64, u64) {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         (inner.sockets.len() as u64, inner.channels.len() as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    fn apply(registry: &Registry, socket: &str, body: Value) {
+        let mut record = json!({"seq": 0, "at_us": 0, "socket": socket, "origin": "client"});
+        record
+            .as_object_mut()
+            .unwrap()
+            .extend(body.as_object().unwrap().clone());
+        registry.apply(&serde_json::from_value(record).unwrap(), 0);
+    }
+
+    /// Sockets a, b, c; b and c subscribed to /todos, c also to its live query
+    /// `{done: true}`; a and b spoke iobind for `todos`.
+    fn three_sockets() -> Registry {
+        let registry = Registry::default();
+        for id in ["a", "b", "c"] {
+            apply(
+                &registry,
+                id,
+                json!({"kind": "connect", "transport": "websocket", "protocol": "EIO4",
+                       "remote_addr": null, "user_agent": null, "http_origin": null,
+                       "auth": null, "query": null}),
+            );
+        }
+        for id in ["b", "c"] {
+            apply(
+                &registry,
+                id,
+                json!({"kind": "subscribe", "channel": "/todos"}),
+            );
+        }
+        apply(
+            &registry,
+            "c",
+            json!({"kind": "subscribe", "channel": "/todos", "query": {"done": true}}),
+        );
+        for id in ["a", "b"] {
+            apply(
+                &registry,
+                id,
+                json!({"kind": "ack_out", "request_seq": 0, "event": "todos:create",
+                       "dialect": "iobind:todos", "latency_us": 1, "error": null,
+                       "args": []}),
+            );
+        }
+        registry
+    }
+
+    fn ids(found: &Recipients) -> Vec<&str> {
+        let mut ids: Vec<&str> = found.ids.iter().map(String::as_str).collect();
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn a_push_reaches_the_targets_members_but_not_the_socket_that_caused_it() {
+        let registry = three_sockets();
+        let channel = Target::Channel {
+            url: "/todos".into(),
+        };
+        let found = registry.recipients(&channel, Some("b"));
+        assert_eq!((found.count, ids(&found)), (1, vec!["c"]));
+        let found = registry.recipients(&channel, None);
+        assert_eq!((found.count, ids(&found)), (2, vec!["b", "c"]));
+
+        let query = Target::Query {
+            url: "/todos".into(),
+            query: json!({"done": true}),
+        };
+        assert_eq!(registry.recipient_count(&query, Some("b")), 1);
+        assert_eq!(registry.recipient_count(&query, Some("c")), 0);
+
+        // Only the sockets that spoke iobind, less the writer: a lone iobind writer
+        // has nobody to push to.
+        let iobind = Target::Iobind { ns: "todos".into() };
+        let found = registry.recipients(&iobind, Some("a"));
+        assert_eq!((found.count, ids(&found)), (1, vec!["b"]));
+        assert_eq!(registry.recipient_count(&iobind, Some("c")), 2);
+    }
+
+    #[test]
+    fn a_direct_emit_or_a_broadcast_reaches_the_causing_socket_too() {
+        let registry = three_sockets();
+        let direct = Target::Socket { id: "a".into() };
+        let found = registry.recipients(&direct, Some("a"));
+        assert_eq!((found.count, ids(&found)), (1, vec!["a"]));
+        let gone = Target::Socket { id: "zz".into() };
+        assert_eq!(registry.recipient_count(&gone, None), 0);
+        let found = registry.recipients(&Target::All, Some("a"));
+        assert_eq!((found.count, ids(&found)), (3, vec!["a", "b", "c"]));
+        // Counting only lists nobody.
+        assert_eq!(registry.recipient_count(&Target::All, None), 3);
     }
 }
