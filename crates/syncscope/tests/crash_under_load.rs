@@ -8,16 +8,17 @@
 //! integrity_check`, and the session recorded up to the kill exports and reads back.
 //! Three rounds on one file: each restart starts from the state the last kill left.
 
+mod support;
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use support::binary::{self, Served};
 use syncscope::sio::{Client, ConnectOptions, Eio, Transport};
 
 const TOKEN: &str = "crash-test";
@@ -30,33 +31,12 @@ const IN_FLIGHT: usize = 16;
 const KILL_AFTER: usize = 300;
 const ROUNDS: usize = 3;
 
-/// The real binary, SIGKILLed when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(db: &Path) -> (Server, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_syncscope"))
-        .args(["serve", "--port", "0", "--token", TOKEN, "--db"])
-        .arg(db)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .strip_prefix("Syncscope listening on http://")
-        .and_then(|rest| rest.split(' ').next())
-        .unwrap_or_else(|| panic!("the server did not start: {line:?}"));
-    (Server(child), addr.parse().unwrap())
+fn serve(db: &Path) -> Served {
+    let log = db.with_extension("log");
+    Served::start(
+        binary::serve().args(["--token", TOKEN, "--db"]).arg(db),
+        &log,
+    )
 }
 
 /// What one socket sent and was told, per model id.
@@ -162,7 +142,8 @@ async fn sigkill_under_write_load_loses_no_acked_write_and_leaves_no_half_write(
     let db = dir.path().join("crash.db");
     let mut totals = (0usize, 0usize, 0usize); // acked, stored, sent
     for round in 0..ROUNDS {
-        let (mut server, addr) = serve(&db);
+        let server = serve(&db);
+        let addr = server.addr;
         let acks = Arc::new(AtomicUsize::new(0));
         let writers: Vec<_> = (0..SOCKETS)
             .map(|s| tokio::spawn(writer(addr, round, s, acks.clone())))
@@ -177,8 +158,7 @@ async fn sigkill_under_write_load_loses_no_acked_write_and_leaves_no_half_write(
             );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        server.0.kill().unwrap();
-        server.0.wait().unwrap();
+        server.kill();
         let mut logs = Vec::new();
         for w in writers {
             logs.push(w.await.unwrap());
@@ -186,7 +166,8 @@ async fn sigkill_under_write_load_loses_no_acked_write_and_leaves_no_half_write(
 
         assert_eq!(integrity_check(&db).await, "ok", "round {round}");
 
-        let (_server, addr) = serve(&db);
+        let server = serve(&db);
+        let addr = server.addr;
         let mut reader = Client::connect(&addr.to_string()).await.unwrap();
         let (mut acked, mut stored, mut sent) = (0, 0, 0);
         for (socket, log) in logs.iter().enumerate() {

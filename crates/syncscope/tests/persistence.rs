@@ -3,11 +3,11 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::json;
+use support::binary::{self, Served};
 use support::{ok, start, Client};
 use syncscope::{Config, DbLocation};
 
@@ -64,55 +64,11 @@ async fn models_and_the_change_log_survive_a_restart_on_the_same_file() {
     assert_eq!(ok(&next)["seq"], 4, "the sequence goes on where it stopped");
 }
 
-/// The real binary, killed when dropped so that a failing test leaves no server behind.
-struct Server(Option<std::process::Child>);
-
-impl Server {
-    fn id(&self) -> u32 {
-        self.0.as_ref().unwrap().id()
-    }
-
-    /// Waits for the process to exit on its own and returns its output.
-    fn wait_with_output(mut self) -> std::process::Output {
-        self.0.take().unwrap().wait_with_output().unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Runs the real binary and returns it with the address it printed.
-fn spawn_binary(args: &[&str]) -> (Server, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_syncscope"))
-        .arg("serve")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let Some(addr) = line
-        .strip_prefix("Syncscope listening on http://")
-        .and_then(|rest| rest.split(' ').next())
-    else {
-        // Say why the server did not start: what it printed on stderr.
-        let out = child.wait_with_output().unwrap();
-        panic!(
-            "unexpected first line {line:?}; the server exited with {} saying:\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    (Server(Some(child)), addr.parse().unwrap())
+/// `syncscope serve --port 0 ARGS`, its log in `dir`.
+fn spawn_binary(dir: &std::path::Path, args: &[&str]) -> (Served, SocketAddr) {
+    let served = Served::start(binary::serve().args(args), &dir.join("server.log"));
+    let addr = served.addr;
+    (served, addr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,7 +76,7 @@ async fn sigterm_during_a_burst_of_writes_loses_no_acked_write() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("burst.db");
     let db_arg = db.to_str().unwrap();
-    let (child, addr) = spawn_binary(&["--port", "0", "--db", db_arg]);
+    let (server, addr) = spawn_binary(dir.path(), &["--db", db_arg]);
     let mut c = Client::connect(addr).await;
     // A stream of creates with 50 always in flight: each ack sends the next one, so
     // the stop lands among writes the server has not answered yet, however fast it
@@ -138,15 +94,12 @@ async fn sigterm_during_a_burst_of_writes_loses_no_acked_write() {
             _ => break,
         }
         if acked == 1 {
-            Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status()
-                .unwrap();
+            server.terminate();
         }
         pending.push_back(create_burst_model(&mut c, &mut next).await);
     }
-    let output = child.wait_with_output();
-    assert!(output.status.success(), "a clean exit on SIGTERM");
+    let status = server.wait();
+    assert!(status.success(), "a clean exit on SIGTERM: {status}");
 
     let server = start(file_config(&db)).await;
     let mut c = Client::connect(server.local_addr()).await;
@@ -187,7 +140,7 @@ fn a_port_already_in_use_is_a_clear_error_not_a_panic() {
 fn serve_prints_where_it_listens_and_which_database_it_uses() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("x.db");
-    let (child, addr) = spawn_binary(&["--port", "0", "--db", db.to_str().unwrap()]);
+    let (child, addr) = spawn_binary(dir.path(), &["--db", db.to_str().unwrap()]);
     assert!(addr.ip().is_loopback(), "loopback unless told otherwise");
     drop(child);
     assert!(db.exists(), "the database file was created");
@@ -280,8 +233,8 @@ async fn a_session_left_open_by_a_killed_server_is_closed_on_the_next_launch() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("killed.db");
     let db_arg = db.to_str().unwrap();
-    let args = ["--port", "0", "--db", db_arg, "--token", "k"];
-    let (child, addr) = spawn_binary(&args);
+    let args = ["--db", db_arg, "--token", "k"];
+    let (child, addr) = spawn_binary(dir.path(), &args);
     let control =
         syncscope::inspect::client::Client::new(&format!("http://{addr}"), Some("k".into()));
     let mut c = Client::connect(addr).await;
@@ -302,9 +255,9 @@ async fn a_session_left_open_by_a_killed_server_is_closed_on_the_next_launch() {
         recorded >= 3,
         "the recorder wrote the create, its ack and the connect"
     );
-    drop(child); // SIGKILL: no chance to close the session
-                 // The sessions are kept in a file of their own beside the models' (issue 9: the
-                 // recorder's batches never hold the lock the models' writes need).
+    child.kill(); // SIGKILL: no chance to close the session
+                  // The sessions are kept in a file of their own beside the models' (issue 9: the
+                  // recorder's batches never hold the lock the models' writes need).
     assert!(syncscope::store::sessions_db::path_for(&db).exists());
     let (tables, _, _) = fingerprint(&db).await;
     assert!(
@@ -312,7 +265,7 @@ async fn a_session_left_open_by_a_killed_server_is_closed_on_the_next_launch() {
         "no session table left in the models' file: {tables:?}"
     );
 
-    let (_child, addr) = spawn_binary(&args);
+    let (_child, addr) = spawn_binary(dir.path(), &args);
     let control =
         syncscope::inspect::client::Client::new(&format!("http://{addr}"), Some("k".into()));
     let sessions: Vec<syncscope::inspect::types::SessionInfo> =

@@ -4,21 +4,23 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::json;
+use support::binary::{self, Served};
 use support::{ok, Client};
 use syncscope::inspect::client::Client as Control;
 use syncscope::inspect::types::{Body, EventsPage, SessionInfo, Stats};
 
-/// The real binary, killed when dropped so that a failing test leaves no server behind.
+/// The real binary and the control token it printed.
 struct Server {
-    child: Option<std::process::Child>,
+    served: Served,
     addr: SocketAddr,
     token: String,
+    /// Holds the server's log.
+    _log: tempfile::TempDir,
 }
 
 impl Server {
@@ -27,56 +29,31 @@ impl Server {
     }
 
     /// SIGTERM, as a terminal's Ctrl-C or a process manager stops it, and waits for it.
-    fn stop(mut self) {
-        let mut child = self.child.take().unwrap();
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        let status = child.wait().unwrap();
+    fn stop(self) {
+        self.served.terminate();
+        let status = self.served.wait();
         assert!(status.success(), "a clean exit on SIGTERM: {status:?}");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }
 
 /// Runs `syncscope serve ARGS` without SYNCSCOPE_TOKEN and reads the two lines it prints.
 fn serve(args: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_syncscope"))
-        .arg("serve")
-        .args(["--port", "0"])
-        .args(args)
-        .env_remove("SYNCSCOPE_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let (mut first, mut second) = (String::new(), String::new());
-    out.read_line(&mut first).unwrap();
-    out.read_line(&mut second).unwrap();
-    let addr = first
-        .strip_prefix("Syncscope listening on http://")
-        .and_then(|rest| rest.split(' ').next())
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-        .parse()
-        .unwrap();
+    let log = tempfile::tempdir().unwrap();
+    let mut served = Served::start(
+        binary::serve().args(args).env_remove("SYNCSCOPE_TOKEN"),
+        &log.path().join("server.log"),
+    );
+    let second = served.next_line();
     let token = second
         .trim()
         .strip_prefix("Control token: ")
         .unwrap_or_else(|| panic!("unexpected second line {second:?}"))
         .to_string();
     Server {
-        child: Some(child),
-        addr,
+        addr: served.addr,
+        served,
         token,
+        _log: log,
     }
 }
 

@@ -10,16 +10,16 @@
 //! (so the store stays the same size) with a pause between requests, and every write
 //! is pushed to the other 9 of its group.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+mod support;
+
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Value};
+use support::binary::{self, Served};
 use syncscope::sio::{Client, ConnectOptions, Incoming};
 
 /// Sockets that subscribe to one collection.
@@ -35,35 +35,6 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// The real binary, SIGKILLed when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(bin: &PathBuf, db: &std::path::Path) -> (Server, SocketAddr) {
-    let mut child = Command::new(bin)
-        .args(["serve", "--port", "0", "--token", "soak", "--db"])
-        .arg(db)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .strip_prefix("Syncscope listening on http://")
-        .and_then(|rest| rest.split(' ').next())
-        .unwrap_or_else(|| panic!("the server did not start: {line:?}"));
-    (Server(child), addr.parse().unwrap())
 }
 
 /// One reading of the server process.
@@ -206,8 +177,13 @@ async fn a_thousand_sockets_of_steady_crud_and_pushes_keep_memory_fds_and_thread
         PathBuf::from(env!("CARGO_BIN_EXE_syncscope")),
     );
     let dir = tempfile::tempdir().unwrap();
-    let (server, addr) = serve(&bin, &dir.path().join("soak.db"));
-    let pid = server.0.id();
+    let server = Served::start(
+        binary::serve_with(&bin)
+            .args(["--token", "soak", "--db"])
+            .arg(dir.path().join("soak.db")),
+        &dir.path().join("soak.log"),
+    );
+    let (addr, pid) = (server.addr, server.id());
     let counts = Arc::new(Counts::default());
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();

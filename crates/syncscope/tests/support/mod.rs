@@ -4,6 +4,8 @@
 //! naming what did not come.
 #![allow(dead_code)]
 
+pub mod binary;
+
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
