@@ -386,12 +386,6 @@ impl Inspector {
         want_ids: bool,
     ) -> Recipients {
         let recipients = self.bus.registry.recipients(&target, from);
-        let cause = self.cause_of(from);
-        let url = match &target {
-            Target::Channel { url } | Target::Query { url, .. } => Some(url.clone()),
-            Target::Iobind { ns } => Some(format!("/{ns}")),
-            _ => None,
-        };
         let answer = Recipients {
             count: recipients.count,
             ids: if want_ids {
@@ -400,19 +394,7 @@ impl Inspector {
                 Vec::new()
             },
         };
-        self.bus.publish(
-            from,
-            origin,
-            url,
-            Body::PushOut {
-                event: event.to_string(),
-                target,
-                recipients: recipients.count,
-                to: recipients.ids,
-                cause,
-                args,
-            },
-        );
+        self.pushed_exact(from, origin, target, event, args, recipients);
         answer
     }
 
