@@ -163,7 +163,8 @@ pub struct Writer {
     jobs: std::sync::Mutex<Option<mpsc::UnboundedSender<Job>>>,
     thread: std::sync::Mutex<Option<JoinHandle<()>>>,
     lock: Arc<Mutex<()>>,
-    /// Set when a write may run on its caller's task (see [`Writer::commit`]).
+    /// A file database's connection and state, shared with the thread (None for
+    /// `:memory:`, whose writes all go through the thread).
     engine: Option<SharedEngine>,
 }
 
@@ -208,10 +209,7 @@ impl Writer {
                 })));
                 let theirs = engine.clone();
                 let thread = spawn(Box::new(move || run_file(theirs, shared, rx)))?;
-                // With `--durable` every commit waits for an fsync: that wait stays on
-                // the thread rather than stalling one of the runtime's workers.
-                let inline = synchronous < 2;
-                (thread, synchronous, inline.then_some(engine))
+                (thread, synchronous, Some(engine))
             }
             Source::Pool(pool) => {
                 let (ready_tx, ready_rx) = oneshot::channel();
@@ -275,7 +273,9 @@ impl Writer {
         let Some(engine) = &self.engine else {
             return Err(write);
         };
-        if self.waiting.load(Ordering::Relaxed) > 0 {
+        // With `--durable` every commit waits for an fsync: that wait stays on the
+        // thread rather than stalling one of the runtime's workers.
+        if self.synchronous >= 2 || self.waiting.load(Ordering::Relaxed) > 0 {
             return Err(write);
         }
         let Ok(guard) = self.lock.clone().try_lock_owned() else {
