@@ -894,7 +894,6 @@ fn table(all: &[Measured], list: &[Scenario]) -> String {
     out
 }
 
-/// Issue 9's targets, each met or missed on these medians.
 /// The fan-out target on the time to the last subscriber, for the fan-out `name`d.
 fn last_subscriber(
     median: &dyn Fn(Scenario, Target, &str) -> f64,
@@ -914,6 +913,7 @@ fn last_subscriber(
     );
 }
 
+/// Issue 9's targets, each met or missed on these medians.
 fn targets(all: &[Measured], plan: &Plan) -> String {
     let median = |scenario: Scenario, target: Target, metric: &str| {
         find(all, scenario, target)
