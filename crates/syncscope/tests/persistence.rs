@@ -98,6 +98,8 @@ async fn sigterm_during_a_burst_of_writes_loses_no_acked_write() {
         }
         pending.push_back(create_burst_model(&mut c, &mut next).await);
     }
+    // Before waiting: without a first ack the stop was never sent.
+    assert!(acked >= 1, "the server acked the writes before the stop");
     let status = server.wait();
     assert!(status.success(), "a clean exit on SIGTERM: {status}");
 
@@ -106,7 +108,6 @@ async fn sigterm_during_a_burst_of_writes_loses_no_acked_write() {
     let read = c.request("read", json!({"url": "/burst"})).await;
     let stored = ok(&read)["data"].as_array().unwrap().len();
     eprintln!("acked {acked} of {next} sent around the stop; {stored} stored");
-    assert!(acked >= 1, "the server acked the writes before the stop");
     assert!(
         stored >= acked,
         "{acked} writes were acked but only {stored} are stored"
